@@ -1,0 +1,96 @@
+// Entry point: global options, verb dispatch (`imgbuild -t x .` means `imgbuild build -t x .`),
+// and the mapping of failures to exit codes (2 usage, 1 failure; verbs return their own).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "cli/verb.h"
+#include "common/error.h"
+#include "common/log.h"
+
+namespace imgbuild::cli {
+
+std::vector<Verb>& verbs() {
+    static std::vector<Verb> all;
+    return all;
+}
+
+std::filesystem::path GlobalOptions::store_root() const {
+    if (!root.empty()) return root;
+    if (const char* env = std::getenv("IMGBUILD_ROOT"); env && *env) return env;
+    if (::geteuid() == 0) return "/var/lib/imgbuild";
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "imgbuild";
+    const char* home = std::getenv("HOME");
+    return std::filesystem::path(home ? home : "/") / ".local/share/imgbuild";
+}
+
+namespace {
+
+// Inserts "build" where the first word after the global options is not a verb.
+std::vector<std::string> with_implied_build(std::vector<std::string> args) {
+    std::set<std::string> names;
+    for (const auto& v : verbs()) names.insert(v.name);
+    static const std::set<std::string> global_with_value = {"--root", "--log-level"};
+    static const std::set<std::string> standalone = {"-h", "--help", "--version"};
+    size_t i = 0;
+    while (i < args.size()) {
+        const std::string& a = args[i];
+        if (global_with_value.count(a)) {
+            i += 2;
+            continue;
+        }
+        if (a.rfind("--root=", 0) == 0 || a.rfind("--log-level=", 0) == 0) {
+            ++i;
+            continue;
+        }
+        if (names.count(a) || standalone.count(a)) return args;
+        break;
+    }
+    if (names.count("build") && i < args.size()) args.insert(args.begin() + static_cast<long>(i), "build");
+    return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"imgbuild: daemonless container image builder and runtime"};
+    app.set_version_flag("--version", std::string("imgbuild 0.1.0"));
+    app.require_subcommand(1);
+    GlobalOptions global;
+    app.add_option("--root", global.root, "store root (default /var/lib/imgbuild, or $IMGBUILD_ROOT)")->configurable(false);
+    app.add_option("--log-level", global.log_level, "debug, info, warn or error");
+
+    std::function<int()> action;
+    for (auto& verb : verbs()) {
+        CLI::App* cmd = app.add_subcommand(verb.name, verb.description);
+        cmd->fallthrough();  // global options may follow the verb
+        auto run = verb.setup(*cmd, global);
+        cmd->callback([&action, run] { action = run; });
+    }
+
+    std::vector<std::string> args(argv + 1, argv + argc);
+    args = with_implied_build(std::move(args));
+    std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
+    try {
+        app.parse(args);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : 2;
+    }
+    try {
+        log::set_level(global.log_level);
+        return action ? action() : 0;
+    } catch (const UsageError& e) {
+        std::cerr << "imgbuild: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "imgbuild: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace imgbuild::cli
+
+int main(int argc, char** argv) { return imgbuild::cli::main(argc, argv); }

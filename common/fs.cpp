@@ -1,0 +1,134 @@
+#include "common/fs.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "common/error.h"
+
+namespace imgbuild {
+
+unique_fd open_or_throw(const fs::path& path, int flags, mode_t mode) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) throw_errno("open", path.string());
+    return unique_fd(fd);
+}
+
+unique_fd openat_or_throw(int dirfd, const fs::path& path, int flags, mode_t mode) {
+    int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) throw_errno("open", path.string());
+    return unique_fd(fd);
+}
+
+std::string read_file(const fs::path& path) {
+    auto fd = open_or_throw(path, O_RDONLY);
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read", path.string());
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+void write_all(int fd, std::string_view data, const fs::path& path_for_errors) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write", path_for_errors.string());
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void fsync_path(const fs::path& path) {
+    auto fd = open_or_throw(path, O_RDONLY);
+    if (::fsync(fd.get()) != 0) throw_errno("fsync", path.string());
+}
+
+void fsync_dir(const fs::path& dir) {
+    auto fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
+    if (::fsync(fd.get()) != 0) throw_errno("fsync", dir.string());
+}
+
+void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir) {
+    fs::path tmp = tmp_dir / ("write-" + random_hex(8));
+    {
+        auto fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        write_all(fd.get(), data, tmp);
+        if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw_errno(err, "rename " + tmp.string() + " to", path.string());
+    }
+    fsync_dir(path.parent_path());
+}
+
+void make_dirs(const fs::path& dir, mode_t mode) {
+    if (dir.empty()) return;
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, "mkdir", dir.string());
+        return;
+    }
+    make_dirs(dir.parent_path(), mode);
+    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir", dir.string());
+}
+
+void remove_tree(const fs::path& path) {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) throw_errno(ec.value(), "remove", path.string());
+}
+
+void rename_or_throw(const fs::path& from, const fs::path& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("rename " + from.string() + " to", to.string());
+}
+
+TempDir::TempDir(const fs::path& parent, std::string_view prefix) {
+    std::string tmpl = (parent / (std::string(prefix) + "-XXXXXX")).string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) throw_errno("mkdtemp", tmpl);
+    path_ = buf.data();
+}
+
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+TempDir::~TempDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+fs::path TempDir::release() {
+    fs::path p = std::move(path_);
+    path_.clear();
+    return p;
+}
+
+std::string random_hex(size_t bytes) {
+    std::vector<unsigned char> raw(bytes);
+    if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error("random: OpenSSL RAND_bytes failed");
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out.push_back(digits[c >> 4]);
+        out.push_back(digits[c & 15]);
+    }
+    return out;
+}
+
+}  // namespace imgbuild

@@ -1,0 +1,52 @@
+#pragma once
+// Filesystem helpers whose errors name the operation and the path.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/unique_fd.h"
+
+namespace imgbuild {
+
+namespace fs = std::filesystem;
+
+[[nodiscard]] unique_fd open_or_throw(const fs::path& path, int flags, mode_t mode = 0644);
+[[nodiscard]] unique_fd openat_or_throw(int dirfd, const fs::path& path, int flags, mode_t mode = 0644);
+
+// Whole small files (configs, manifests, metadata). Not for layers: those stream.
+[[nodiscard]] std::string read_file(const fs::path& path);
+void write_all(int fd, std::string_view data, const fs::path& path_for_errors);
+
+// Writes `data` to `path` atomically: a temp file in `tmp_dir` (same filesystem), fsync,
+// rename over `path`, fsync of the parent dir. A crash leaves the old file or the new one.
+void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir);
+
+void fsync_path(const fs::path& path);
+void fsync_dir(const fs::path& dir);
+void make_dirs(const fs::path& dir, mode_t mode = 0755);
+// Removes a tree; missing is fine. Errors name the path.
+void remove_tree(const fs::path& path);
+// rename(2) with an error naming both paths.
+void rename_or_throw(const fs::path& from, const fs::path& to);
+
+// A fresh directory under `parent` (mkdtemp); removed on destruction unless released.
+class TempDir {
+public:
+    explicit TempDir(const fs::path& parent, std::string_view prefix = "tmp");
+    TempDir(TempDir&& other) noexcept;
+    TempDir& operator=(TempDir&&) = delete;
+    TempDir(const TempDir&) = delete;
+    ~TempDir();
+    [[nodiscard]] const fs::path& path() const { return path_; }
+    fs::path release();
+
+private:
+    fs::path path_;
+};
+
+// A random lowercase hex id of `bytes` bytes (container ids, temp names).
+[[nodiscard]] std::string random_hex(size_t bytes);
+
+}  // namespace imgbuild
