@@ -12,6 +12,8 @@ namespace imgbuild {
 // "sha256:../x") is rejected before it can ever become part of a path.
 class Digest {
 public:
+    // The digest of no bytes: a valid placeholder until a real one is assigned.
+    Digest() : hex_("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") {}
     // Throws UsageError naming `text` when it is not a valid sha256 digest.
     static Digest parse(std::string_view text);
     static std::optional<Digest> try_parse(std::string_view text);

@@ -1,0 +1,45 @@
+// `imgbuild images [-q]`: the images in the store with their names.
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "cli/store_access.h"
+
+namespace imgbuild::cli {
+namespace {
+
+uint64_t image_size(const layerstore::Image& img) {
+    uint64_t total = 0;
+    for (const auto& l : img.layers) total += l.tar_size;
+    return total;
+}
+
+VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const GlobalOptions& g) {
+    auto quiet = std::make_shared<bool>(false);
+    cmd.add_flag("-q,--quiet", *quiet, "only image ids");
+    return [quiet, &g] {
+        auto store = open_store(g);
+        if (!*quiet) std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+        std::set<std::string> seen;
+        for (const auto& t : store->tags()) {
+            auto img = store->image(t.manifest_digest);
+            if (*quiet) {
+                if (seen.insert(img.config_digest.hex()).second) std::cout << img.config_digest.short_id() << "\n";
+                continue;
+            }
+            std::string repo = "<none>", tag = "<none>";
+            if (!t.name.empty()) {
+                auto colon = t.name.rfind(':');
+                repo = t.name.substr(0, colon);
+                tag = t.name.substr(colon + 1);
+            }
+            std::string created = img.config.value("created", "");
+            std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(), img.config_digest.short_id().c_str(),
+                        created.substr(0, 19).c_str(), human_size(image_size(img)).c_str());
+        }
+        return 0;
+    };
+}};
+
+}  // namespace
+}  // namespace imgbuild::cli

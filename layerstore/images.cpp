@@ -1,0 +1,205 @@
+// Images and tags: images/index.json is an OCI index whose entries carry the name in the
+// org.opencontainers.image.ref.name annotation (an entry without one is an untagged image).
+#include <sys/file.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/error.h"
+#include "layerstore/file_lock.h"
+#include "layerstore/store.h"
+
+namespace imgbuild::layerstore {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* ref_name = "org.opencontainers.image.ref.name";
+
+fs::path index_path(const Store& s) { return s.root() / "images/index.json"; }
+
+oci::Index read_index(const Store& s) {
+    std::string text;
+    try {
+        text = read_file(index_path(s));
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOENT) return {};
+        throw;
+    }
+    return oci::index_from_json(oci::parse_json(text, index_path(s).string()), index_path(s).string());
+}
+
+// Read-modify-write of the index under its own exclusive lock, so that concurrent tags from
+// several processes (all holding the store lock shared) never lose each other's updates.
+template <typename F>
+void update_index(const Store& s, F change) {
+    FileLock lock(s.root() / "images/index.lock", LOCK_EX);
+    oci::Index idx = read_index(s);
+    change(idx);
+    atomic_write_file(index_path(s), oci::to_json(idx).dump(2), s.tmp_dir());
+}
+
+std::string name_of(const oci::Descriptor& d) {
+    auto it = d.annotations.find(ref_name);
+    return it == d.annotations.end() ? std::string() : it->second;
+}
+
+oci::Descriptor manifest_descriptor(const Store& s, const Digest& manifest) {
+    oci::Descriptor d;
+    d.media_type = oci::media::oci_manifest;
+    d.digest = manifest;
+    d.size = static_cast<int64_t>(fs::file_size(s.blob_path(manifest)));
+    return d;
+}
+
+}  // namespace
+
+Image Store::put_image(const json& config_in, const std::vector<LayerInfo>& layers) {
+    json config = config_in;
+    json diff_ids = json::array();
+    for (const auto& l : layers) diff_ids.push_back(l.diff_id.str());
+    config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
+    return put_image_config_bytes(oci::canonical(config), layers);
+}
+
+Image Store::put_image_config_bytes(const std::string& config_bytes, const std::vector<LayerInfo>& layers) {
+    auto diff_ids = oci::config_diff_ids(oci::parse_json(config_bytes, "image config"), "image config");
+    bool same = diff_ids.size() == layers.size();
+    for (size_t i = 0; same && i < layers.size(); ++i) same = diff_ids[i] == layers[i].diff_id;
+    if (!same) throw Error("image config: rootfs.diff_ids do not match the image's layers");
+    Digest config_digest = put_blob(config_bytes);
+
+    oci::Manifest m;
+    m.config = {oci::media::oci_config, config_digest, static_cast<int64_t>(config_bytes.size()), {}, {}};
+    for (const auto& l : layers) {
+        // A layer with a stored blob (loaded or pulled) keeps it: base layers pass through
+        // untouched. A layer we made is referenced as its uncompressed tar, which is
+        // regenerated from diff/ on demand (compression waits for save or push).
+        if (!l.blobs.empty()) m.layers.push_back(l.blobs.front());
+        else m.layers.push_back({oci::media::oci_layer_tar, l.diff_id, static_cast<int64_t>(l.tar_size), {}, {}});
+    }
+    Digest manifest_digest = put_blob(oci::canonical(oci::to_json(m)));
+    return image(manifest_digest);
+}
+
+Image Store::image(const Digest& manifest_digest) const {
+    Image img{manifest_digest, {}, manifest_digest, {}, {}};
+    std::string what = "manifest " + manifest_digest.str();
+    img.manifest = oci::manifest_from_json(oci::parse_json(read_blob(manifest_digest), what), what);
+    img.config_digest = img.manifest.config.digest;
+    img.config = oci::parse_json(read_blob(img.config_digest), "config " + img.config_digest.str());
+    std::optional<std::string> parent;
+    for (const auto& diff_id : oci::config_diff_ids(img.config, "config " + img.config_digest.str())) {
+        std::string id = chain_id(parent, diff_id);
+        auto l = layer(id);
+        if (!l) throw Error("image " + img.config_digest.short_id() + ": layer " + diff_id.str() + " is not in the store");
+        img.layers.push_back(*l);
+        parent = id;
+    }
+    return img;
+}
+
+std::optional<Image> Store::find_image(std::string_view ref_in) const {
+    std::string ref(ref_in);
+    oci::Index idx = read_index(*this);
+    // Full digest: a manifest digest or an image (config) id.
+    if (auto d = Digest::try_parse(ref)) {
+        for (const auto& m : idx.manifests)
+            if (m.digest == *d) return image(m.digest);
+        for (const auto& m : idx.manifests) {
+            Image img = image(m.digest);
+            if (img.config_digest == *d) return img;
+        }
+        return std::nullopt;
+    }
+    // A name: exact tag match.
+    std::string name;
+    try {
+        name = normalize_tag(ref);
+    } catch (const UsageError&) {
+        name.clear();
+    }
+    if (!name.empty())
+        for (const auto& m : idx.manifests)
+            if (name_of(m) == name) return image(m.digest);
+    // A short image id (hex prefix of the config digest), as docker accepts.
+    if (ref.size() >= 4 && ref.size() <= 64 && is_lower_hex(ref)) {
+        std::optional<Image> found;
+        for (const auto& m : idx.manifests) {
+            Image img = image(m.digest);
+            if (img.config_digest.hex().rfind(ref, 0) == 0) {
+                if (found && found->manifest_digest != img.manifest_digest)
+                    throw UsageError("image id prefix \"" + ref + "\" is ambiguous");
+                found = img;
+            }
+        }
+        return found;
+    }
+    return std::nullopt;
+}
+
+Image Store::resolve_image(std::string_view ref) const {
+    if (auto img = find_image(ref)) return *img;
+    throw Error("image not found: " + std::string(ref));
+}
+
+void Store::tag(std::string_view name_in, const Digest& manifest_digest) {
+    std::string name = normalize_tag(name_in);
+    oci::Descriptor entry = manifest_descriptor(*this, manifest_digest);
+    entry.annotations[ref_name] = name;
+    update_index(*this, [&](oci::Index& idx) {
+        auto& ms = idx.manifests;
+        ms.erase(std::remove_if(ms.begin(), ms.end(),
+                                [&](const oci::Descriptor& d) {
+                                    std::string n = name_of(d);
+                                    // Drop the old holder of the name, and an untagged entry for this image.
+                                    return n == name || (n.empty() && d.digest == manifest_digest);
+                                }),
+                 ms.end());
+        ms.push_back(entry);
+    });
+}
+
+bool Store::untag(std::string_view name_in) {
+    std::string name = normalize_tag(name_in);
+    bool found = false;
+    update_index(*this, [&](oci::Index& idx) {
+        auto& ms = idx.manifests;
+        auto before = ms.size();
+        ms.erase(std::remove_if(ms.begin(), ms.end(), [&](const oci::Descriptor& d) { return name_of(d) == name; }),
+                 ms.end());
+        found = ms.size() != before;
+    });
+    return found;
+}
+
+std::vector<TagEntry> Store::tags() const {
+    std::vector<TagEntry> out;
+    for (const auto& m : read_index(*this).manifests) out.push_back({name_of(m), m.digest});
+    return out;
+}
+
+}  // namespace imgbuild::layerstore
+
+namespace imgbuild::layerstore {
+
+void Store::keep_untagged(const Digest& manifest_digest) {
+    oci::Descriptor entry = manifest_descriptor(*this, manifest_digest);
+    update_index(*this, [&](oci::Index& idx) {
+        for (const auto& d : idx.manifests)
+            if (d.digest == manifest_digest) return;
+        idx.manifests.push_back(entry);
+    });
+}
+
+void Store::remove_image(const Digest& manifest_digest) {
+    update_index(*this, [&](oci::Index& idx) {
+        auto& ms = idx.manifests;
+        ms.erase(std::remove_if(ms.begin(), ms.end(), [&](const oci::Descriptor& d) { return d.digest == manifest_digest; }),
+                 ms.end());
+    });
+}
+
+}  // namespace imgbuild::layerstore

@@ -1,0 +1,157 @@
+// Unpacked layers: layers/<chain id>/{diff/,meta.json}, plus the short links in l/ that keep
+// overlay lowerdir= options under a page.
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/error.h"
+#include "layerstore/store.h"
+#include "oci/layer_tar.h"
+
+namespace imgbuild::layerstore {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json meta_to_json(const LayerInfo& l) {
+    json blobs = json::array();
+    for (const auto& b : l.blobs) blobs.push_back(oci::to_json(b));
+    json j = {{"id", l.id}, {"diff_id", l.diff_id.str()}, {"tar_size", l.tar_size}, {"blobs", blobs}};
+    if (l.parent) j["parent"] = *l.parent;
+    if (l.dir_digest) j["dir_digest"] = l.dir_digest->str();
+    return j;
+}
+
+LayerInfo meta_from_json(const json& j, const fs::path& dir, const std::string& what) {
+    LayerInfo l;
+    try {
+        l.id = j.at("id").get<std::string>();
+        l.diff_id = Digest::parse(j.at("diff_id").get<std::string>());
+        l.tar_size = j.at("tar_size").get<uint64_t>();
+        if (j.contains("parent")) l.parent = j["parent"].get<std::string>();
+        if (j.contains("dir_digest")) l.dir_digest = Digest::parse(j["dir_digest"].get<std::string>());
+        for (const auto& b : j.at("blobs")) l.blobs.push_back(oci::descriptor_from_json(b, what));
+    } catch (const json::exception& e) {
+        throw Error(what + ": malformed layer metadata: " + e.what());
+    }
+    l.diff_dir = dir / "diff";
+    return l;
+}
+
+bool valid_layer_id(const std::string& id) { return id.size() == 64 && is_lower_hex(id); }
+
+}  // namespace
+
+std::string Store::chain_id(const std::optional<std::string>& parent, const Digest& diff_id) {
+    if (!parent) return diff_id.hex();
+    return Digest::of("sha256:" + *parent + " " + diff_id.str()).hex();
+}
+
+std::optional<LayerInfo> Store::layer(const std::string& id) const {
+    if (!valid_layer_id(id)) return std::nullopt;
+    fs::path dir = root_ / "layers" / id;
+    std::string text;
+    try {
+        text = read_file(dir / "meta.json");
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOENT) return std::nullopt;
+        throw;
+    }
+    return meta_from_json(oci::parse_json(text, (dir / "meta.json").string()), dir, (dir / "meta.json").string());
+}
+
+std::vector<LayerInfo> Store::list_layers() const {
+    std::vector<LayerInfo> out;
+    for (const auto& e : fs::directory_iterator(root_ / "layers"))
+        if (auto l = layer(e.path().filename().string())) out.push_back(*l);
+    return out;
+}
+
+namespace {
+
+// Moves a staged layer dir (diff/ + meta.json) into layers/<id>. Losing a race against a
+// concurrent commit of the same layer is fine: the winner's content is identical.
+LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
+    fs::path final_dir = store.root() / "layers" / info.id;
+    atomic_write_file(staged.path() / "meta.json", oci::canonical(meta_to_json(info)), store.tmp_dir());
+    if (::rename(staged.path().c_str(), final_dir.c_str()) != 0) {
+        if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + staged.path().string() + " to", final_dir.string());
+        return *store.layer(info.id);
+    }
+    staged.release();
+    fsync_dir(final_dir.parent_path());
+    // Short link l/<prefix> -> ../layers/<id>/diff for overlay mount options.
+    fs::path link = store.short_links_dir() / info.id.substr(0, 20);
+    std::error_code ec;
+    fs::create_symlink(fs::path("../layers") / info.id / "diff", link, ec);
+    info.diff_dir = final_dir / "diff";
+    return info;
+}
+
+}  // namespace
+
+LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::string>& parent) {
+    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{});
+    LayerInfo info;
+    info.diff_id = digests.diff_id;
+    info.tar_size = digests.tar_size;
+    info.dir_digest = digests.diff_id;
+    info.parent = parent;
+    info.id = chain_id(parent, info.diff_id);
+    if (auto existing = layer(info.id)) {
+        remove_tree(dir);
+        return *existing;
+    }
+    TempDir staged = make_temp_dir("layer");
+    rename_or_throw(dir, staged.path() / "diff");
+    return install_layer(*this, staged, info);
+}
+
+LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,
+                                const std::optional<Digest>& diff_id) {
+    std::string what = "layer " + expected.digest.str();
+    auto [blob_digest, blob_size] = put_blob_from_fd(fd, expected.digest, what);
+    if (static_cast<int64_t>(blob_size) != expected.size)
+        throw Error(what + ": size mismatch: manifest says " + std::to_string(expected.size) + ", blob has " +
+                    std::to_string(blob_size));
+    if (diff_id) {
+        if (auto existing = layer(chain_id(parent, *diff_id))) return *existing;
+    }
+    TempDir staged = make_temp_dir("layer");
+    make_dirs(staged.path() / "diff");
+    auto blob = open_blob(blob_digest);
+    auto result = oci::extract_layer_tar(blob.get(), staged.path() / "diff", oci::ExtractOptions{});
+    if (result.blob_digest != blob_digest) throw Error(what + ": blob changed while it was being unpacked");
+    if (diff_id && result.diff_id != *diff_id)
+        throw Error(what + ": diff_id mismatch: config says " + diff_id->str() + ", the layer's tar hashes to " +
+                    result.diff_id.str());
+    LayerInfo info;
+    info.diff_id = result.diff_id;
+    info.tar_size = result.tar_size;
+    info.parent = parent;
+    info.id = chain_id(parent, info.diff_id);
+    info.dir_digest = oci::write_layer_tar(staged.path() / "diff", -1, oci::TarWriteOptions{}).diff_id;
+    oci::Descriptor stored = expected;
+    stored.annotations.clear();
+    info.blobs.push_back(stored);
+    if (auto existing = layer(info.id)) return *existing;
+    return install_layer(*this, staged, info);
+}
+
+}  // namespace imgbuild::layerstore
+
+namespace imgbuild::layerstore {
+
+void Store::add_layer_blob_record(const std::string& layer_id, const oci::Descriptor& blob) {
+    auto info = layer(layer_id);
+    if (!info) throw Error("layer " + layer_id + " is not in the store");
+    for (const auto& b : info->blobs)
+        if (b.digest == blob.digest) return;
+    info->blobs.push_back(blob);
+    fs::path meta = root_ / "layers" / layer_id / "meta.json";
+    atomic_write_file(meta, oci::canonical(meta_to_json(*info)), tmp_dir());
+}
+
+}  // namespace imgbuild::layerstore

@@ -1,0 +1,133 @@
+#pragma once
+// The local store (DESIGN.md §3): content-addressed blobs, unpacked layers, images, tags,
+// container and volume dirs, one store lock.
+//
+// Contracts:
+// - Every write goes to tmp/ first, is fsync'ed and renamed into place: a crash leaves the
+//   old state or the new one. Stale tmp/ entries are removed when the store is opened
+//   exclusively (no other process holds the lock).
+// - put_blob is idempotent: writing a blob that exists is a no-op.
+// - read_blob verifies digest and size; a damaged blob is an error, never returned.
+// - Layer ids are OCI chain ids: chain(L1) = diffID(L1), chain(Ln) = sha256(chain(Ln-1) + " " + diffID(Ln)).
+//   The same diff on the same parent is the same layer.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "common/fs.h"
+#include "common/unique_fd.h"
+#include "oci/image.h"
+
+namespace imgbuild::layerstore {
+
+struct LayerInfo {
+    std::string id;                          // chain id (hex)
+    Digest diff_id;                          // digest of the uncompressed layer tar
+    std::optional<std::string> parent;       // parent chain id
+    uint64_t tar_size = 0;                   // size of the uncompressed tar
+    std::optional<Digest> dir_digest;        // digest of our own tar of diff/ (fsck re-checks it)
+    std::vector<oci::Descriptor> blobs;      // stored (compressed) blobs of this diff, if any
+    std::filesystem::path diff_dir;          // layers/<id>/diff, usable as an overlay lowerdir
+};
+
+struct Image {
+    Digest manifest_digest;
+    oci::Manifest manifest;
+    Digest config_digest;                    // the image id
+    nlohmann::json config;
+    std::vector<LayerInfo> layers;           // bottom layer first
+};
+
+struct TagEntry {
+    std::string name;                        // "busybox:latest"
+    Digest manifest_digest;
+};
+
+// How a store lock is held for the lifetime of a Store object.
+enum class LockMode { shared, exclusive };
+
+class Store {
+public:
+    // Opens (creating if needed) the store at `root`. Holds the store lock in `mode`
+    // until destruction; ordinary commands take it shared, gc/fsck-repair take it exclusive.
+    explicit Store(std::filesystem::path root, LockMode mode = LockMode::shared);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+    [[nodiscard]] std::filesystem::path tmp_dir() const { return root_ / "tmp"; }
+    [[nodiscard]] std::filesystem::path containers_dir() const { return root_ / "containers"; }
+    [[nodiscard]] std::filesystem::path volumes_dir() const { return root_ / "volumes"; }
+    [[nodiscard]] std::filesystem::path short_links_dir() const { return root_ / "l"; }
+    // A staging dir under tmp/, removed unless released (then rename it into place).
+    [[nodiscard]] TempDir make_temp_dir(std::string_view prefix) const;
+
+    // ---- blobs
+    [[nodiscard]] bool has_blob(const Digest& d) const;
+    [[nodiscard]] std::filesystem::path blob_path(const Digest& d) const;
+    Digest put_blob(std::string_view bytes);
+    // Streams a blob from `fd`; verifies it against `expected` when given (throws on mismatch,
+    // storing nothing). Returns the digest and size.
+    std::pair<Digest, uint64_t> put_blob_from_fd(int fd, const std::optional<Digest>& expected,
+                                                 const std::string& what_for_errors);
+    // Moves a finished file (already in tmp/) in as the blob `d`; idempotent.
+    void adopt_blob_file(const std::filesystem::path& tmp_file, const Digest& d);
+    [[nodiscard]] std::string read_blob(const Digest& d) const;  // verified; small blobs only
+    // Opens a blob for streaming; the caller verifies as it reads (see verify_blob).
+    [[nodiscard]] unique_fd open_blob(const Digest& d) const;
+    // Re-hashes a blob; false when missing or damaged.
+    [[nodiscard]] bool verify_blob(const Digest& d, std::string* problem = nullptr) const;
+    [[nodiscard]] std::vector<Digest> list_blobs() const;
+
+    // ---- layers
+    [[nodiscard]] std::optional<LayerInfo> layer(const std::string& chain_id) const;
+    [[nodiscard]] static std::string chain_id(const std::optional<std::string>& parent, const Digest& diff_id);
+    // Turns `dir` (overlay format: whiteouts as 0:0 char devices, opaque dirs by xattr) into
+    // a layer on top of `parent`. The dir is moved, not copied. If the same layer exists the
+    // dir is removed and the existing layer returned.
+    LayerInfo commit_layer_dir(const std::filesystem::path& dir, const std::optional<std::string>& parent);
+    // Streams a layer blob (any compression) from `fd`, stores the blob as is and unpacks it.
+    // `expected` is the blob digest from a manifest (verified), `diff_id` the config's (verified).
+    LayerInfo add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,
+                             const std::optional<Digest>& diff_id);
+    [[nodiscard]] std::vector<LayerInfo> list_layers() const;
+
+    // ---- images and tags
+    // Writes config + manifest blobs for `config` over `layers`; returns the image.
+    Image put_image(const nlohmann::json& config, const std::vector<LayerInfo>& layers);
+    // As put_image, but keeps the config bytes as given (loaded or pulled images keep their
+    // id); their rootfs.diff_ids must match `layers`.
+    Image put_image_config_bytes(const std::string& config_bytes, const std::vector<LayerInfo>& layers);
+    [[nodiscard]] Image image(const Digest& manifest_digest) const;
+    // name[:tag] (tag defaults to latest), full or short image id (config digest prefix),
+    // or sha256:<manifest digest>. nullopt when nothing matches.
+    [[nodiscard]] std::optional<Image> find_image(std::string_view ref) const;
+    // As find_image but throws Error("image not found: <ref>").
+    [[nodiscard]] Image resolve_image(std::string_view ref) const;
+    void tag(std::string_view name, const Digest& manifest_digest);
+    // Removes a tag; returns false if there was none.
+    bool untag(std::string_view name);
+    [[nodiscard]] std::vector<TagEntry> tags() const;  // untagged images have an empty name
+    // Records an image without a name (a build with no -t), unless it is already listed.
+    void keep_untagged(const Digest& manifest_digest);
+    // Removes every index entry (all names) of the image; its blobs and layers stay until prune.
+    void remove_image(const Digest& manifest_digest);
+    // Records a stored blob for an existing layer (a compressed form made for save or push).
+    void add_layer_blob_record(const std::string& layer_id, const oci::Descriptor& blob);
+
+private:
+    std::filesystem::path root_;
+    unique_fd lock_fd_;
+};
+
+// "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
+[[nodiscard]] std::string normalize_tag(std::string_view name);
+
+}  // namespace imgbuild::layerstore
