@@ -28,7 +28,9 @@ FsckReport fsck(const Store& store) {
                 continue;
             }
             if (l->dir_digest) {
-                auto now = oci::write_layer_tar(l->diff_dir, -1, oci::TarWriteOptions{}).diff_id;
+                auto now = oci::write_layer_tar(l->diff_dir, -1,
+                                                 oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch, false})
+                               .diff_id;
                 if (now != *l->dir_digest)
                     r.problems.push_back("layer " + id + ": diff/ has changed since it was made (" + now.str() +
                                          " != " + l->dir_digest->str() + ")");

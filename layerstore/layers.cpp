@@ -21,6 +21,7 @@ json meta_to_json(const LayerInfo& l) {
     json j = {{"id", l.id}, {"diff_id", l.diff_id.str()}, {"tar_size", l.tar_size}, {"blobs", blobs}};
     if (l.parent) j["parent"] = *l.parent;
     if (l.dir_digest) j["dir_digest"] = l.dir_digest->str();
+    if (l.source_date_epoch) j["source_date_epoch"] = *l.source_date_epoch;
     return j;
 }
 
@@ -32,6 +33,7 @@ LayerInfo meta_from_json(const json& j, const fs::path& dir, const std::string& 
         l.tar_size = j.at("tar_size").get<uint64_t>();
         if (j.contains("parent")) l.parent = j["parent"].get<std::string>();
         if (j.contains("dir_digest")) l.dir_digest = Digest::parse(j["dir_digest"].get<std::string>());
+        if (j.contains("source_date_epoch")) l.source_date_epoch = j["source_date_epoch"].get<int64_t>();
         for (const auto& b : j.at("blobs")) l.blobs.push_back(oci::descriptor_from_json(b, what));
     } catch (const json::exception& e) {
         throw Error(what + ": malformed layer metadata: " + e.what());
@@ -92,13 +94,15 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
 
 }  // namespace
 
-LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::string>& parent) {
-    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{});
+LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::string>& parent,
+                                  std::optional<int64_t> source_date_epoch) {
+    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{oci::Compression::none, source_date_epoch, false});
     LayerInfo info;
     info.diff_id = digests.diff_id;
     info.tar_size = digests.tar_size;
     info.dir_digest = digests.diff_id;
     info.parent = parent;
+    info.source_date_epoch = source_date_epoch;
     info.id = chain_id(parent, info.diff_id);
     if (auto existing = layer(info.id)) {
         remove_tree(dir);

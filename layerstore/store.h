@@ -32,6 +32,7 @@ struct LayerInfo {
     std::optional<std::string> parent;       // parent chain id
     uint64_t tar_size = 0;                   // size of the uncompressed tar
     std::optional<Digest> dir_digest;        // digest of our own tar of diff/ (fsck re-checks it)
+    std::optional<int64_t> source_date_epoch;  // mtime clamp used for our tar of diff/ (reproducible builds)
     std::vector<oci::Descriptor> blobs;      // stored (compressed) blobs of this diff, if any
     std::filesystem::path diff_dir;          // layers/<id>/diff, usable as an overlay lowerdir
 };
@@ -92,7 +93,9 @@ public:
     // Turns `dir` (overlay format: whiteouts as 0:0 char devices, opaque dirs by xattr) into
     // a layer on top of `parent`. The dir is moved, not copied. If the same layer exists the
     // dir is removed and the existing layer returned.
-    LayerInfo commit_layer_dir(const std::filesystem::path& dir, const std::optional<std::string>& parent);
+    // With source_date_epoch, the layer's tar clamps mtimes to it (also whenever it is made again).
+    LayerInfo commit_layer_dir(const std::filesystem::path& dir, const std::optional<std::string>& parent,
+                               std::optional<int64_t> source_date_epoch = std::nullopt);
     // Streams a layer blob (any compression) from `fd`, stores the blob as is and unpacks it.
     // `expected` is the blob digest from a manifest (verified), `diff_id` the config's (verified).
     LayerInfo add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,

@@ -1,0 +1,124 @@
+// `imgbuild [build] [-t NAME]... [-f FILE|-] [--build-arg K=V]... CONTEXT`: the main job.
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "builder/executor.h"
+#include "cli/store_access.h"
+#include "common/error.h"
+
+namespace imgbuild::cli {
+namespace {
+
+struct BuildArgs {
+    std::vector<std::string> tags, build_args, labels;
+    std::string file, target, iidfile, network = "host", progress = "auto", output, compression = "gzip";
+    std::string context = ".";
+    bool no_cache = false, quiet = false;
+};
+
+std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError(std::string(flag) + " " + kv + ": want KEY=VALUE");
+    return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+// --output type=oci,dest=out.tar (or a bare path: an OCI archive there).
+builder::OutputSpec parse_output(const std::string& spec) {
+    builder::OutputSpec out{"oci", {}};
+    if (spec.find('=') == std::string::npos) {
+        out.dest = spec;
+        return out;
+    }
+    std::stringstream ss(spec);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+        auto [k, v] = split_kv(part, "--output");
+        if (k == "type") out.type = v;
+        else if (k == "dest") out.dest = v;
+        else throw UsageError("--output: unknown key \"" + k + "\" (type, dest)");
+    }
+    if (out.type != "oci" && out.type != "docker") throw UsageError("--output: type must be oci or docker, not " + out.type);
+    if (out.dest.empty()) throw UsageError("--output: dest=FILE is required");
+    return out;
+}
+
+builder::ProgressMode parse_progress(const std::string& p) {
+    static const std::pair<const char*, builder::ProgressMode> modes[] = {{"auto", builder::ProgressMode::auto_},
+                                                                          {"plain", builder::ProgressMode::plain},
+                                                                          {"tty", builder::ProgressMode::tty},
+                                                                          {"json", builder::ProgressMode::json}};
+    for (auto [name, mode] : modes)
+        if (p == name) return mode;
+    throw UsageError("--progress: unknown mode \"" + p + "\" (auto, plain, tty, json)");
+}
+
+std::string read_dockerfile(const std::string& file) {
+    if (file == "-") {
+        std::stringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    return read_file(file);
+}
+
+builder::BuildOptions to_options(const BuildArgs& a) {
+    builder::BuildOptions o;
+    o.context_dir = std::filesystem::absolute(a.context).lexically_normal();
+    if (!std::filesystem::is_directory(o.context_dir))
+        throw UsageError("build context " + a.context + ": not a directory");
+    std::string file = a.file.empty() ? (o.context_dir / "Dockerfile").string() : a.file;
+    o.dockerfile_name = a.file == "-" ? "Dockerfile" : std::filesystem::path(file).filename().string();
+    o.dockerfile_text = read_dockerfile(file);
+    for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_tag(t));
+    for (const auto& kv : a.build_args) {
+        if (kv.find('=') == std::string::npos) {  // --build-arg NAME takes the value from the environment
+            if (const char* v = std::getenv(kv.c_str())) o.build_args[kv] = v;
+            continue;
+        }
+        auto [k, v] = split_kv(kv, "--build-arg");
+        o.build_args[k] = v;
+    }
+    for (const auto& kv : a.labels) {
+        auto [k, v] = split_kv(kv, "--label");
+        o.labels[k] = v;
+    }
+    if (!a.target.empty()) o.target = a.target;
+    o.no_cache = a.no_cache;
+    if (!a.iidfile.empty()) o.iidfile = a.iidfile;
+    if (a.network != "host" && a.network != "none" && a.network != "default")
+        throw UsageError("--network: " + a.network + " (host or none)");
+    o.network = a.network == "default" ? "host" : a.network;
+    o.progress = a.quiet ? builder::ProgressMode::quiet : parse_progress(a.progress);
+    if (!a.output.empty()) o.output = parse_output(a.output);
+    o.compression = oci::parse_compression(a.compression);
+    return o;
+}
+
+VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI::App& cmd, const GlobalOptions& g) {
+    auto a = std::make_shared<BuildArgs>();
+    cmd.add_option("-t,--tag", a->tags, "NAME[:TAG] for the image (repeatable)");
+    cmd.add_option("-f,--file", a->file, "Dockerfile (default CONTEXT/Dockerfile; - for stdin)");
+    cmd.add_option("--build-arg", a->build_args, "KEY=VALUE (repeatable)");
+    cmd.add_option("--target", a->target, "stage to build");
+    cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
+    cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
+    cmd.add_option("--network", a->network, "network of RUN steps: host (default) or none");
+    cmd.add_option("--progress", a->progress, "auto, plain, tty or json");
+    cmd.add_option("-o,--output", a->output, "type=oci|docker,dest=FILE: also write the image as an archive");
+    cmd.add_option("--compression", a->compression, "layer compression for --output: gzip, zstd or none");
+    cmd.add_option("--label", a->labels, "KEY=VALUE label on the image (repeatable)");
+    cmd.add_flag("-q,--quiet", a->quiet, "print only the image id");
+    cmd.add_option("context", a->context, "build context directory")->required();
+    return [a, &g] {
+        builder::BuildOptions opts = to_options(*a);
+        auto store = open_store(g);
+        auto progress = builder::make_progress(opts.progress);
+        builder::build(*store, opts, *progress);
+        return 0;
+    };
+}};
+
+}  // namespace
+}  // namespace imgbuild::cli

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing imgbuild needs on Debian 12 (as root), if missing.
+# Usage: scripts/install-deps.sh [--test]   (--test adds the peer tools and fuzzing toolchain)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libarchive-dev libssl-dev nlohmann-json3-dev libcli11-dev
+      doctest-dev libcurl4-openssl-dev libseccomp-dev libzstd-dev zlib1g-dev busybox-static)
+[[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [[ "${1:-}" == --test ]]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  peers=${IMGBUILD_PEERS_SETUP:-$here/../shared/peers/setup.sh}
+  [[ -f $peers ]] || { echo "install-deps: $peers not found (shared/ must sit beside the checkout)" >&2; exit 1; }
+  bash "$peers"
+fi
