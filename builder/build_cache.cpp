@@ -1,0 +1,49 @@
+#include "builder/build_cache.h"
+
+#include <cerrno>
+
+#include "common/error.h"
+#include "oci/image.h"
+
+namespace imgbuild::builder {
+
+CacheKey& CacheKey::add(std::string_view name, std::string_view value) {
+    std::string header = std::to_string(name.size()) + ":" + std::string(name) + "=" + std::to_string(value.size()) + ":";
+    hash_.update(header);
+    hash_.update(value);
+    return *this;
+}
+
+Digest state_after(const Digest& key, const nlohmann::json& config) {
+    CacheKey k(key);
+    k.add("diff_ids", config.contains("rootfs") ? config["rootfs"].value("diff_ids", nlohmann::json::array()).dump() : "[]");
+    return k.finish();
+}
+
+std::optional<BuildCache::Hit> BuildCache::lookup(const Digest& key) const {
+    std::string text;
+    try {
+        text = read_file(store_.root() / "cache" / key.hex());
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOENT) return std::nullopt;
+        throw;
+    }
+    auto config_digest = Digest::try_parse(text);
+    if (!config_digest || !store_.has_blob(*config_digest)) return std::nullopt;
+    // The layers may have been pruned since: then the entry is useless.
+    Hit hit{*config_digest, oci::parse_json(store_.read_blob(*config_digest), "cached config " + config_digest->str()), {}};
+    std::optional<std::string> parent;
+    for (const auto& diff_id : oci::config_diff_ids(hit.config, "cached config")) {
+        auto layer = store_.layer(layerstore::Store::chain_id(parent, diff_id));
+        if (!layer) return std::nullopt;
+        parent = layer->id;
+        hit.layers.push_back(std::move(*layer));
+    }
+    return hit;
+}
+
+void BuildCache::record(const Digest& key, const Digest& config_digest) {
+    atomic_write_file(store_.root() / "cache" / key.hex(), config_digest.str(), store_.tmp_dir());
+}
+
+}  // namespace imgbuild::builder

@@ -1,0 +1,36 @@
+#pragma once
+// What `imgbuild build` was asked to do (DESIGN.md §1), independent of the command line.
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oci/compression.h"
+
+namespace imgbuild::builder {
+
+enum class ProgressMode { auto_, plain, tty, json, quiet };
+
+struct OutputSpec {
+    std::string type;  // "oci" or "docker"
+    std::filesystem::path dest;
+};
+
+struct BuildOptions {
+    std::filesystem::path context_dir;
+    std::string dockerfile_name = "Dockerfile";  // for error messages
+    std::string dockerfile_text;
+    std::vector<std::string> tags;
+    std::map<std::string, std::string> build_args;
+    std::optional<std::string> target;
+    bool no_cache = false;
+    std::optional<std::filesystem::path> iidfile;
+    std::string network = "host";                 // default network of RUN steps
+    ProgressMode progress = ProgressMode::auto_;
+    std::optional<OutputSpec> output;
+    oci::Compression compression = oci::Compression::gzip;
+    std::map<std::string, std::string> labels;    // --label, added to the final image
+};
+
+}  // namespace imgbuild::builder

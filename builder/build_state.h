@@ -1,0 +1,60 @@
+#pragma once
+// Internal to the builder: the state of a stage as its steps run, and what a step needs.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/build_cache.h"
+#include "builder/build_options.h"
+#include "builder/progress.h"
+#include "layerstore/store.h"
+#include "parser/dockerfile.h"
+
+namespace imgbuild::builder {
+
+class BuildContext;
+class FileHashCache;
+
+struct StageState {
+    nlohmann::json config;                      // the whole image config
+    std::vector<layerstore::LayerInfo> layers;  // bottom first
+    Digest state;                               // cache chain state (see build_cache.h)
+    bool cmd_set = false;                       // CMD given in this stage
+    std::string base_ref;                       // for COPY --from of this stage's base
+};
+
+// What every step handler may use.
+struct StepEnv {
+    layerstore::Store& store;
+    const BuildOptions& opts;
+    Progress& progress;
+    const parser::ParseResult& parsed;
+    const std::map<size_t, StageState>& finished_stages;
+    int step = 0, total = 0;
+    std::optional<int64_t> source_date_epoch;
+    // Lazily made: the context is only read when a COPY/ADD needs it.
+    std::function<BuildContext&()> context;
+    // "step 3/7 COPY . /app" for messages.
+    [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
+        return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;
+    }
+};
+
+// Filesystem steps: they change `s.layers` (or not) and leave config edits to the caller.
+// Each returns the size of the layer made (0: none).
+uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step);
+uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step);
+uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path);
+
+// Turns `upper` into a layer on top of s.layers unless it is empty. Returns its tar size.
+uint64_t commit_upper(StepEnv& env, StageState& s, const std::filesystem::path& upper);
+
+// The cache-key fingerprint of what a COPY/ADD reads (sources' content, --from stage state).
+[[nodiscard]] std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step);
+
+}  // namespace imgbuild::builder

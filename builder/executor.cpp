@@ -1,0 +1,210 @@
+// The build loop: stages the target needs, in order; each instruction a step with a cache
+// key; a hit takes the recorded config (and its layers), a miss runs the step.
+#include "builder/executor.h"
+
+#include <fcntl.h>
+
+#include <chrono>
+
+#include "builder/build_context.h"
+#include "builder/build_state.h"
+#include "builder/image_config.h"
+#include "builder/rootfs_view.h"
+#include "common/error.h"
+#include "common/time.h"
+#include "layerstore/archives.h"
+#include "oci/image.h"
+
+namespace imgbuild::builder {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void set_rootfs(json& config, const std::vector<layerstore::LayerInfo>& layers) {
+    json ids = json::array();
+    for (const auto& l : layers) ids.push_back(l.diff_id.str());
+    config["rootfs"] = {{"type", "layers"}, {"diff_ids", ids}};
+}
+
+// What the history says a step did ("RUN /bin/sh -c make # buildkit", "ENV A=1").
+std::string created_by(const parser::Instruction& instr) {
+    if (instr.as<parser::Run>()) return instr.original + " # buildkit";
+    return instr.original;
+}
+
+class Build {
+public:
+    Build(layerstore::Store& store, const BuildOptions& opts, Progress& progress)
+        : store_(store), opts_(opts), progress_(progress), cache_(store) {
+        parser::ParseOptions popts;
+        for (const auto& [k, v] : opts.build_args) popts.build_args[k] = v;
+        parsed_ = parser::parse_dockerfile(opts.dockerfile_text, opts.dockerfile_name, popts);
+        needed_ = parser::stages_needed(parsed_, opts.target);
+        for (size_t i : needed_) total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+    }
+
+    layerstore::Image run() {
+        for (size_t i : needed_) finished_[i] = build_stage(i);
+        StageState& last = finished_[needed_.back()];
+        return finish(last);
+    }
+
+    ~Build() {
+        if (context_) context_->save_hash_cache();
+    }
+
+private:
+    StepEnv step_env() {
+        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}};
+        env.context = [this]() -> BuildContext& { return context(); };
+        return env;
+    }
+
+    BuildContext& context() {
+        if (!context_) context_ = std::make_unique<BuildContext>(BuildContext::open(opts_.context_dir, store_.root() / "cache"));
+        return *context_;
+    }
+
+    StageState from_step(const parser::Stage& stage) {
+        ++step_;
+        progress_.step_start(step_, total_, stage.from.original);
+        auto t0 = std::chrono::steady_clock::now();
+        StageState s;
+        if (stage.base_stage) {
+            const StageState& base = finished_.at(*stage.base_stage);
+            s.config = base.config;
+            s.layers = base.layers;
+            s.state = CacheKey(base.state).add("from", "stage").finish();
+        } else if (stage.base == "scratch") {
+            s.config = scratch_config();
+            s.state = CacheKey(Digest::of("")).add("from", "scratch").finish();
+        } else {
+            auto img = store_.find_image(stage.base);
+            if (!img)
+                throw Error(parsed_.filename + ":" + std::to_string(stage.from.location.start_line) + ":" +
+                            std::to_string(stage.from.location.column) + ": FROM " + stage.base +
+                            ": image not found in the local store (import or load it first)");
+            s.config = stage_config_from_base(img->config);
+            s.layers = img->layers;
+            s.state = CacheKey(img->manifest_digest).add("from", "image").finish();
+        }
+        if (s.config["config"].contains("OnBuild") && !s.config["config"]["OnBuild"].empty()) {
+            progress_.message("warning: the base image's ONBUILD triggers are not run by this version of imgbuild");
+        }
+        s.config["config"].erase("OnBuild");  // triggers are for the direct child only
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress_.step_end(step_, total_, false, secs, 0);
+        return s;
+    }
+
+    StageState build_stage(size_t index) {
+        const parser::Stage& stage = parsed_.stages[index];
+        StageState s = from_step(stage);
+        auto resolved = parser::resolve_stage(parsed_, index, parser::Env::from_list(env_list(s.config)));
+        for (const auto& step : resolved.steps) run_instruction(s, step);
+        return s;
+    }
+
+    static std::vector<std::string> env_list(const json& config) {
+        const json& cfg = config.value("config", json::object());
+        if (!cfg.contains("Env") || !cfg["Env"].is_array()) return {};
+        return cfg["Env"].get<std::vector<std::string>>();
+    }
+
+    void run_instruction(StageState& s, const parser::ResolvedStep& step) {
+        const parser::Instruction& instr = step.instruction;
+        ++step_;
+        progress_.step_start(step_, total_, instr.original);
+        auto t0 = std::chrono::steady_clock::now();
+
+        CacheKey key(s.state);
+        key.add("instruction", instr.original);
+        for (const auto& [k, v] : step.visible().entries()) key.add("var", k + "=" + v);
+        StepEnv env = step_env();
+        if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
+        Digest k = key.finish();
+
+        if (!opts_.no_cache) {
+            if (auto hit = cache_.lookup(k)) {
+                s.config = std::move(hit->config);
+                s.layers = std::move(hit->layers);
+                s.state = state_after(k, s.config);
+                if (instr.as<parser::Cmd>()) s.cmd_set = true;
+                progress_.step_end(step_, total_, true, 0, 0);
+                return;
+            }
+            progress_.cache_miss(step_, "no cache entry for this step and its inputs");
+        }
+
+        uint64_t bytes = 0;
+        size_t layers_before = s.layers.size();
+        if (instr.as<parser::Run>()) {
+            bytes = run_step(env, s, step);
+        } else if (instr.as<parser::Copy>()) {
+            bytes = copy_step(env, s, step);
+        } else if (auto* w = instr.as<parser::Workdir>()) {
+            std::string path = join_workdir(s.config["config"].value("WorkingDir", "/"), w->path);
+            apply_config_instruction(s.config, instr, s.cmd_set);
+            bytes = workdir_step(env, s, path);
+        } else if (instr.as<parser::ArgInstr>()) {
+            // ARG changes what later steps see (their keys include it), not the image.
+        } else {
+            apply_config_instruction(s.config, instr, s.cmd_set);
+        }
+        bool made_layer = s.layers.size() != layers_before;
+        if (!instr.as<parser::ArgInstr>()) add_history(s.config, created_timestamp(), created_by(instr), !made_layer);
+        set_rootfs(s.config, s.layers);
+        cache_.record(k, store_.put_blob(oci::canonical(s.config)));
+        s.state = state_after(k, s.config);
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress_.step_end(step_, total_, false, secs, bytes);
+    }
+
+    layerstore::Image finish(StageState& s) {
+        json config = s.config;
+        for (const auto& [k, v] : opts_.labels) config["config"]["Labels"][k] = v;
+        // The image's date is that of its last step: a fully cached rebuild gives the same id.
+        const json& history = config["history"];
+        config["created"] = history.empty() ? created_timestamp() : history.back().value("created", created_timestamp());
+        layerstore::Image img = store_.put_image(config, s.layers);
+        for (const auto& t : opts_.tags) store_.tag(t, img.manifest_digest);
+        if (opts_.tags.empty()) store_.keep_untagged(img.manifest_digest);
+        if (opts_.iidfile) atomic_write_file(*opts_.iidfile, img.config_digest.str(), opts_.iidfile->parent_path().empty() ? "." : opts_.iidfile->parent_path());
+        if (opts_.output) write_output(img);
+        progress_.finish(img.config_digest.str());
+        return img;
+    }
+
+    void write_output(const layerstore::Image& img) {
+        layerstore::SaveOptions so{layerstore::parse_archive_format(opts_.output->type), opts_.compression};
+        std::string ref = opts_.tags.empty() ? img.manifest_digest.str() : opts_.tags.front();
+        std::string partial = opts_.output->dest.string() + ".partial";
+        {
+            unique_fd out = open_or_throw(partial, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            layerstore::save_images(store_, {ref}, out.get(), so);
+        }
+        rename_or_throw(partial, opts_.output->dest);
+    }
+
+    layerstore::Store& store_;
+    const BuildOptions& opts_;
+    Progress& progress_;
+    BuildCache cache_;
+    parser::ParseResult parsed_;
+    std::vector<size_t> needed_;
+    std::map<size_t, StageState> finished_;
+    std::unique_ptr<BuildContext> context_;
+    int step_ = 0, total_ = 0;
+};
+
+}  // namespace
+
+layerstore::Image build(layerstore::Store& store, const BuildOptions& opts, Progress& progress) {
+    enter_private_mount_namespace();
+    Build b(store, opts, progress);
+    return b.run();
+}
+
+}  // namespace imgbuild::builder

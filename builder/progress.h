@@ -1,0 +1,29 @@
+#pragma once
+// Build progress: plain lines (CI, pipes), a terminal view, JSON events, or nothing (-q).
+// Step output is passed through whole, line by line with the step's prefix, never clipped.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "builder/build_options.h"
+
+namespace imgbuild::builder {
+
+class Progress {
+public:
+    virtual ~Progress() = default;
+    virtual void step_start(int step, int total, const std::string& instruction) = 0;
+    // cached: the result came from the cache; bytes: size of the layer made (0 for none).
+    virtual void step_end(int step, int total, bool cached, double seconds, uint64_t bytes) = 0;
+    virtual void cache_miss(int step, const std::string& reason) = 0;
+    virtual void output(int step, int stream, std::string_view data) = 0;
+    virtual void message(const std::string& text) = 0;
+    virtual void finish(const std::string& image_id) = 0;
+};
+
+// Picks the view: auto means tty when stdout is a terminal and $CI is unset, plain otherwise.
+[[nodiscard]] std::unique_ptr<Progress> make_progress(ProgressMode mode);
+
+}  // namespace imgbuild::builder

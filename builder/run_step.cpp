@@ -1,0 +1,77 @@
+// RUN: the command runs through the runtime over an overlay of the stage's layers; the
+// overlay upper dir becomes the new layer as is (moved, not copied).
+#include <fcntl.h>
+
+#include <filesystem>
+
+#include "builder/build_state.h"
+#include "builder/image_config.h"
+#include "common/error.h"
+#include "runtime/container.h"
+
+namespace imgbuild::builder {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> run_argv(const parser::Run& run, const nlohmann::json& config) {
+    if (run.heredoc_script && !run.heredocs.empty()) {
+        // RUN <<EOF: the body is the script, given to the shell as its command string
+        // (a #! line then makes no difference to sh, which reads it as a comment).
+        parser::Command script;
+        script.shell = run.heredocs.front().body;
+        return command_argv(script, config);
+    }
+    if (run.command.is_json) return run.command.argv;
+    parser::Command shell = run.command;
+    shell.shell = run.shell_with_heredocs();
+    return command_argv(shell, config);
+}
+
+}  // namespace
+
+uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
+    if (fs::is_empty(upper)) return 0;  // a step that changed nothing makes no layer
+    std::optional<std::string> parent;
+    if (!s.layers.empty()) parent = s.layers.back().id;
+    auto layer = env.store.commit_layer_dir(upper, parent, env.source_date_epoch);
+    s.layers.push_back(layer);
+    return layer.tar_size;
+}
+
+uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+    const auto& run = *step.instruction.as<parser::Run>();
+    if (!run.mounts.empty())
+        throw Error(env.step_label(step.instruction) + ": RUN --mount is not supported by this version of imgbuild");
+    const nlohmann::json& cfg = s.config["config"];
+    std::string network = run.network.empty() || run.network == "default" ? env.opts.network : run.network;
+
+    TempDir dir = env.store.make_temp_dir("run");
+    runtime::ContainerSpec spec;
+    for (const auto& l : s.layers) spec.lower_dirs.push_back(l.diff_dir);
+    spec.upper_dir = dir.path() / "upper";
+    spec.work_dir = dir.path() / "work";
+    spec.merged_dir = dir.path() / "merged";
+    spec.init_dir = dir.path() / "init";
+    for (const auto& d : {spec.upper_dir, spec.work_dir, spec.merged_dir}) make_dirs(d);
+    spec.short_links_dir = env.store.short_links_dir();
+    spec.argv = run_argv(run, s.config);
+    spec.env = step.visible().to_list();
+    spec.cwd = cfg.value("WorkingDir", "");
+    if (spec.cwd.empty()) spec.cwd = "/";
+    spec.user = cfg.value("User", "");
+    spec.hostname = "imgbuild";
+    spec.network = runtime::parse_network_mode(network);
+    spec.forward_signals = true;
+    unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);
+    spec.stdin_fd = devnull.get();
+    int step_no = env.step;
+    spec.on_output = [&env, step_no](int stream, std::string_view data) { env.progress.output(step_no, stream, data); };
+
+    int status = runtime::run_container(spec);
+    if (status != 0) throw Error(env.step_label(step.instruction) + ": exit code " + std::to_string(status));
+    return commit_upper(env, s, spec.upper_dir);
+}
+
+}  // namespace imgbuild::builder

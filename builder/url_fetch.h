@@ -1,0 +1,22 @@
+#pragma once
+// ADD <url>: downloads with libcurl into a file, streaming, with the digest computed on the way.
+#include <filesystem>
+#include <string>
+
+#include "common/digest.h"
+
+namespace imgbuild::builder {
+
+struct Download {
+    Digest digest;
+    uint64_t size = 0;
+    std::string file_name;  // the last path component of the URL ("" when it has none)
+};
+
+// Fetches `url` (http or https, redirects followed) into `dest`. Throws Error naming the URL
+// on a network failure or an HTTP status >= 400.
+Download fetch_url(const std::string& url, const std::filesystem::path& dest);
+
+[[nodiscard]] bool is_url(const std::string& source);
+
+}  // namespace imgbuild::builder
