@@ -74,8 +74,66 @@ namespace {
 bool plain_relative(const std::string& path) {
     if (path.empty() || path[0] == '/') return false;
     for (const auto& part : fs::path(path))
-        if (part == ".." ) return false;
+        if (part == "..") return false;
     return true;
+}
+
+std::string strip_dot_slash(std::string name) {
+    while (name.rfind("./", 0) == 0) name = name.substr(2);
+    return name;
+}
+
+// A link entry, made once every regular file is out: `path` becomes a hard link to the
+// regular file at `target` (both relative to the archive root).
+struct PendingLink {
+    std::string path, target;
+};
+
+// The archive-relative target of a link entry, or "" when it points outside the archive.
+// A symlink target is relative to the link's directory; a hardlink target to the root.
+std::string link_target(archive_entry* e, const std::string& name) {
+    if (const char* hard = archive_entry_hardlink(e)) return strip_dot_slash(hard);
+    const char* sym = archive_entry_symlink(e);
+    if (!sym || !*sym || sym[0] == '/') return {};
+    std::string joined = (fs::path(name).parent_path() / sym).lexically_normal().string();
+    return plain_relative(joined) && joined != "." ? joined : std::string();
+}
+
+void copy_entry_data(struct archive* a, const fs::path& target, const std::string& name, const std::string& what) {
+    make_dirs(target.parent_path());
+    auto out = open_or_throw(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    int r;
+    while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+        if (::pwrite(out.get(), buf, size, offset) != static_cast<ssize_t>(size)) throw_errno("write", target.string());
+    }
+    if (r != ARCHIVE_EOF) throw Error("read " + what + ": entry \"" + name + "\": " + archive_error_string(a));
+}
+
+// Makes the links whose targets are regular files by now; a link to a link waits for a
+// later round. dest holds only regular files and directories that we made (no symlinks),
+// so a hard link made here never reaches outside dest.
+void make_pending_links(std::vector<PendingLink> links, const fs::path& dest, const std::string& what) {
+    while (!links.empty()) {
+        std::vector<PendingLink> waiting;
+        for (const auto& l : links) {
+            fs::path from = dest / l.target, to = dest / l.path;
+            struct stat st;
+            if (::lstat(from.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+                waiting.push_back(l);
+                continue;
+            }
+            make_dirs(to.parent_path());
+            ::unlink(to.c_str());  // a later entry with the same path replaces the earlier one
+            if (::link(from.c_str(), to.c_str()) != 0) throw_errno("link " + from.string() + " to", to.string());
+        }
+        if (waiting.size() == links.size())
+            throw Error("read " + what + ": entry \"" + waiting.front().path + "\" links to \"" + waiting.front().target +
+                        "\", which is not a file in the archive");
+        links = std::move(waiting);
+    }
 }
 
 }  // namespace
@@ -93,28 +151,30 @@ void extract_plain_files(int in_fd, const fs::path& dest, const std::string& wha
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     if (archive_read_open_fd(a, in_fd, 1 << 20) != ARCHIVE_OK) throw Error("read " + what + ": " + archive_error_string(a));
+    std::vector<PendingLink> links;
     archive_entry* e;
     int rc;
     while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        std::string name = archive_entry_pathname(e);
-        while (name.rfind("./", 0) == 0) name = name.substr(2);
+        std::string name = strip_dot_slash(archive_entry_pathname(e));
         auto type = archive_entry_filetype(e);
         if (type == AE_IFDIR) continue;
-        if (type != AE_IFREG) throw Error("read " + what + ": entry \"" + name + "\" is not a regular file or directory");
         if (!plain_relative(name)) throw Error("read " + what + ": entry \"" + name + "\" has an unsafe path");
-        fs::path target = dest / fs::path(name).lexically_normal();
-        make_dirs(target.parent_path());
-        auto out = open_or_throw(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
-        const void* buf;
-        size_t size;
-        la_int64_t offset;
-        int r;
-        while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
-            if (::pwrite(out.get(), buf, size, offset) != static_cast<ssize_t>(size)) throw_errno("write", target.string());
+        // podman save and docker save write <id>/layer.tar as a symlink to the layer file
+        // that manifest.json names (or the other way round): links are kept, as hard links.
+        bool is_link = archive_entry_hardlink(e) != nullptr || type == AE_IFLNK;
+        if (is_link) {
+            std::string target = link_target(e, name);
+            std::string path = fs::path(name).lexically_normal().string();
+            if (target.empty() || target == path)
+                throw Error("read " + what + ": entry \"" + name + "\" links outside the archive or to itself");
+            links.push_back({path, target});
+            continue;
         }
-        if (r != ARCHIVE_EOF) throw Error("read " + what + ": entry \"" + name + "\": " + archive_error_string(a));
+        if (type != AE_IFREG) throw Error("read " + what + ": entry \"" + name + "\" is not a regular file, directory or link");
+        copy_entry_data(a, dest / fs::path(name).lexically_normal(), name, what);
     }
     if (rc != ARCHIVE_EOF) throw Error("read " + what + ": " + archive_error_string(a));
+    make_pending_links(std::move(links), dest, what);
 }
 
 }  // namespace imgbuild::oci

@@ -31,8 +31,11 @@ private:
 };
 
 // Reads an archive (plain, gzip, bzip2, xz or zstd) and copies every regular file whose path
-// is a plain relative path into `dest` (which must exist). Paths with "..", absolute paths,
-// links and devices are refused: an image archive has no business containing them.
+// is a plain relative path into `dest` (which must exist). A symlink or hardlink entry whose
+// target is a regular file of the same archive becomes a hard link to it (podman and docker
+// save write <id>/layer.tar as a symlink to the shared layer file); no symlink is ever made.
+// Paths with "..", absolute paths, links leading out of the archive and devices are refused:
+// an image archive has no business containing them.
 void extract_plain_files(int in_fd, const std::filesystem::path& dest, const std::string& what_for_errors);
 
 }  // namespace imgbuild::oci

@@ -1,0 +1,99 @@
+#pragma once
+// Layer tars: the deterministic writer (layer dir in overlay format -> tar stream) and the
+// safe extractor (tar stream -> layer dir in overlay format). See DESIGN.md §4.
+//
+// Overlay format <-> tar:
+//   char device 0:0 `name`                     <-> regular empty file `.wh.name`
+//   dir with trusted.overlay.opaque=y           <-> the dir plus an empty file `dir/.wh..wh..opq`
+//     (user.overlay.opaque=y when rootless)
+// Overlay-private xattrs (trusted.overlay.*, user.overlay.*) never enter a tar and are never
+// taken from one; security.selinux is host policy and is not recorded either.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/digest.h"
+#include "oci/compression.h"
+
+namespace imgbuild::oci {
+
+struct TarWriteOptions {
+    Compression compression = Compression::none;
+    // mtimes later than this are clamped to it (the caller reads SOURCE_DATE_EPOCH).
+    std::optional<int64_t> source_date_epoch;
+    // Opaque dirs are marked with user.overlay.opaque instead of trusted.overlay.opaque.
+    bool rootless = false;
+};
+
+struct LayerDigests {
+    Digest diff_id = Digest::of("");  // sha256 of the uncompressed tar
+    uint64_t tar_size = 0;
+    Digest blob_digest = Digest::of("");  // sha256 of the bytes written; == diff_id when uncompressed
+    uint64_t blob_size = 0;
+};
+
+// Streams the deterministic tar of `dir` (a layer in overlay format; `dir` itself is not an
+// entry) to out_fd, compressed as asked; out_fd = -1 computes the digests and writes nothing.
+// Deterministic: entries in path order (depth first, names byte-sorted), numeric owners with
+// empty user/group names, PAX format, mtimes in whole seconds (clamped to
+// source_date_epoch), no atime/ctime. Hardlinks (same dev/ino, nlink > 1) become link
+// entries to the first path in that order. Sockets are skipped. Memory stays bounded: file
+// data streams through a 1 MiB buffer. Throws Error naming the path on failure.
+LayerDigests write_layer_tar(const std::filesystem::path& dir, int out_fd, const TarWriteOptions& opts);
+
+struct ExtractOptions {
+    // Opaque dirs get user.overlay.opaque; failures to chown, to create device nodes and to
+    // set privileged xattrs are tolerated (skipped) instead of fatal.
+    bool rootless = false;
+};
+
+struct ExtractResult {
+    Digest diff_id = Digest::of("");  // sha256 of the decompressed tar stream, to its very end
+    uint64_t tar_size = 0;
+    Digest blob_digest = Digest::of("");  // sha256 of every byte read from in_fd
+    uint64_t blob_size = 0;
+    // gzip and zstd map to ours; plain, bzip2 and xz input report Compression::none and
+    // say which in compression_name ("none", "gzip", "bzip2", "xz", "zstd").
+    Compression compression = Compression::none;
+    std::string compression_name = "none";
+};
+
+// Reads a tar stream (gzip, bzip2, xz, zstd or plain, detected by content; no external
+// programs) from in_fd to EOF and extracts it into `dir` (must exist) in overlay format.
+//
+// Never writes outside `dir`:
+//   - absolute paths are contained: "/etc/x" is extracted as dir/etc/x;
+//   - ".." is resolved lexically and an entry or hardlink target that climbs above `dir` is
+//     rejected ("../x", "a/../../x");
+//   - no symlink is ever followed while extracting: an entry below a symlink ("a/x" after
+//     the symlink "a") is rejected, an existing symlink at an entry's own path is replaced;
+//   - hardlink targets must be entries already inside `dir`.
+// A later entry with the same path replaces the earlier one (dir over dir merges).
+// Ownership, modes (setuid too), mtimes and xattrs are applied; directory modes and mtimes
+// are applied last. Throws Error naming the entry on a bad or hostile archive; `dir` is then
+// left partly extracted (the caller extracts into a temp dir and discards it).
+ExtractResult extract_layer_tar(int in_fd, const std::filesystem::path& dir, const ExtractOptions& opts);
+
+// Compresses a stream (save/push compress an uncompressed tar): write() plain bytes, then
+// finish(). Writes the compressed bytes to out_fd (-1: compute digests only). diff_id is the
+// sha256 of the input, blob_digest that of the output. Output is deterministic (gzip header
+// without name or mtime; zstd single-threaded, level 3, with checksum).
+class CompressingWriter {
+public:
+    CompressingWriter(int out_fd, Compression c);
+    ~CompressingWriter();
+    CompressingWriter(const CompressingWriter&) = delete;
+    CompressingWriter& operator=(const CompressingWriter&) = delete;
+    void write(const void* data, size_t n);
+    // Flushes the compressor and the output; call once.
+    LayerDigests finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imgbuild::oci

@@ -1,0 +1,181 @@
+// In-root path resolution: openat2(RESOLVE_IN_ROOT) and the userspace walk agree, and
+// nothing outside the root is ever reached.
+#include "oci/path_resolve.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/error.h"
+#include "common/fs.h"
+
+using namespace imgbuild;
+using namespace imgbuild::oci;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+using Opener = std::function<unique_fd(int, const stdfs::path&, int, mode_t)>;
+
+std::string read_fd(int fd) {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+void put(const stdfs::path& p, const std::string& s) {
+    stdfs::create_directories(p.parent_path());
+    auto fd = open_or_throw(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write_all(fd.get(), s, p);
+}
+
+int open_errno(const Opener& open, int root, const std::string& path, int flags) {
+    try {
+        (void)open(root, path, flags, 0644);
+    } catch (const SystemError& e) {
+        return e.error_number();
+    }
+    return 0;
+}
+
+// sandbox/outside/secret and sandbox/root/... ; the root is two levels down so that any
+// escape through ".." would land on a real file.
+struct Tree {
+    TempDir tmp{stdfs::temp_directory_path(), "inroot"};
+    stdfs::path root = tmp.path() / "x" / "root";
+    unique_fd root_fd;
+    Tree() {
+        put(tmp.path() / "outside" / "secret", "SECRET");
+        put(tmp.path() / "x" / "usr" / "lib" / "f", "OUTSIDE-F");
+        put(root / "usr" / "lib" / "f", "inside-f");
+        put(root / "outside" / "secret", "inside-secret");
+        stdfs::create_directories(root / "run");
+        stdfs::create_directories(root / "var");
+        stdfs::create_symlink("usr/lib", root / "lib");
+        stdfs::create_symlink("/usr", root / "abs");
+        stdfs::create_symlink("../../..", root / "up");
+        stdfs::create_symlink("/../../outside/secret", root / "esc");
+        stdfs::create_symlink("loop2", root / "loop1");
+        stdfs::create_symlink("loop1", root / "loop2");
+        stdfs::create_symlink("/run", root / "var" / "run");
+        stdfs::create_symlink("/newfile", root / "dang");
+        put(root / "plainfile", "p");
+        root_fd = open_or_throw(root, O_PATH | O_DIRECTORY);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("clean_path_components") {
+    using V = std::vector<std::string>;
+    CHECK(*clean_path_components("a/b") == V{"a", "b"});
+    CHECK(*clean_path_components("/a//b/./c/") == V{"a", "b", "c"});
+    CHECK(*clean_path_components("./a/../b") == V{"b"});
+    CHECK(clean_path_components("/")->empty());
+    CHECK(clean_path_components(".")->empty());
+    CHECK(clean_path_components("")->empty());
+    CHECK(clean_path_components("a/..")->empty());
+    CHECK_FALSE(clean_path_components("..").has_value());
+    CHECK_FALSE(clean_path_components("../x").has_value());
+    CHECK_FALSE(clean_path_components("a/../../x").has_value());
+    CHECK_FALSE(clean_path_components("/../etc/passwd").has_value());
+    CHECK(*clean_path_components("...") == V{"..."});
+    CHECK(*clean_path_components("a/..b") == V{"a", "..b"});
+}
+
+TEST_CASE("open_in_root: openat2 and the walk resolve alike, inside the root") {
+    MESSAGE("openat2 available: " << detail::have_openat2());
+    std::vector<std::pair<const char*, Opener>> openers = {
+        {"open_in_root", [](int r, const stdfs::path& p, int f, mode_t m) { return open_in_root(r, p, f, m); }},
+        {"walk", [](int r, const stdfs::path& p, int f, mode_t m) { return detail::open_in_root_walk(r, p, f, m); }},
+    };
+    for (auto& [name, open] : openers) {
+        CAPTURE(name);
+        Tree t;
+        int r = t.root_fd.get();
+        auto content = [&](const std::string& p) { return read_fd(open(r, p, O_RDONLY, 0).get()); };
+        CHECK(content("usr/lib/f") == "inside-f");
+        CHECK(content("/usr/lib/f") == "inside-f");
+        CHECK(content("lib/f") == "inside-f");
+        CHECK(content("abs/lib/f") == "inside-f");
+        CHECK(content("up/usr/lib/f") == "inside-f");  // ".." stops at the root
+        CHECK(content("../../usr/lib/f") == "inside-f");
+        CHECK(content("esc") == "inside-secret");
+        CHECK(content("/lib/../lib/f") == "inside-f");
+        CHECK(open_errno(open, r, "loop1", O_RDONLY) == ELOOP);
+        CHECK(open_errno(open, r, "missing/x", O_RDONLY) == ENOENT);
+        CHECK(open_errno(open, r, "plainfile/x", O_RDONLY) == ENOTDIR);
+
+        // The root itself.
+        for (const char* p : {"", "/", ".", "..", "up"}) {
+            CAPTURE(p);
+            unique_fd fd = open(r, p, O_PATH | O_DIRECTORY, 0);
+            struct stat a, b;
+            REQUIRE(::fstat(fd.get(), &a) == 0);
+            REQUIRE(::fstat(r, &b) == 0);
+            CHECK(a.st_ino == b.st_ino);
+        }
+
+        // O_NOFOLLOW|O_PATH gives the link itself.
+        {
+            unique_fd fd = open(r, "lib", O_PATH | O_NOFOLLOW, 0);
+            struct stat st;
+            REQUIRE(::fstat(fd.get(), &st) == 0);
+            CHECK(S_ISLNK(st.st_mode));
+        }
+
+        // Creating through symlinks lands inside the root.
+        { unique_fd fd = open(r, "var/run/pidfile", O_WRONLY | O_CREAT, 0600); }
+        CHECK(stdfs::exists(t.root / "run" / "pidfile"));
+        { unique_fd fd = open(r, "dang", O_WRONLY | O_CREAT, 0600); }
+        CHECK(stdfs::exists(t.root / "newfile"));
+        CHECK_FALSE(stdfs::exists("/newfile"));
+        CHECK(open_errno(open, r, "lib", O_WRONLY | O_CREAT | O_EXCL) == EEXIST);
+
+        // Nothing outside was touched.
+        CHECK(read_file(t.tmp.path() / "outside" / "secret") == "SECRET");
+        CHECK(read_file(t.tmp.path() / "x" / "usr" / "lib" / "f") == "OUTSIDE-F");
+        CHECK_FALSE(stdfs::exists(t.tmp.path() / "x" / "run"));
+        CHECK_FALSE(stdfs::exists(t.tmp.path() / "run"));
+    }
+}
+
+TEST_CASE("mkdirs_in_root") {
+    Tree t;
+    int r = t.root_fd.get();
+    unique_fd d = mkdirs_in_root(r, "/var/run/a/b", 0755);
+    CHECK(stdfs::is_directory(t.root / "run" / "a" / "b"));
+    CHECK_FALSE(stdfs::exists(t.tmp.path() / "run"));
+    // The returned O_PATH fd is the new dir, usable as a dirfd for *at() calls.
+    unique_fd f(::openat(d.get(), "marker", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    CHECK(f.valid());
+    CHECK(stdfs::exists(t.root / "run" / "a" / "b" / "marker"));
+
+    (void)mkdirs_in_root(r, "up/../../made", 0755);
+    CHECK(stdfs::is_directory(t.root / "made"));
+    CHECK_FALSE(stdfs::exists(t.tmp.path() / "made"));
+    (void)mkdirs_in_root(r, "lib/sub", 0755);  // through a relative symlink
+    CHECK(stdfs::is_directory(t.root / "usr" / "lib" / "sub"));
+    (void)mkdirs_in_root(r, "usr/lib", 0755);  // existing: fine
+    (void)mkdirs_in_root(r, "/", 0755);
+
+    try {
+        (void)mkdirs_in_root(r, "plainfile/sub", 0755);
+        FAIL("expected ENOTDIR");
+    } catch (const SystemError& e) {
+        CHECK(e.error_number() == ENOTDIR);
+        CHECK(std::string(e.what()).find("plainfile/sub") != std::string::npos);
+    }
+    try {
+        (void)mkdirs_in_root(r, "loop1/x", 0755);
+        FAIL("expected ELOOP");
+    } catch (const SystemError& e) {
+        CHECK(e.error_number() == ELOOP);
+    }
+}
