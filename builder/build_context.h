@@ -18,11 +18,22 @@ namespace imgbuild::builder {
 
 struct CopySource;
 
+// How symlinks and ".." behave when resolving sources.
+enum class ContextKind {
+    // A build context dir: ".." or a symlink leading out of it is an error; an absolute
+    // symlink is accepted only when it points into the context by its host path.
+    build_context,
+    // Another stage's or image's rootfs (COPY --from): chroot semantics, an absolute
+    // symlink restarts at the root and ".." stops there (as BuildKit resolves in a rootfs).
+    rootfs,
+};
+
 class BuildContext {
 public:
     // Opens `root` (must be a directory; Error naming it otherwise). `cache` may be null
     // (then an in-memory cache lives as long as this object) and must outlive it.
-    BuildContext(std::filesystem::path root, IgnoreMatcher ignore, FileHashCache* cache);
+    BuildContext(std::filesystem::path root, IgnoreMatcher ignore, FileHashCache* cache,
+                 ContextKind kind = ContextKind::build_context);
     ~BuildContext();
     BuildContext(const BuildContext&) = delete;
     BuildContext& operator=(const BuildContext&) = delete;
@@ -68,6 +79,7 @@ private:
     // Follows symlinks inside the context; nullopt when a component does not exist.
     [[nodiscard]] std::optional<Resolved> resolve_path(std::string_view cleaned, std::string_view original,
                                                        std::string_view instr) const;
+    [[nodiscard]] std::string clean_in(std::string_view relative) const;
     [[nodiscard]] bool hidden(const std::string& path, const struct stat& st) const;
     void digest_tree(Sha256& h, const std::string& real_path, const std::string& rel, const struct stat& st,
                      int dirfd, const char* name) const;
@@ -77,6 +89,7 @@ private:
     unique_fd root_fd_;
     IgnoreMatcher ignore_;
     FileHashCache* cache_;
+    ContextKind kind_;
     std::unique_ptr<FileHashCache> own_cache_;
 };
 

@@ -112,20 +112,21 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     std::optional<StepDirs> from_dirs;
     std::optional<OverlayView> from_view;
     std::optional<BuildContext> from_context;
-    unique_fd context_fd;
     if (!copy.from.empty()) {
         FromSource from = from_source(env, copy.from);
         from_dirs.emplace(env.store);
         from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged(), from_dirs->empty());
-        from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr);
+        from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);
+        spec.preserve_ownership = !spec.uid;  // files from a stage or image keep their owners
         for (const auto& src : copy.sources)
-            for (auto& m : from_context->match_sources(src, step.instruction.keyword)) spec.sources.push_back({from_view->root_fd(), m});
+            for (auto& m : from_context->match_sources(src, step.instruction.keyword))
+                spec.sources.push_back(from_context->copy_source(m));
     } else {
-        context_fd = open_or_throw(env.opts.context_dir, O_PATH | O_DIRECTORY);
         spec.ignore = &env.context().ignore();
         for (const auto& src : copy.sources) {
             if (copy.is_add && is_url(src)) continue;
-            for (auto& m : env.context().match_sources(src, step.instruction.keyword)) spec.sources.push_back({context_fd.get(), m});
+            for (auto& m : env.context().match_sources(src, step.instruction.keyword))
+                spec.sources.push_back(env.context().copy_source(m));
         }
     }
     if (!spec.sources.empty()) copy_into_root(view.root_fd(), spec);

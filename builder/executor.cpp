@@ -8,6 +8,7 @@
 
 #include "builder/build_context.h"
 #include "builder/build_state.h"
+#include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "common/error.h"
@@ -52,7 +53,12 @@ public:
     }
 
     ~Build() {
-        if (context_) context_->save_hash_cache();
+        if (!hashes_) return;
+        try {
+            hashes_->save();
+        } catch (const std::exception& e) {  // only an optimization: the next build re-reads files
+            progress_.message(std::string("warning: ") + e.what());
+        }
     }
 
 private:
@@ -63,7 +69,11 @@ private:
     }
 
     BuildContext& context() {
-        if (!context_) context_ = std::make_unique<BuildContext>(BuildContext::open(opts_.context_dir, store_.root() / "cache"));
+        if (!context_) {
+            hashes_ = std::make_unique<FileHashCache>(store_.root() / "cache" / "file-hashes.json");
+            context_ = std::make_unique<BuildContext>(opts_.context_dir, IgnoreMatcher::from_context(opts_.context_dir),
+                                                      hashes_.get());
+        }
         return *context_;
     }
 
@@ -121,7 +131,8 @@ private:
 
         CacheKey key(s.state);
         key.add("instruction", instr.original);
-        for (const auto& [k, v] : step.visible().entries()) key.add("var", k + "=" + v);
+        const parser::Env visible = step.visible();
+        for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
         StepEnv env = step_env();
         if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
         Digest k = key.finish();
@@ -195,6 +206,7 @@ private:
     parser::ParseResult parsed_;
     std::vector<size_t> needed_;
     std::map<size_t, StageState> finished_;
+    std::unique_ptr<FileHashCache> hashes_;
     std::unique_ptr<BuildContext> context_;
     int step_ = 0, total_ = 0;
 };

@@ -69,6 +69,7 @@ private:
     [[nodiscard]] std::optional<Digest> lookup(const Key& k);
     void remember(const Key& k, const Digest& d, int64_t hashed_at_ns);
     void load();
+    bool parse_fast(const std::string& text);
 
     std::filesystem::path file_;
     size_t max_entries_ = kDefaultMaxEntries;

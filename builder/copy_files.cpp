@@ -1,0 +1,685 @@
+#include "builder/copy_files.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "builder/dockerignore.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "oci/path_resolve.h"
+
+namespace imgbuild::builder {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+std::string join_path(const std::string& dir, std::string_view name) {
+    if (dir.empty() || dir == ".") return std::string(name);
+    std::string r = dir;
+    if (r.back() != '/') r += '/';
+    r += name;
+    return r;
+}
+
+std::string base_name(std::string_view path) {
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    size_t s = path.rfind('/');
+    return std::string(s == std::string_view::npos ? path : path.substr(s + 1));
+}
+
+std::string dir_name(std::string_view path) {
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    size_t s = path.rfind('/');
+    if (s == std::string_view::npos) return "/";
+    if (s == 0) return "/";
+    return std::string(path.substr(0, s));
+}
+
+std::string container_path(const std::string& p) { return p.empty() || p.front() != '/' ? "/" + p : p; }
+
+std::vector<std::string> list_sorted(int dirfd, const std::string& path_for_errors) {
+    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open", path_for_errors);
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int err = errno;
+        ::close(fd);
+        throw_errno(err, "opendir", path_for_errors);
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err) throw_errno(err, "readdir", path_for_errors);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// Removes dirfd/name recursively (an archive entry replacing a directory, as Docker's Untar).
+void remove_tree_at(int dirfd, const std::string& name, const std::string& path_for_errors) {
+    struct stat st{};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        unique_fd sub(::openat(dirfd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) throw_errno("open", path_for_errors);
+        for (const auto& child : list_sorted(sub.get(), path_for_errors))
+            remove_tree_at(sub.get(), child, join_path(path_for_errors, child));
+        if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) throw_errno("rmdir", path_for_errors);
+    } else if (::unlinkat(dirfd, name.c_str(), 0) != 0) {
+        throw_errno("unlink", path_for_errors);
+    }
+}
+
+// Streams src to dst without holding the data in memory: copy_file_range (reflinks and
+// in-kernel copies), then sendfile, then read/write where neither applies.
+void copy_data(int src, int dst, uint64_t size, const std::string& src_path, const std::string& dst_path) {
+    uint64_t done = 0;
+    bool try_cfr = true, try_sendfile = true;
+    while (done < size) {
+        const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 1ull << 30));
+        ssize_t n = -1;
+        if (try_cfr) {
+            n = ::copy_file_range(src, nullptr, dst, nullptr, chunk, 0);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+                    errno == EBADF || errno == EPERM) {
+                    try_cfr = false;
+                    continue;
+                }
+                throw_errno("copy " + src_path + " to", dst_path);
+            }
+        } else if (try_sendfile) {
+            n = ::sendfile(dst, src, nullptr, chunk);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EINVAL || errno == ENOSYS) {
+                    try_sendfile = false;
+                    continue;
+                }
+                throw_errno("copy " + src_path + " to", dst_path);
+            }
+        } else {
+            char buf[1 << 16];
+            n = ::read(src, buf, std::min(sizeof buf, chunk));
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw_errno("read", src_path);
+            }
+            if (n > 0) write_all(dst, std::string_view(buf, static_cast<size_t>(n)), dst_path);
+        }
+        if (n == 0) break;  // the source shrank while we copied: copy what there is
+        done += static_cast<uint64_t>(n);
+    }
+}
+
+bool copied_xattr(std::string_view name) {
+    if (name == "security.capability") return true;
+    return name.starts_with("user.") && !name.starts_with("user.overlay.");
+}
+
+// Copies user.* and security.capability from one open fd to another (both real fds).
+void copy_xattrs(int src, int dst, const std::string& src_path, const std::string& dst_path) {
+    ssize_t len = ::flistxattr(src, nullptr, 0);
+    if (len <= 0) return;  // none, or the filesystem has no xattrs
+    std::string names(static_cast<size_t>(len), '\0');
+    len = ::flistxattr(src, names.data(), names.size());
+    if (len < 0) return;
+    names.resize(static_cast<size_t>(len));
+    for (size_t i = 0; i < names.size();) {
+        std::string name(names.c_str() + i);
+        i += name.size() + 1;
+        if (!copied_xattr(name)) continue;
+        ssize_t vlen = ::fgetxattr(src, name.c_str(), nullptr, 0);
+        if (vlen < 0) continue;
+        std::string value(static_cast<size_t>(vlen), '\0');
+        vlen = ::fgetxattr(src, name.c_str(), value.data(), value.size());
+        if (vlen < 0) continue;
+        value.resize(static_cast<size_t>(vlen));
+        if (::fsetxattr(dst, name.c_str(), value.data(), value.size(), 0) != 0) {
+            if (errno == ENOTSUP || errno == EPERM)
+                log::warn("cannot keep xattr " + name + " of " + src_path + " on " + dst_path + ": " +
+                          describe_errno(errno));
+            else
+                throw_errno("setxattr " + name, dst_path);
+        }
+    }
+}
+
+struct Owner {
+    uid_t uid;
+    gid_t gid;
+};
+
+// Owner, permission bits (after chown: chown clears setuid and capabilities), times.
+void apply_metadata_fd(int fd, Owner o, mode_t perm, const timespec& mtime, const std::string& path) {
+    if (::fchown(fd, o.uid, o.gid) != 0) throw_errno("chown", path);
+    if (::fchmod(fd, perm & 07777) != 0) throw_errno("chmod", path);
+    const timespec ts[2] = {mtime, mtime};
+    if (::futimens(fd, ts) != 0) throw_errno("set times of", path);
+}
+
+// For entries we cannot open (symlinks, devices, fifos).
+void apply_metadata_at(int dirfd, const char* name, Owner o, std::optional<mode_t> perm, const timespec& mtime,
+                       const std::string& path) {
+    if (::fchownat(dirfd, name, o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown", path);
+    if (perm && ::fchmodat(dirfd, name, *perm & 07777, 0) != 0) throw_errno("chmod", path);
+    const timespec ts[2] = {mtime, mtime};
+    if (::utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times of", path);
+}
+
+// ---------------------------------------------------------------------------------------
+// Destination directories
+
+struct DestDir {
+    unique_fd fd;  // O_PATH directory fd
+    bool created = false;
+};
+
+// Opens the directory `path` in the root, creating what is missing (0755, owner `o`).
+// Symlinks on the way are followed inside the root.
+DestDir ensure_dest_dirs(int root_fd, const std::string& path, Owner o) {
+    auto comps = oci::clean_path_components(path);
+    DestDir out;
+    out.fd = oci::open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+    std::string prefix;
+    for (const auto& c : comps.value_or(std::vector<std::string>{})) {
+        prefix += "/" + c;
+        try {
+            out.fd = oci::open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+            out.created = false;
+            continue;
+        } catch (const SystemError& e) {
+            if (e.error_number() == ENOTDIR)
+                throw Error("cannot create directory " + prefix + ": a non-directory exists there");
+            if (e.error_number() != ENOENT) throw;
+        }
+        if (::mkdirat(out.fd.get(), c.c_str(), 0755) != 0) {
+            if (errno == EEXIST)  // a dangling symlink or a file raced in
+                throw Error("cannot create directory " + prefix + ": a non-directory exists there");
+            throw_errno("mkdir", prefix);
+        }
+        if (::fchownat(out.fd.get(), c.c_str(), o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown", prefix);
+        if (::fchmodat(out.fd.get(), c.c_str(), 0755, 0) != 0) throw_errno("chmod", prefix);
+        unique_fd next(::openat(out.fd.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next) throw_errno("open", prefix);
+        out.fd = std::move(next);
+        out.created = true;
+    }
+    return out;
+}
+
+// Makes room for a non-directory at dirfd/name: removes an existing non-directory; an
+// existing directory is an error naming both sides.
+void clear_for_nondir(int dirfd, const std::string& name, const std::string& src_desc, const std::string& dst_path) {
+    struct stat st{};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return;
+        throw_errno("stat", dst_path);
+    }
+    if (S_ISDIR(st.st_mode))
+        throw Error("cannot copy " + src_desc + " to " + dst_path + ": a directory exists at the destination");
+    if (::unlinkat(dirfd, name.c_str(), 0) != 0) throw_errno("unlink", dst_path);
+}
+
+// ---------------------------------------------------------------------------------------
+// The copier
+
+class Copier {
+public:
+    Copier(int root_fd, const CopySpec& spec) : root_(root_fd), spec_(spec) {}
+
+    void run() {
+        const auto& s = spec_;
+        if (s.sources.size() > 1 && !s.dest_trailing_slash)
+            throw Error("When using COPY with more than one source file, the destination must be a directory and "
+                        "end with a / (destination " + s.dest + ")");
+        for (const auto& src : s.sources) copy_source(src);
+    }
+
+private:
+    [[nodiscard]] Owner owner_for(const struct stat& st) const {
+        Owner o{spec_.preserve_ownership ? st.st_uid : 0, spec_.preserve_ownership ? st.st_gid : 0};
+        if (spec_.uid) o.uid = *spec_.uid;
+        if (spec_.gid) o.gid = *spec_.gid;
+        return o;
+    }
+    [[nodiscard]] Owner created_dir_owner() const { return Owner{spec_.uid.value_or(0), spec_.gid.value_or(0)}; }
+    [[nodiscard]] mode_t perm_for(const struct stat& st) const { return spec_.mode ? *spec_.mode : st.st_mode & 07777; }
+
+    void copy_source(const CopySource& src) {
+        const std::string src_desc = src.path;
+        unique_fd sfd;
+        try {
+            sfd = oci::open_in_root(src.root_fd, src.path, O_PATH);
+        } catch (const SystemError& e) {
+            throw Error("copy " + src.path + ": source not found: " + e.what());
+        }
+        struct stat st{};
+        if (::fstat(sfd.get(), &st) != 0) throw_errno("stat", src_desc);
+        const std::string name = !src.name.empty() ? src.name : base_name(src.path == "." ? "/" : src.path);
+
+        if (S_ISDIR(st.st_mode)) {
+            copy_dir_source(src, sfd.get(), st);
+            return;
+        }
+        if (S_ISREG(st.st_mode) && spec_.extract_archives) {
+            unique_fd rfd = oci::open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
+            if (is_tar_archive(rfd.get())) {
+                extract_archive(rfd.get(), src_desc);
+                return;
+            }
+        }
+        // A single non-directory: find the directory and the name it lands under.
+        DestDir dir;
+        std::string final_name = name, dst_path;
+        if (spec_.dest_trailing_slash) {
+            dir = ensure_dest_dirs(root_, spec_.dest, created_dir_owner());
+            dst_path = join_path(container_path(spec_.dest), name);
+        } else if (existing_dir(spec_.dest)) {
+            dir.fd = oci::open_in_root(root_, spec_.dest, O_PATH | O_DIRECTORY);
+            dst_path = join_path(container_path(spec_.dest), name);
+        } else {
+            dir = ensure_dest_dirs(root_, dir_name(spec_.dest), created_dir_owner());
+            final_name = base_name(spec_.dest);
+            dst_path = container_path(spec_.dest);
+        }
+        // Top-level: the source symlink was followed, so copy what it points to.
+        copy_nondir_followed(src, st, dir.fd.get(), final_name, dst_path);
+    }
+
+    [[nodiscard]] bool existing_dir(const std::string& path) const {
+        try {
+            unique_fd fd = oci::open_in_root(root_, path, O_PATH | O_DIRECTORY);
+            return true;
+        } catch (const SystemError&) {
+            return false;
+        }
+    }
+
+    void copy_dir_source(const CopySource& src, int sfd, const struct stat& st) {
+        DestDir dir;
+        const std::string dst_path = container_path(spec_.dest);
+        try {
+            dir = ensure_dest_dirs(root_, spec_.dest, created_dir_owner());
+        } catch (const Error& e) {
+            throw Error("cannot copy directory " + src.path + " to " + dst_path + ": " + e.what());
+        }
+        unique_fd src_dir(::openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!src_dir) throw_errno("open", src.path);
+        unique_fd dst_dir(::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dst_dir) throw_errno("open", dst_path);
+        copy_children(src, src_dir.get(), src.path, dst_dir.get(), dst_path);
+        if (dir.created) {
+            apply_metadata_fd(dst_dir.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
+            copy_xattrs(src_dir.get(), dst_dir.get(), src.path, dst_path);
+        }
+    }
+
+    void copy_children(const CopySource& src, int src_dir, const std::string& src_rel, int dst_dir,
+                       const std::string& dst_path) {
+        for (const auto& child : list_sorted(src_dir, src_rel)) {
+            const std::string child_rel = join_path(src_rel, child);
+            struct stat st{};
+            if (::fstatat(src_dir, child.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT) continue;
+                throw_errno("stat", child_rel);
+            }
+            if (spec_.ignore && !spec_.ignore->empty() && spec_.ignore->excluded(child_rel) &&
+                !(S_ISDIR(st.st_mode) && spec_.ignore->may_include_below(child_rel)))
+                continue;
+            copy_entry(src, src_dir, child, child_rel, st, dst_dir, child, join_path(dst_path, child));
+        }
+    }
+
+    // One entry below a copied directory: symlinks are copied, not followed.
+    void copy_entry(const CopySource& src, int src_dir, const std::string& name, const std::string& src_rel,
+                    const struct stat& st, int dst_dir, const std::string& dst_name, const std::string& dst_path) {
+        switch (st.st_mode & S_IFMT) {
+            case S_IFDIR: copy_subdir(src, src_dir, name, src_rel, st, dst_dir, dst_name, dst_path); return;
+            case S_IFREG: {
+                unique_fd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+                if (!in) throw_errno("open", src_rel);
+                copy_regular(in.get(), st, src_rel, dst_dir, dst_name, dst_path);
+                return;
+            }
+            case S_IFLNK: copy_symlink(src_dir, name, src_rel, st, dst_dir, dst_name, dst_path); return;
+            case S_IFCHR:
+            case S_IFBLK:
+            case S_IFIFO: copy_special(st, src_rel, dst_dir, dst_name, dst_path); return;
+            default: log::debug("skipping socket " + src_rel); return;
+        }
+    }
+
+    // The top-level non-directory source (already followed to its target).
+    void copy_nondir_followed(const CopySource& src, const struct stat& st, int dst_dir,
+                              const std::string& dst_name, const std::string& dst_path) {
+        if (S_ISREG(st.st_mode)) {
+            unique_fd in = oci::open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
+            copy_regular(in.get(), st, src.path, dst_dir, dst_name, dst_path);
+        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+            copy_special(st, src.path, dst_dir, dst_name, dst_path);
+        } else {
+            throw Error("cannot copy " + src.path + ": unsupported file type");
+        }
+    }
+
+    void copy_subdir(const CopySource& src, int src_parent, const std::string& name, const std::string& src_rel,
+                     const struct stat& st, int dst_parent, const std::string& dst_name, const std::string& dst_path) {
+        bool created = false;
+        unique_fd dst;
+        struct stat dst_st{};
+        if (::fstatat(dst_parent, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) throw_errno("stat", dst_path);
+            if (::mkdirat(dst_parent, dst_name.c_str(), 0700) != 0) throw_errno("mkdir", dst_path);
+            created = true;
+        } else if (S_ISLNK(dst_st.st_mode)) {
+            // An image symlink to a directory (lib -> usr/lib): merge into its target, in the root.
+            if (!existing_dir(dst_path)) {
+                if (::unlinkat(dst_parent, dst_name.c_str(), 0) != 0) throw_errno("unlink", dst_path);
+                if (::mkdirat(dst_parent, dst_name.c_str(), 0700) != 0) throw_errno("mkdir", dst_path);
+                created = true;
+            } else {
+                dst = oci::open_in_root(root_, dst_path, O_RDONLY | O_DIRECTORY);
+            }
+        } else if (!S_ISDIR(dst_st.st_mode)) {
+            throw Error("cannot copy directory " + src_rel + " to " + dst_path + ": a non-directory exists there");
+        }
+        if (!dst) {
+            dst.reset(::openat(dst_parent, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!dst) throw_errno("open", dst_path);
+        }
+        unique_fd in(::openat(src_parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!in) throw_errno("open", src_rel);
+        copy_children(src, in.get(), src_rel, dst.get(), dst_path);
+        if (created) {
+            apply_metadata_fd(dst.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
+            copy_xattrs(in.get(), dst.get(), src_rel, dst_path);
+        }
+    }
+
+    // Hardlinks among copied files stay hardlinks: true when this file was linked.
+    bool link_if_seen(const struct stat& st, int dst_dir, const std::string& dst_name, const std::string& src_rel,
+                      const std::string& dst_path) {
+        if (st.st_nlink < 2) return false;
+        auto it = links_.find({st.st_dev, st.st_ino});
+        if (it == links_.end()) {
+            links_.emplace(std::make_pair(st.st_dev, st.st_ino), dst_path);
+            return false;
+        }
+        const std::string& first = it->second;
+        if (first == dst_path) return false;
+        unique_fd first_dir = oci::open_in_root(root_, dir_name(first), O_PATH | O_DIRECTORY);
+        clear_for_nondir(dst_dir, dst_name, src_rel, dst_path);
+        if (::linkat(first_dir.get(), base_name(first).c_str(), dst_dir, dst_name.c_str(), 0) != 0)
+            throw_errno("link " + first + " to", dst_path);
+        return true;
+    }
+
+    void copy_regular(int in, const struct stat& st, const std::string& src_rel, int dst_dir,
+                      const std::string& dst_name, const std::string& dst_path) {
+        if (link_if_seen(st, dst_dir, dst_name, src_rel, dst_path)) return;
+        clear_for_nondir(dst_dir, dst_name, src_rel, dst_path);
+        unique_fd out(::openat(dst_dir, dst_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!out) throw_errno("create", dst_path);
+        copy_data(in, out.get(), static_cast<uint64_t>(st.st_size), src_rel, dst_path);
+        apply_metadata_fd(out.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
+        copy_xattrs(in, out.get(), src_rel, dst_path);  // after chown, which drops capabilities
+    }
+
+    void copy_symlink(int src_dir, const std::string& name, const std::string& src_rel, const struct stat& st,
+                      int dst_dir, const std::string& dst_name, const std::string& dst_path) {
+        char buf[PATH_MAX];
+        ssize_t n = ::readlinkat(src_dir, name.c_str(), buf, sizeof buf);
+        if (n < 0) throw_errno("readlink", src_rel);
+        clear_for_nondir(dst_dir, dst_name, src_rel, dst_path);
+        if (::symlinkat(std::string(buf, static_cast<size_t>(n)).c_str(), dst_dir, dst_name.c_str()) != 0)
+            throw_errno("symlink", dst_path);
+        apply_metadata_at(dst_dir, dst_name.c_str(), owner_for(st), std::nullopt, st.st_mtim, dst_path);
+    }
+
+    void copy_special(const struct stat& st, const std::string& src_rel, int dst_dir, const std::string& dst_name,
+                      const std::string& dst_path) {
+        clear_for_nondir(dst_dir, dst_name, src_rel, dst_path);
+        if (::mknodat(dst_dir, dst_name.c_str(), (st.st_mode & S_IFMT) | 0600, st.st_rdev) != 0)
+            throw_errno("mknod", dst_path);
+        apply_metadata_at(dst_dir, dst_name.c_str(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
+    }
+
+    void extract_archive(int fd, const std::string& src_desc);
+
+    int root_;
+    const CopySpec& spec_;
+    std::map<std::pair<dev_t, ino_t>, std::string> links_;  // source inode -> first dest path
+};
+
+// ---------------------------------------------------------------------------------------
+// ADD of a local archive. The entries are resolved with dest as their root (as Docker's
+// chrootarchive): nothing lands outside dest, whatever the archive's paths and symlinks.
+
+struct ArchiveReader {
+    archive* a = archive_read_new();
+    ~ArchiveReader() { archive_read_free(a); }
+    explicit ArchiveReader(int fd) {
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_bzip2(a);
+        archive_read_support_filter_xz(a);
+        archive_read_support_filter_zstd(a);
+        ok = archive_read_open_fd(a, fd, 1 << 16) == ARCHIVE_OK;
+    }
+    bool ok = false;
+};
+
+void Copier::extract_archive(int fd, const std::string& src_desc) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("seek", src_desc);
+    const std::string dest_path = container_path(spec_.dest);
+    DestDir dest = ensure_dest_dirs(root_, spec_.dest, created_dir_owner());
+    ArchiveReader r(fd);
+    if (!r.ok) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
+    struct DirTime {
+        std::string path;
+        timespec mtime;
+    };
+    std::vector<DirTime> dir_times;
+    std::map<std::string, std::string> seen;  // cleaned entry path, to resolve hardlinks
+    archive_entry* e = nullptr;
+    for (;;) {
+        int rc = archive_read_next_header(r.a, &e);
+        if (rc == ARCHIVE_EOF) break;
+        if (rc < ARCHIVE_WARN) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
+        const char* raw = archive_entry_pathname(e);
+        auto comps = oci::clean_path_components(raw ? raw : "");
+        if (!comps) throw Error("ADD " + src_desc + ": entry " + std::string(raw) + " leaves the destination");
+        if (comps->empty()) continue;  // "./": the destination itself
+        std::string rel;
+        for (auto& c : *comps) rel += (rel.empty() ? "" : "/") + c;
+        if (comps->back().starts_with(".wh..wh.")) continue;  // aufs bookkeeping, as Docker skips it
+        const std::string name = comps->back();
+        const std::string parent_rel = dir_name("/" + rel);
+        const std::string entry_path = join_path(dest_path, rel);
+        unique_fd parent = oci::mkdirs_in_root(dest.fd.get(), parent_rel, 0755);
+
+        const mode_t type = archive_entry_filetype(e);
+        const mode_t perm = spec_.mode ? *spec_.mode : (archive_entry_perm(e) & 07777);
+        Owner o{static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))};
+        if (spec_.uid) o.uid = *spec_.uid;
+        if (spec_.gid) o.gid = *spec_.gid;
+        timespec mtime{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+
+        struct stat existing{};
+        const bool exists = ::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists && !(type == AE_IFDIR && S_ISDIR(existing.st_mode)))
+            remove_tree_at(parent.get(), name, entry_path);
+
+        if (const char* hl = archive_entry_hardlink(e)) {
+            auto tcomps = oci::clean_path_components(hl);
+            if (!tcomps || tcomps->empty()) throw Error("ADD " + src_desc + ": bad hardlink target " + hl);
+            std::string trel;
+            for (auto& c : *tcomps) trel += (trel.empty() ? "" : "/") + c;
+            if (!seen.count(trel)) throw Error("ADD " + src_desc + ": hardlink to " + trel + " which is not in the archive");
+            unique_fd tparent = oci::open_in_root(dest.fd.get(), dir_name("/" + trel), O_PATH | O_DIRECTORY);
+            if (::linkat(tparent.get(), tcomps->back().c_str(), parent.get(), name.c_str(), 0) != 0)
+                throw_errno("link " + join_path(dest_path, trel) + " to", entry_path);
+            seen[rel] = rel;
+            continue;
+        }
+        switch (type) {
+            case AE_IFDIR: {
+                if (!exists || !S_ISDIR(existing.st_mode)) {
+                    if (::mkdirat(parent.get(), name.c_str(), 0700) != 0) throw_errno("mkdir", entry_path);
+                }
+                unique_fd d(::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!d) throw_errno("open", entry_path);
+                if (::fchown(d.get(), o.uid, o.gid) != 0) throw_errno("chown", entry_path);
+                if (::fchmod(d.get(), perm) != 0) throw_errno("chmod", entry_path);
+                dir_times.push_back({rel, mtime});
+                break;
+            }
+            case AE_IFREG: {
+                unique_fd out(::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+                if (!out) throw_errno("create", entry_path);
+                const void* buf = nullptr;
+                size_t size = 0;
+                la_int64_t offset = 0;
+                for (;;) {
+                    int drc = archive_read_data_block(r.a, &buf, &size, &offset);
+                    if (drc == ARCHIVE_EOF) break;
+                    if (drc < ARCHIVE_WARN) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
+                    if (::lseek(out.get(), offset, SEEK_SET) < 0) throw_errno("seek", entry_path);
+                    write_all(out.get(), std::string_view(static_cast<const char*>(buf), size), entry_path);
+                }
+                if (::ftruncate(out.get(), archive_entry_size(e)) != 0) throw_errno("truncate", entry_path);
+                apply_metadata_fd(out.get(), o, perm, mtime, entry_path);
+                // xattrs from the archive: the same subset as a copy keeps.
+                archive_entry_xattr_reset(e);
+                const char* xname = nullptr;
+                const void* xval = nullptr;
+                size_t xsize = 0;
+                while (archive_entry_xattr_next(e, &xname, &xval, &xsize) == ARCHIVE_OK) {
+                    if (!copied_xattr(xname)) continue;
+                    if (::fsetxattr(out.get(), xname, xval, xsize, 0) != 0)
+                        log::warn("cannot set xattr " + std::string(xname) + " on " + entry_path + ": " +
+                                  describe_errno(errno));
+                }
+                break;
+            }
+            case AE_IFLNK: {
+                const char* target = archive_entry_symlink(e);
+                if (::symlinkat(target ? target : "", parent.get(), name.c_str()) != 0) throw_errno("symlink", entry_path);
+                apply_metadata_at(parent.get(), name.c_str(), o, std::nullopt, mtime, entry_path);
+                break;
+            }
+            case AE_IFCHR:
+            case AE_IFBLK:
+            case AE_IFIFO: {
+                dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+                if (::mknodat(parent.get(), name.c_str(), type | 0600, dev) != 0) throw_errno("mknod", entry_path);
+                apply_metadata_at(parent.get(), name.c_str(), o, perm, mtime, entry_path);
+                break;
+            }
+            default: log::debug("ADD " + src_desc + ": skipping entry " + rel + " of unsupported type"); continue;
+        }
+        seen[rel] = rel;
+    }
+    // Directory mtimes last (their entries changed them), deepest first.
+    for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
+        unique_fd d = oci::open_in_root(dest.fd.get(), it->path, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        const timespec ts[2] = {it->mtime, it->mtime};
+        if (::utimensat(d.get(), "", ts, AT_EMPTY_PATH) != 0) throw_errno("set times of", join_path(dest_path, it->path));
+    }
+}
+
+}  // namespace
+
+bool is_tar_archive(int fd) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) return false;
+    bool is_tar = false;
+    {
+        ArchiveReader r(fd);
+        archive_entry* e = nullptr;
+        is_tar = r.ok && archive_read_next_header(r.a, &e) == ARCHIVE_OK;
+    }
+    (void)::lseek(fd, 0, SEEK_SET);
+    return is_tar;
+}
+
+void copy_into_root(int dest_root_fd, const CopySpec& spec) { Copier(dest_root_fd, spec).run(); }
+
+void write_file_in_root(int dest_root_fd, const std::string& dest_path, std::string_view content, mode_t mode,
+                        uid_t uid, gid_t gid) {
+    DestDir dir = ensure_dest_dirs(dest_root_fd, dir_name(dest_path), Owner{0, 0});
+    const std::string name = base_name(dest_path);
+    const std::string path = container_path(dest_path);
+    clear_for_nondir(dir.fd.get(), name, "<<heredoc", path);
+    unique_fd out(::openat(dir.fd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) throw_errno("create", path);
+    write_all(out.get(), content, path);
+    if (::fchown(out.get(), uid, gid) != 0) throw_errno("chown", path);
+    if (::fchmod(out.get(), mode & 07777) != 0) throw_errno("chmod", path);
+}
+
+void place_downloaded_file(int dest_root_fd, const std::string& dest, bool dest_trailing_slash,
+                           const std::string& url_basename, int fd, mode_t mode, uid_t uid, gid_t gid,
+                           std::optional<timespec> mtime) {
+    DestDir dir;
+    std::string name, path;
+    bool into_dir = dest_trailing_slash;
+    if (!into_dir) {
+        try {
+            unique_fd d = oci::open_in_root(dest_root_fd, dest, O_PATH | O_DIRECTORY);
+            into_dir = true;
+        } catch (const SystemError&) {
+        }
+    }
+    if (into_dir) {
+        if (url_basename.empty() || url_basename == "." || url_basename == ".." ||
+            url_basename.find('/') != std::string::npos)
+            throw Error("ADD: cannot derive a file name from the URL; give a destination file name");
+        dir = ensure_dest_dirs(dest_root_fd, dest, Owner{uid, gid});
+        name = url_basename;
+        path = join_path(container_path(dest), name);
+    } else {
+        dir = ensure_dest_dirs(dest_root_fd, dir_name(dest), Owner{uid, gid});
+        name = base_name(dest);
+        path = container_path(dest);
+    }
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) throw_errno("stat", "downloaded file for " + path);
+    clear_for_nondir(dir.fd.get(), name, "downloaded file", path);
+    unique_fd out(::openat(dir.fd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) throw_errno("create", path);
+    if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("seek", "downloaded file for " + path);
+    copy_data(fd, out.get(), static_cast<uint64_t>(st.st_size), "downloaded file", path);
+    timespec when{};
+    if (mtime) {
+        when = *mtime;
+    } else {
+        when.tv_nsec = UTIME_NOW;
+    }
+    apply_metadata_fd(out.get(), Owner{uid, gid}, mode, when, path);
+}
+
+}  // namespace imgbuild::builder
