@@ -98,9 +98,9 @@ builder::BuildOptions to_options(const BuildArgs& a) {
 
 VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI::App& cmd, const GlobalOptions& g) {
     auto a = std::make_shared<BuildArgs>();
-    cmd.add_option("-t,--tag", a->tags, "NAME[:TAG] for the image (repeatable)");
+    cmd.add_option("-t,--tag", a->tags, "NAME[:TAG] for the image (repeatable)")->allow_extra_args(false);
     cmd.add_option("-f,--file", a->file, "Dockerfile (default CONTEXT/Dockerfile; - for stdin)");
-    cmd.add_option("--build-arg", a->build_args, "KEY=VALUE (repeatable)");
+    cmd.add_option("--build-arg", a->build_args, "KEY=VALUE (repeatable)")->allow_extra_args(false);
     cmd.add_option("--target", a->target, "stage to build");
     cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
     cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
@@ -108,7 +108,7 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--progress", a->progress, "auto, plain, tty or json");
     cmd.add_option("-o,--output", a->output, "type=oci|docker,dest=FILE: also write the image as an archive");
     cmd.add_option("--compression", a->compression, "layer compression for --output: gzip, zstd or none");
-    cmd.add_option("--label", a->labels, "KEY=VALUE label on the image (repeatable)");
+    cmd.add_option("--label", a->labels, "KEY=VALUE label on the image (repeatable)")->allow_extra_args(false);
     cmd.add_flag("-q,--quiet", a->quiet, "print only the image id");
     cmd.add_option("context", a->context, "build context directory")->required();
     return [a, &g] {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cli/store_access.h"
+#include "common/error.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -21,8 +22,19 @@ VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const Gl
         auto store = open_store(g);
         if (!*quiet) std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
         std::set<std::string> seen;
+        int rc = 0;
         for (const auto& t : store->tags()) {
-            auto img = store->image(t.manifest_digest);
+            // One damaged image (fsck names it) must not hide the others: report it, go on.
+            std::optional<layerstore::Image> found;
+            try {
+                found = store->image(t.manifest_digest);
+            } catch (const Error& e) {
+                std::cerr << "imgbuild: images: " << (t.name.empty() ? t.manifest_digest.str() : t.name) << ": "
+                          << e.what() << "\n";
+                rc = 1;
+                continue;
+            }
+            const auto& img = *found;
             if (*quiet) {
                 if (seen.insert(img.config_digest.hex()).second) std::cout << img.config_digest.short_id() << "\n";
                 continue;
@@ -37,7 +49,7 @@ VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const Gl
             std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(), img.config_digest.short_id().c_str(),
                         created.substr(0, 19).c_str(), human_size(image_size(img)).c_str());
         }
-        return 0;
+        return rc;
     };
 }};
 

@@ -13,8 +13,30 @@ struct RmiArgs {
     bool force = false;
 };
 
+// Removing a name reads no blob, so an image whose manifest or config is damaged can still
+// be removed by name (fsck tells the user to); false when `ref` is not a name in the index.
+bool untag_unreadable(layerstore::Store& store, const std::string& ref, const std::string& problem) {
+    std::string name;
+    try {
+        name = layerstore::normalize_tag(ref);
+    } catch (const UsageError&) {
+        return false;
+    }
+    if (!store.untag(name)) return false;
+    std::cerr << "imgbuild: rmi " << ref << ": " << problem << "\n";
+    std::cout << "Untagged: " << name << "\n";
+    return true;
+}
+
 int remove_one(layerstore::Store& store, const std::string& ref, bool force) {
-    auto img = store.resolve_image(ref);
+    std::optional<layerstore::Image> found;
+    try {
+        found = store.resolve_image(ref);
+    } catch (const Error& e) {
+        if (untag_unreadable(store, ref, e.what())) return 0;
+        throw;
+    }
+    const layerstore::Image& img = *found;
     std::vector<std::string> names;
     for (const auto& t : store.tags())
         if (t.manifest_digest == img.manifest_digest && !t.name.empty()) names.push_back(t.name);

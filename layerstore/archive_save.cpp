@@ -50,8 +50,10 @@ std::string tag_part(const std::string& name) { return name.substr(name.rfind(':
 
 void save_oci(Store& store, const std::vector<Selected>& images, oci::TarArchiveWriter& tar, const SaveOptions& opts) {
     std::set<Digest> written;
+    // Stored blobs are verified as they stream: a damaged one fails the save (run fsck)
+    // instead of shipping in an archive that readers would reject, or worse, unpack.
     auto add_blob_file = [&](const Digest& d) {
-        if (written.insert(d).second) tar.add_file("blobs/sha256/" + d.hex(), store.blob_path(d));
+        if (written.insert(d).second) tar.add_file("blobs/sha256/" + d.hex(), store.blob_path(d), d);
     };
     auto add_blob_bytes = [&](const Digest& d, const std::string& bytes) {
         if (written.insert(d).second) tar.add_bytes("blobs/sha256/" + d.hex(), bytes);
@@ -101,7 +103,8 @@ void save_docker(Store& store, const std::vector<Selected>& images, oci::TarArch
             layers.push_back("blobs/sha256/" + layer.diff_id.hex());
         }
         if (written.insert(sel.image.config_digest).second)
-            tar.add_file("blobs/sha256/" + sel.image.config_digest.hex(), store.blob_path(sel.image.config_digest));
+            tar.add_file("blobs/sha256/" + sel.image.config_digest.hex(), store.blob_path(sel.image.config_digest),
+                         sel.image.config_digest);
         manifest.push_back({{"Config", "blobs/sha256/" + sel.image.config_digest.hex()},
                             {"RepoTags", sel.names},
                             {"Layers", layers}});

@@ -30,10 +30,22 @@ bool valid_tag(std::string_view tag) {
     return true;
 }
 
+// Docker Hub names are kept in their short form, as docker does: skopeo and podman write
+// "docker.io/library/busybox:1" into archives, and a user who loads one asks for "busybox:1".
+std::string familiar(std::string n) {
+    for (std::string_view hub : {"docker.io/", "index.docker.io/", "registry-1.docker.io/"}) {
+        if (n.rfind(hub, 0) != 0) continue;
+        n = n.substr(hub.size());
+        if (n.rfind("library/", 0) == 0 && n.find('/', 8) == std::string::npos) n = n.substr(8);
+        break;
+    }
+    return n;
+}
+
 }  // namespace
 
 std::string normalize_tag(std::string_view name) {
-    std::string n(name);
+    std::string n = familiar(std::string(name));
     if (n.find('@') != std::string::npos) return n;
     auto slash = n.rfind('/');
     auto colon = n.rfind(':');

@@ -131,6 +131,8 @@ private:
 };
 
 // "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
+// Docker Hub names take their short form, as in docker: "docker.io/library/busybox:1" ->
+// "busybox:1", "docker.io/me/app" -> "me/app:latest".
 [[nodiscard]] std::string normalize_tag(std::string_view name);
 
 }  // namespace imgbuild::layerstore

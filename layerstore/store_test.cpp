@@ -1,3 +1,5 @@
+#include <archive.h>
+#include <archive_entry.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include "layerstore/archives.h"
 #include "layerstore/fsck.h"
 #include "layerstore/store.h"
+#include "oci/tar_archive.h"
 
 using namespace imgbuild;
 using namespace imgbuild::layerstore;
@@ -31,6 +34,45 @@ LayerInfo make_layer(Store& s, const std::string& file, const std::string& conte
     TempDir t = s.make_temp_dir("test");
     write(t.path() / "diff" / file, content);
     return s.commit_layer_dir(t.path() / "diff", parent);
+}
+
+// One entry of a hand-made archive: a file with `data`, or a symlink / hardlink to `data`.
+struct TarEntry {
+    std::string name;
+    std::string data;
+    enum Kind { file, symlink, hardlink } kind = file;
+};
+
+void write_tar(const fs::path& file, const std::vector<TarEntry>& entries) {
+    struct archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    REQUIRE(archive_write_open_filename(a, file.c_str()) == ARCHIVE_OK);
+    for (const auto& t : entries) {
+        archive_entry* e = archive_entry_new();
+        archive_entry_set_pathname(e, t.name.c_str());
+        archive_entry_set_perm(e, 0644);
+        if (t.kind == TarEntry::symlink) {
+            archive_entry_set_filetype(e, AE_IFLNK);
+            archive_entry_set_symlink(e, t.data.c_str());
+        } else if (t.kind == TarEntry::hardlink) {
+            archive_entry_set_filetype(e, AE_IFREG);
+            archive_entry_set_hardlink(e, t.data.c_str());
+        } else {
+            archive_entry_set_filetype(e, AE_IFREG);
+            archive_entry_set_size(e, static_cast<la_int64_t>(t.data.size()));
+        }
+        REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+        if (t.kind == TarEntry::file && !t.data.empty())
+            REQUIRE(archive_write_data(a, t.data.data(), t.data.size()) == static_cast<la_ssize_t>(t.data.size()));
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+std::vector<LoadedImage> load_file(Store& s, const fs::path& archive) {
+    unique_fd in(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
+    return load_images(s, in.get(), archive.string());
 }
 
 nlohmann::json base_config() {
@@ -125,6 +167,14 @@ TEST_CASE("normalize_tag") {
     CHECK(normalize_tag("a/b:1.0") == "a/b:1.0");
     CHECK(normalize_tag("localhost:5000/a/b") == "localhost:5000/a/b:latest");
     CHECK(normalize_tag("localhost:5000/a/b:v2") == "localhost:5000/a/b:v2");
+    // Docker Hub names as skopeo and podman write them in archives: docker's short form.
+    CHECK(normalize_tag("docker.io/library/busybox:copied") == "busybox:copied");
+    CHECK(normalize_tag("docker.io/library/busybox") == "busybox:latest");
+    CHECK(normalize_tag("index.docker.io/library/alpine:3") == "alpine:3");
+    CHECK(normalize_tag("docker.io/me/app:v1") == "me/app:v1");
+    CHECK(normalize_tag("docker.io/library/a/b:v1") == "library/a/b:v1");
+    CHECK(normalize_tag("localhost/busybox:latest") == "localhost/busybox:latest");
+    CHECK(normalize_tag("quay.io/library/x:1") == "quay.io/library/x:1");
     CHECK_THROWS_AS(normalize_tag("UPPER"), UsageError);
     CHECK_THROWS_AS(normalize_tag("a:b:"), UsageError);
     CHECK_THROWS_AS(normalize_tag(""), UsageError);
@@ -159,4 +209,100 @@ TEST_CASE("save and load round trip, both formats; a tampered archive is refused
         CHECK(fsck(dst).problems.empty());
         CHECK(fsck(src).problems.empty());
     }
+}
+
+// podman save / docker save / skopeo docker-archive: write <id>/layer.tar as a symlink to
+// <diff_id>.tar (or the reverse), and manifest.json may name either. Such archives used to be
+// refused ("is not a regular file or directory").
+TEST_CASE("load: docker archives whose layer files are symlinks or hardlinks") {
+    Sandbox sb;
+    Store src(sb.root());
+    LayerInfo l1 = make_layer(src, "etc/one", "1");
+    Image img = src.put_image(base_config(), {l1});
+    src.tag("demo:v1", img.manifest_digest);
+    fs::path saved = sb.dir.path() / "saved.tar";
+    {
+        unique_fd out(::open(saved.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        save_images(src, {"demo:v1"}, out.get(), SaveOptions{ArchiveFormat::docker, oci::Compression::none});
+    }
+    fs::path plain = sb.dir.path() / "plain";
+    fs::create_directories(plain);
+    {
+        unique_fd in(::open(saved.c_str(), O_RDONLY | O_CLOEXEC));
+        oci::extract_plain_files(in.get(), plain, "saved");
+    }
+    std::string layer_file = l1.diff_id.hex() + ".tar";
+    std::string config_file = img.config_digest.hex() + ".json";
+    std::string layer_bytes = read_file(plain / "blobs/sha256" / l1.diff_id.hex());
+    std::string config_bytes = read_file(plain / "blobs/sha256" / img.config_digest.hex());
+    auto manifest = [&](const std::string& layer_path) {
+        return nlohmann::json::array({{{"Config", config_file}, {"RepoTags", {"demo:v1"}}, {"Layers", {layer_path}}}}).dump();
+    };
+
+    SUBCASE("manifest names the symlink (podman, skopeo)") {
+        fs::path archive = sb.dir.path() / "podman.tar";
+        write_tar(archive, {{config_file, config_bytes},
+                            {layer_file, layer_bytes},
+                            {"abc/layer.tar", "../" + layer_file, TarEntry::symlink},
+                            {"manifest.json", manifest("abc/layer.tar")}});
+        Store dst(sb.dir.path() / "dst");
+        auto loaded = load_file(dst, archive);
+        REQUIRE(loaded.size() == 1);
+        CHECK(loaded[0].config_digest == img.config_digest);
+        CHECK(read_file(dst.resolve_image("demo:v1").layers[0].diff_dir / "etc/one") == "1");
+        CHECK(fsck(dst).problems.empty());
+    }
+    SUBCASE("manifest names a hardlink to the layer file") {
+        fs::path archive = sb.dir.path() / "hard.tar";
+        write_tar(archive, {{config_file, config_bytes},
+                            {layer_file, layer_bytes},
+                            {"abc/layer.tar", layer_file, TarEntry::hardlink},
+                            {"manifest.json", manifest("abc/layer.tar")}});
+        Store dst(sb.dir.path() / "dst");
+        CHECK(load_file(dst, archive).at(0).config_digest == img.config_digest);
+    }
+    SUBCASE("a symlink that leads out of the archive is refused, and the store is untouched") {
+        fs::path archive = sb.dir.path() / "evil.tar";
+        write_tar(archive, {{config_file, config_bytes},
+                            {"abc/layer.tar", "../../" + layer_file, TarEntry::symlink},
+                            {"manifest.json", manifest("abc/layer.tar")}});
+        Store dst(sb.dir.path() / "dst");
+        CHECK_THROWS_WITH(load_file(dst, archive), doctest::Contains("links outside the archive"));
+        CHECK(dst.tags().empty());
+        CHECK(dst.list_blobs().empty());
+        CHECK(fs::is_empty(dst.tmp_dir()));
+    }
+    SUBCASE("a symlink to a file the archive lacks is refused") {
+        fs::path archive = sb.dir.path() / "dangling.tar";
+        write_tar(archive, {{config_file, config_bytes},
+                            {"abc/layer.tar", "../missing.tar", TarEntry::symlink},
+                            {"manifest.json", manifest("abc/layer.tar")}});
+        Store dst(sb.dir.path() / "dst");
+        CHECK_THROWS_WITH(load_file(dst, archive), doctest::Contains("not a file in the archive"));
+    }
+}
+
+// save used to copy stored layer blobs into the archive unchecked: a blob damaged on disk
+// shipped in an archive that save reported as written.
+TEST_CASE("save: a damaged stored blob fails the save instead of shipping") {
+    Sandbox sb;
+    Store s(sb.root());
+    LayerInfo l1 = make_layer(s, "etc/one", "1");
+    Image img = s.put_image(base_config(), {l1});
+    s.tag("demo:v1", img.manifest_digest);
+    fs::path archive = sb.dir.path() / "out.tar";
+    auto save = [&] {
+        unique_fd out(::open(archive.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        save_images(s, {"demo:v1"}, out.get(), SaveOptions{ArchiveFormat::oci, oci::Compression::gzip});
+    };
+    save();  // compresses the layer and keeps the gzip blob in the store
+    auto layer = s.layer(l1.id);
+    REQUIRE(layer->blobs.size() == 1);
+    fs::path blob = s.blob_path(layer->blobs[0].digest);
+    ::chmod(blob.c_str(), 0644);
+    {
+        unique_fd fd(::open(blob.c_str(), O_WRONLY | O_CLOEXEC));
+        REQUIRE(::pwrite(fd.get(), "X", 1, 20) == 1);
+    }
+    CHECK_THROWS_WITH(save(), doctest::Contains("is damaged"));
 }

@@ -45,11 +45,12 @@ void TarArchiveWriter::add_bytes(const std::string& name, std::string_view bytes
         throw Error("write " + what_ + ": entry " + name + ": " + archive_error_string(a_));
 }
 
-void TarArchiveWriter::add_file(const std::string& name, const fs::path& source) {
+void TarArchiveWriter::add_file(const std::string& name, const fs::path& source, const std::optional<Digest>& expected) {
     auto fd = open_or_throw(source, O_RDONLY);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw_errno("stat", source.string());
     header(name, AE_IFREG, st.st_size, 0644);
+    Sha256 hash;
     std::vector<char> buf(1 << 20);
     int64_t left = st.st_size;
     while (left > 0) {
@@ -57,10 +58,16 @@ void TarArchiveWriter::add_file(const std::string& name, const fs::path& source)
         if (n < 0) throw_errno("read", source.string());
         if (n == 0) throw Error("read " + source.string() + ": file shrank while being archived");
         if (n > left) n = static_cast<ssize_t>(left);
+        if (expected) hash.update(buf.data(), static_cast<size_t>(n));
         if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) < 0)
             throw Error("write " + what_ + ": entry " + name + ": " + archive_error_string(a_));
         left -= n;
     }
+    if (!expected) return;
+    Digest got = hash.finish();
+    if (got != *expected)
+        throw Error("write " + what_ + ": " + source.string() + " is damaged: its content hashes to " + got.str() +
+                    ", not " + expected->str() + " (run imgbuild fsck)");
 }
 
 void TarArchiveWriter::close() {

@@ -3,8 +3,11 @@
 // contents — those go through layer_tar.h, which knows whiteouts and the in-root rules.
 #include <archive.h>
 
+#include "common/digest.h"
+
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,8 +22,12 @@ public:
     TarArchiveWriter& operator=(const TarArchiveWriter&) = delete;
     void add_dir(const std::string& name);
     void add_bytes(const std::string& name, std::string_view bytes);
-    // Streams the file at `source` in 1 MiB chunks.
-    void add_file(const std::string& name, const std::filesystem::path& source);
+    // Streams the file at `source` in 1 MiB chunks. With `expected`, the bytes are hashed on
+    // the way and a mismatch throws (naming `source` as damaged) once they are written: the
+    // archive is then unusable, and the caller discards it, but it never passes a damaged
+    // blob off as sound.
+    void add_file(const std::string& name, const std::filesystem::path& source,
+                  const std::optional<Digest>& expected = std::nullopt);
     void close();
 
 private:

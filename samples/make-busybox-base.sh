@@ -42,6 +42,8 @@ www-data:x:33:
 users:x:100:
 nogroup:x:65534:
 G
-# Fixed times and owners: the same busybox gives the same image id.
+# Fixed times and owners: the same busybox gives the same image id. That takes a fixed
+# "created" too (SOURCE_DATE_EPOCH, by default the busybox binary's mtime, which the package
+# fixes) and a history without the random temp path (so the tarball goes in on stdin).
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$work/rootfs.tar" .
-"$imgbuild" "$@" import "$work/rootfs.tar" "$name"
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$busybox")} "$imgbuild" "$@" import - "$name" <"$work/rootfs.tar"

@@ -1,0 +1,82 @@
+#include "runtime/cgroup.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+namespace imgbuild::runtime {
+
+CgroupVersion detect_cgroup_version() {
+    struct statfs st {};
+    if (::statfs("/sys/fs/cgroup", &st) != 0) throw_errno("statfs", "/sys/fs/cgroup");
+    return st.f_type == CGROUP2_SUPER_MAGIC ? CgroupVersion::v2 : CgroupVersion::v1;
+}
+
+std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion version) {
+    std::vector<CgroupSetting> out;
+    const bool v2 = version == CgroupVersion::v2;
+    if (limits.cpu_quota_us || limits.cpu_period_us) {
+        uint64_t period = limits.cpu_period_us.value_or(100000);
+        std::string quota = limits.cpu_quota_us ? std::to_string(*limits.cpu_quota_us) : (v2 ? "max" : "-1");
+        if (v2) {
+            out.push_back({"cpu", "cpu.max", quota + " " + std::to_string(period)});
+        } else {
+            out.push_back({"cpu", "cpu.cfs_period_us", std::to_string(period)});
+            out.push_back({"cpu", "cpu.cfs_quota_us", quota});
+        }
+    }
+    if (limits.memory_bytes) {
+        std::string bytes = std::to_string(*limits.memory_bytes);
+        if (v2) {
+            out.push_back({"memory", "memory.max", bytes});
+            out.push_back({"memory", "memory.swap.max", "0", true});
+        } else {
+            out.push_back({"memory", "memory.limit_in_bytes", bytes});
+            out.push_back({"memory", "memory.memsw.limit_in_bytes", bytes, true});
+        }
+    }
+    if (limits.pids) out.push_back({"pids", "pids.max", *limits.pids <= 0 ? "max" : std::to_string(*limits.pids)});
+    return out;
+}
+
+std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+        throw Error("invalid cgroup name \"" + name + "\"");
+    return detect_cgroup_version() == CgroupVersion::v2 ? cgroup_detail::create_v2(name, limits)
+                                                        : cgroup_detail::create_v1(name, limits);
+}
+
+namespace cgroup_detail {
+
+void write_setting(const fs::path& dir, const CgroupSetting& s) {
+    fs::path file = dir / s.file;
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (s.optional && errno == ENOENT) return;
+        throw_errno("open", file.string());
+    }
+    unique_fd guard(fd);
+    if (::write(fd, s.value.data(), s.value.size()) < 0) throw_errno("write " + s.value + " to", file.string());
+}
+
+void remove_cgroup_dir(const fs::path& dir) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
+        if (errno != EBUSY) break;
+        ::sched_yield();
+    }
+    // Best effort at cleanup time: a leftover cgroup is reported, not worth failing a run for.
+    log::warn("rmdir " + dir.string() + ": " + describe_errno(errno));
+}
+
+}  // namespace cgroup_detail
+}  // namespace imgbuild::runtime

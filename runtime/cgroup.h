@@ -1,0 +1,63 @@
+#pragma once
+// A cgroup per container with cpu, memory and pids limits, on the unified hierarchy
+// (cgroup v2) or on the v1 hierarchies (legacy and hybrid hosts), detected at run time.
+//
+// The container's first process joins by writing "0" into the cgroup.procs files whose
+// fds it inherits (procs_fds), then unshares its cgroup namespace, so that inside the
+// container its own cgroup is "/". The Cgroup object removes its directories when destroyed
+// (after the container's processes are gone).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "runtime/container.h"
+
+namespace imgbuild::runtime {
+
+enum class CgroupVersion { v1, v2 };
+
+[[nodiscard]] CgroupVersion detect_cgroup_version();
+
+// One value to write: a file name per hierarchy and the text, in order (v1 needs the
+// period before the quota, memory.limit_in_bytes before memory.memsw.limit_in_bytes).
+struct CgroupSetting {
+    std::string controller;  // v1 hierarchy ("cpu", "memory", "pids"); unused on v2
+    std::string file;        // "cpu.max", "memory.limit_in_bytes", ...
+    std::string value;
+    bool optional = false;   // missing file is fine (memsw without swap accounting, swap.max)
+};
+
+// The settings for `limits` on a hierarchy version (pure; unit-tested).
+[[nodiscard]] std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion version);
+
+class Cgroup {
+public:
+    virtual ~Cgroup() = default;
+    // A directory fd for clone3(CLONE_INTO_CGROUP) (v2): the child starts in the cgroup,
+    // with no migration. -1 when the child must join by itself (v1).
+    [[nodiscard]] virtual int clone_into_fd() const { return -1; }
+    // Open O_WRONLY cgroup.procs fds (close-on-exec) for the child to write "0" into.
+    // Each v1 migration costs an RCU grace period, so only the hierarchies that carry a
+    // limit are used on v1 (none at all when no limit is set).
+    [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
+    // Directories of this cgroup (one per v1 hierarchy, one on v2).
+    [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;
+    // Where the container's cpu usage is accounted, in nanoseconds.
+    [[nodiscard]] virtual uint64_t cpu_usage_ns() const = 0;
+};
+
+// Creates the cgroup `name` with `limits` set; throws Error naming the file on failure.
+[[nodiscard]] std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits);
+
+// Internals shared by the two implementations.
+namespace cgroup_detail {
+void write_setting(const fs::path& dir, const CgroupSetting& s);
+// rmdir that tolerates a missing dir and retries the short EBUSY window right after the
+// last task was reaped.
+void remove_cgroup_dir(const fs::path& dir);
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits);
+std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits);
+}  // namespace cgroup_detail
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,130 @@
+// cgroup v1 (legacy and hybrid hosts): one directory per hierarchy that carries a
+// controller we use, nested under this process's own cgroup in that hierarchy:
+// <mount>/<own path>/imgbuild/<name>.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "runtime/cgroup.h"
+
+namespace imgbuild::runtime::cgroup_detail {
+namespace {
+
+// Controllers a container may get a directory in; cpuacct (the cpu accounting) comes
+// with a cpu limit.
+constexpr const char* kControllers[] = {"cpu", "cpuacct", "memory", "pids"};
+
+bool needs(const std::vector<CgroupSetting>& settings, const std::string& controller) {
+    const std::string wanted = controller == "cpuacct" ? "cpu" : controller;
+    return std::any_of(settings.begin(), settings.end(), [&](const CgroupSetting& s) { return s.controller == wanted; });
+}
+
+struct Hierarchy {
+    fs::path mountpoint;
+    std::string root;  // the mount's root inside the hierarchy (not "/" inside a container)
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, sep)) out.push_back(item);
+    return out;
+}
+
+// controller -> hierarchy, from /proc/self/mountinfo ("... - cgroup cgroup rw,cpu,cpuacct").
+std::map<std::string, Hierarchy> find_hierarchies() {
+    std::map<std::string, Hierarchy> out;
+    std::istringstream in(read_file("/proc/self/mountinfo"));
+    for (std::string line; std::getline(in, line);) {
+        auto fields = split(line, ' ');
+        auto dash = std::find(fields.begin(), fields.end(), "-");
+        if (dash == fields.end() || fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
+        if (*(dash + 1) != "cgroup") continue;
+        for (const auto& opt : split(*(dash + 3), ','))
+            out.try_emplace(opt, Hierarchy{fields[4], fields[3]});
+    }
+    return out;
+}
+
+// controller -> this process's cgroup path, from /proc/self/cgroup ("4:memory:/a/b").
+std::map<std::string, std::string> own_paths() {
+    std::map<std::string, std::string> out;
+    std::istringstream in(read_file("/proc/self/cgroup"));
+    for (std::string line; std::getline(in, line);) {
+        auto first = line.find(':');
+        auto second = line.find(':', first + 1);
+        if (first == std::string::npos || second == std::string::npos) continue;
+        for (const auto& c : split(line.substr(first + 1, second - first - 1), ','))
+            out[c] = line.substr(second + 1);
+    }
+    return out;
+}
+
+class CgroupV1 final : public Cgroup {
+public:
+    CgroupV1(const std::string& name, const Limits& limits) {
+        auto hierarchies = find_hierarchies();
+        auto own = own_paths();
+        auto settings = cgroup_settings(limits, CgroupVersion::v1);
+        try {
+            for (const char* controller : kControllers) {
+                if (!needs(settings, controller)) continue;
+                auto h = hierarchies.find(controller);
+                if (h == hierarchies.end()) {
+                    if (std::string(controller) == "cpuacct") continue;
+                    throw Error(std::string("cgroup v1 controller ") + controller + " is not mounted");
+                }
+                std::string rel = own[controller];
+                if (h->second.root != "/" && rel.rfind(h->second.root, 0) == 0) rel = rel.substr(h->second.root.size());
+                fs::path dir = (h->second.mountpoint / fs::path(rel).relative_path() / "imgbuild" / name).lexically_normal();
+                if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) {
+                    by_controller_[controller] = dir;  // co-mounted (cpu,cpuacct)
+                    continue;
+                }
+                make_dirs(dir.parent_path());
+                if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
+                dirs_.push_back(dir);
+                by_controller_[controller] = dir;
+            }
+            for (const auto& s : settings) write_setting(by_controller_.at(s.controller), s);
+        } catch (...) {
+            remove_all();
+            throw;
+        }
+    }
+    ~CgroupV1() override { remove_all(); }
+
+    std::vector<unique_fd> open_procs() const override {
+        std::vector<unique_fd> fds;
+        for (const auto& d : dirs_) fds.push_back(open_or_throw(d / "cgroup.procs", O_WRONLY));
+        return fds;
+    }
+    std::vector<fs::path> dirs() const override { return dirs_; }
+    uint64_t cpu_usage_ns() const override {
+        auto it = by_controller_.find("cpuacct");
+        if (it == by_controller_.end()) return 0;
+        return std::stoull(read_file(it->second / "cpuacct.usage"));
+    }
+
+private:
+    void remove_all() {
+        for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) remove_cgroup_dir(*it);
+        dirs_.clear();
+    }
+    std::vector<fs::path> dirs_;
+    std::map<std::string, fs::path> by_controller_;
+};
+
+}  // namespace
+
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits) {
+    return std::make_unique<CgroupV1>(name, limits);
+}
+
+}  // namespace imgbuild::runtime::cgroup_detail

@@ -1,0 +1,173 @@
+#include "runtime/child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "common/error.h"
+#include "runtime/capabilities.h"
+#include "runtime/exec.h"
+#include "runtime/init.h"
+#include "runtime/mounts_apply.h"
+#include "runtime/namespaces.h"
+#include "runtime/pty.h"
+#include "runtime/seccomp.h"
+#include "runtime/user_lookup.h"
+
+namespace imgbuild::runtime {
+namespace {
+
+[[noreturn]] void report_and_exit(int report_fd, int status, const std::string& message) {
+    ChildReport r;
+    r.status = status;
+    std::strncpy(r.message, message.c_str(), sizeof r.message - 1);
+    (void)!::write(report_fd, &r, sizeof r);
+    _exit(status);
+}
+
+// execve keeps ignored signals ignored and the mask as is: start the command clean.
+void reset_signals() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) (void)::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// dup2 of three arbitrary fds onto 0, 1, 2 without one clobbering another.
+void setup_stdio(int in, int out, int err) {
+    int src[3] = {in, out, err};
+    int high[3];
+    for (int i = 0; i < 3; ++i) {
+        if (src[i] < 0) {
+            src[i] = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (src[i] < 0) throw_errno("open", "/dev/null");
+        }
+        high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+        if (high[i] < 0) throw_errno("fcntl(F_DUPFD)", "stdio fd " + std::to_string(src[i]));
+    }
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(high[i], i) < 0) throw_errno("dup2", "stdio fd " + std::to_string(i));
+}
+
+void join_cgroup(const ChildContext& ctx) {
+    for (int fd : ctx.cgroup_procs_fds) {
+        if (::write(fd, "0", 1) != 1) throw_errno("write 0 to", "cgroup.procs");
+        ::close(fd);
+    }
+    if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare", "cgroup namespace");
+}
+
+void wait_for_id_maps(const ChildContext& ctx) {
+    if (ctx.sync_fd < 0) return;
+    char go = 0;
+    if (::read(ctx.sync_fd, &go, 1) != 1) throw Error("parent died before writing the uid/gid maps");
+    ::close(ctx.sync_fd);
+    if (::setresgid(0, 0, 0) != 0) throw_errno("setresgid", "0");
+    if (::setresuid(0, 0, 0) != 0) throw_errno("setresuid", "0");
+}
+
+void set_up_root(const ChildContext& ctx) {
+    const ContainerSpec& spec = *ctx.spec;
+    make_mounts_private();
+    mount_overlay(ctx.overlay, spec.merged_dir);
+    apply_mount_plan(ctx.plan, spec.merged_dir);
+    if (ctx.new_netns) bring_up_loopback();
+    if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname", spec.hostname);
+    pivot_into(spec.merged_dir);
+}
+
+void make_cwd(const std::string& cwd) {
+    std::string prefix;
+    for (size_t pos = 1; pos <= cwd.size(); ++pos) {
+        if (pos != cwd.size() && cwd[pos] != '/') continue;
+        prefix = cwd.substr(0, pos);
+        if (prefix.empty() || prefix.back() == '/') continue;
+        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir (working dir)", prefix);
+    }
+}
+
+void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
+    drop_bounding_set(ctx.capabilities, ctx.last_capability);
+    if (!ctx.spec->rootless && ::setgroups(user.groups.size(), user.groups.data()) != 0)
+        throw_errno("setgroups", "user " + ctx.spec->user);
+    if (::setresgid(user.gid, user.gid, user.gid) != 0) throw_errno("setresgid", std::to_string(user.gid));
+    if (::setresuid(user.uid, user.uid, user.uid) != 0) throw_errno("setresuid", std::to_string(user.uid));
+    // A non-root uid has lost every capability with setresuid; root keeps Docker's set.
+    if (user.uid == 0) set_capabilities(ctx.capabilities);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)", "");
+}
+
+[[noreturn]] void exec_or_report(const ChildContext& ctx, const std::vector<std::string>& env) {
+    int err = exec_command(ctx.spec->argv, env);
+    int status = exec_failure_status(err);
+    std::string what = status == exit_not_found && ctx.spec->argv[0].find('/') == std::string::npos
+                           ? "exec: \"" + ctx.spec->argv[0] + "\": executable file not found in $PATH"
+                           : "exec " + ctx.spec->argv[0] + ": " + std::strerror(err);
+    std::string line = "imgbuild: " + what + "\n";
+    (void)!::write(2, line.data(), line.size());
+    report_and_exit(ctx.report_fd, status, what);
+}
+
+void start(const ChildContext& ctx) {
+    const ContainerSpec& spec = *ctx.spec;
+    // Until execve, this process is the host binary: nothing in the container may ptrace
+    // it or open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_DUMPABLE)", "");
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "");
+    reset_signals();
+    if (::setsid() < 0) throw_errno("setsid", "");
+    ::umask(0);
+    if (!spec.tty) setup_stdio(ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd);
+    wait_for_id_maps(ctx);
+    join_cgroup(ctx);
+    set_up_root(ctx);
+    if (spec.tty) {
+        unique_fd master = open_container_pty();
+        send_fd(ctx.tty_socket, master.get());
+    }
+    ResolvedUser user = resolve_user_in_current_root(spec.user);
+    make_cwd(spec.cwd);
+    switch_user(ctx, user);
+    if (::chdir(spec.cwd.c_str()) != 0) throw_errno("chdir (working dir)", spec.cwd);
+    std::vector<std::string> env = container_environment(spec.env, user.home);
+    ::umask(022);
+    install_seccomp(*ctx.seccomp);
+    // Only 0, 1, 2 survive execve; the report pipe closes on success, which is the signal.
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw_errno("close_range", "3..");
+    if (spec.init) {
+        sigset_t previous;
+        block_all_signals(&previous);
+        pid_t pid = ::fork();
+        if (pid < 0) throw_errno("fork", "command under init");
+        if (pid > 0) {
+            ::close(ctx.report_fd);
+            run_init(pid);
+        }
+        sigprocmask(SIG_SETMASK, &previous, nullptr);
+    }
+    exec_or_report(ctx, env);
+}
+
+}  // namespace
+
+void child_main(const ChildContext& ctx) {
+    try {
+        start(ctx);
+    } catch (const std::exception& e) {
+        report_and_exit(ctx.report_fd, exit_runtime_failure, e.what());
+    }
+    report_and_exit(ctx.report_fd, exit_runtime_failure, "container start returned");
+}
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,42 @@
+#pragma once
+// The container side of the start sequence (DESIGN.md §5), run by the cloned child.
+// Everything it needs is prepared by the parent before clone (plan, option strings,
+// seccomp program, fds), so the child only performs syscalls.
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/container.h"
+#include "runtime/mount_plan.h"
+#include "runtime/overlay.h"
+
+namespace imgbuild::runtime {
+
+// What the child reports through the close-on-exec report pipe when it fails. A clean
+// EOF on that pipe means execve succeeded.
+struct ChildReport {
+    int32_t status = 0;        // 125 setup failure, 126/127 exec failure
+    char message[2040] = {};
+};
+
+struct ChildContext {
+    const ContainerSpec* spec = nullptr;
+    std::vector<MountOp> plan;
+    OverlayMount overlay;
+    std::vector<int> cgroup_procs_fds;
+    int report_fd = -1;        // write end of the report pipe
+    int sync_fd = -1;          // read end: the parent's "uid/gid maps written" byte (rootless)
+    int tty_socket = -1;       // child end of the socketpair the pty master goes through
+    int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
+    uint64_t capabilities = 0;
+    int last_capability = 0;
+    const std::vector<sock_filter>* seccomp = nullptr;
+    bool new_netns = true;
+};
+
+// Never returns: execs the command or _exits with the reported status.
+[[noreturn]] void child_main(const ChildContext& ctx);
+
+}  // namespace imgbuild::runtime

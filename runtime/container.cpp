@@ -1,0 +1,249 @@
+// run_container: the parent side of the start sequence (DESIGN.md §5). Prepares every
+// piece of data the child needs, clones it into its namespaces, learns from the report
+// pipe whether the command was exec'ed, then monitors it until it is gone.
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/scope_exit.h"
+#include "runtime/capabilities.h"
+#include "runtime/cgroup.h"
+#include "runtime/child.h"
+#include "runtime/monitor.h"
+#include "runtime/mount_plan.h"
+#include "runtime/namespaces.h"
+#include "runtime/overlay.h"
+#include "runtime/pty.h"
+#include "runtime/seccomp.h"
+
+namespace imgbuild::runtime {
+namespace {
+
+constexpr std::pair<NetworkMode, std::string_view> kNetworkNames[] = {
+    {NetworkMode::none, "none"}, {NetworkMode::host, "host"}, {NetworkMode::private_, "private"},
+};
+
+struct Pipe {
+    unique_fd read, write;
+};
+
+Pipe make_pipe(const char* what) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
+    return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+void validate(const ContainerSpec& spec) {
+    if (spec.argv.empty()) throw UsageError("no command specified");
+    static constexpr std::pair<fs::path ContainerSpec::*, const char*> kRequiredDirs[] = {
+        {&ContainerSpec::upper_dir, "upper_dir"},
+        {&ContainerSpec::work_dir, "work_dir"},
+        {&ContainerSpec::merged_dir, "merged_dir"},
+        {&ContainerSpec::init_dir, "init_dir"},
+    };
+    for (const auto& [member, name] : kRequiredDirs)
+        if ((spec.*member).empty()) throw Error(std::string("container spec: ") + name + " is not set");
+    if (spec.cwd.empty() || spec.cwd[0] != '/') throw UsageError("working directory must be absolute: \"" + spec.cwd + "\"");
+    if (spec.hostname.size() > 64) throw UsageError("hostname longer than 64 characters: " + spec.hostname);
+}
+
+// Blocks the forwarded signals in this thread and reads them from a signalfd instead;
+// the old mask comes back when the object dies.
+class SignalForwarding {
+public:
+    explicit SignalForwarding(bool enabled) {
+        if (!enabled) return;
+        sigset_t set;
+        sigemptyset(&set);
+        for (int sig : forwarded_signals()) sigaddset(&set, sig);
+        pthread_sigmask(SIG_BLOCK, &set, &previous_);
+        active_ = true;
+        int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0) throw_errno("signalfd", "forwarded signals");
+        fd_.reset(fd);
+    }
+    ~SignalForwarding() {
+        if (active_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    }
+    [[nodiscard]] int fd() const { return fd_.get(); }
+
+private:
+    sigset_t previous_{};
+    bool active_ = false;
+    unique_fd fd_;
+};
+
+// clone3 with fork semantics (no new stack) and a pidfd for the child.
+pid_t clone_child(unsigned long flags, int* pidfd, int cgroup_fd) {
+    clone_args args{};
+    args.flags = flags | CLONE_PIDFD;
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    }
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) throw_errno("clone3", "container (" + describe_namespaces(flags) + ")");
+    return static_cast<pid_t>(pid);
+}
+
+// Reads the child's report: nullopt on EOF (the command was exec'ed).
+std::optional<ChildReport> read_report(int fd) {
+    ChildReport r;
+    size_t got = 0;
+    auto* bytes = reinterpret_cast<char*>(&r);
+    while (got < sizeof r) {
+        ssize_t n = ::read(fd, bytes + got, sizeof r - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("read", "container start report");
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+    }
+    if (got == 0) return std::nullopt;
+    if (got != sizeof r) throw Error("container start report: truncated");
+    return r;
+}
+
+int reap(int pidfd) {
+    siginfo_t info{};
+    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
+        if (errno != EINTR) throw_errno("waitid", "container");
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+}
+
+}  // namespace
+
+NetworkMode parse_network_mode(std::string_view text) {
+    for (const auto& [mode, name] : kNetworkNames)
+        if (name == text) return mode;
+    throw UsageError("unknown network mode \"" + std::string(text) + "\" (none, host or private)");
+}
+
+std::string_view to_string(NetworkMode mode) {
+    for (const auto& [m, name] : kNetworkNames)
+        if (m == mode) return name;
+    return "?";
+}
+
+int run_container(const ContainerSpec& spec) {
+    validate(spec);
+    const bool cgroup2 = detect_cgroup_version() == CgroupVersion::v2;
+
+    // ---- everything the child needs, prepared while errors are still plain exceptions
+    fs::path init_layer = prepare_init_dir(spec);
+    ensure_short_links(spec.lower_dirs, init_layer, spec.short_links_dir);
+    ChildContext ctx;
+    ctx.spec = &spec;
+    ctx.plan = build_mount_plan(plan_input_from_spec(spec, cgroup2));
+    ctx.overlay = overlay_options(spec.lower_dirs, init_layer, spec.upper_dir, spec.work_dir, spec.short_links_dir,
+                                  spec.rootless, spec.volatile_overlay);
+    clear_volatile_marker(spec.work_dir);
+    ctx.capabilities = default_capability_mask();
+    ctx.last_capability = last_capability();
+    ctx.seccomp = &default_seccomp_program();
+    ctx.new_netns = spec.network != NetworkMode::host;
+
+    std::unique_ptr<Cgroup> cgroup;
+    if (!spec.rootless || spec.limits.any())
+        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, spec.limits);
+    std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
+    for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
+
+    Pipe report = make_pipe("container start report");
+    ctx.report_fd = report.write.get();
+    std::optional<Pipe> sync;
+    if (spec.rootless) {
+        sync = make_pipe("uid/gid map sync");
+        ctx.sync_fd = sync->read.get();
+    }
+    unique_fd tty_parent, tty_child;
+    if (spec.tty) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "pty");
+        tty_parent.reset(sv[0]);
+        tty_child.reset(sv[1]);
+        ctx.tty_socket = tty_child.get();
+    }
+    MonitorIo io;
+    ctx.stdin_fd = spec.stdin_fd;
+    ctx.stdout_fd = spec.stdout_fd;
+    ctx.stderr_fd = spec.stderr_fd;
+    std::optional<Pipe> out_pipe, err_pipe;
+    if (spec.on_output && !spec.tty) {
+        out_pipe = make_pipe("container stdout");
+        err_pipe = make_pipe("container stderr");
+        ctx.stdout_fd = out_pipe->write.get();
+        ctx.stderr_fd = err_pipe->write.get();
+    }
+
+    SignalForwarding signals(spec.forward_signals);
+    io.signal_fd = signals.fd();
+
+    // ---- clone
+    int pidfd_raw = -1;
+    unsigned long flags = clone_namespace_flags(spec);
+    pid_t pid = clone_child(flags, &pidfd_raw, cgroup ? cgroup->clone_into_fd() : -1);
+    if (pid == 0) child_main(ctx);
+    unique_fd pidfd(pidfd_raw);
+    report.write.reset();
+    tty_child.reset();
+    procs.clear();
+    if (out_pipe) {
+        out_pipe->write.reset();
+        err_pipe->write.reset();
+        io.outputs.push_back({std::move(out_pipe->read), 1});
+        io.outputs.push_back({std::move(err_pipe->read), 2});
+        io.on_output = spec.on_output;
+    }
+    // From here on, any exception must not leave the child running.
+    scope_exit kill_child([&] {
+        (void)::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        (void)reap(pidfd.get());
+    });
+
+    if (sync) {
+        sync->read.reset();
+        write_id_maps(pid, spec);
+        if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
+    }
+    io.pidfd = pidfd.get();
+    if (auto r = read_report(report.read.get())) {
+        // The child is exiting; still deliver what it wrote (the exec error) to the caller.
+        io.signal_fd = -1;
+        (void)monitor_container(io);
+        kill_child.dismiss();
+        if (r->status == exit_runtime_failure) throw Error(std::string("start container: ") + r->message);
+        return r->status;
+    }
+    std::optional<RawTerminal> raw;
+    if (spec.tty) {
+        io.tty_master = receive_fd(tty_parent.get());
+        io.tty_out = spec.stdout_fd;
+        if (spec.interactive) {
+            io.tty_in = spec.stdin_fd;
+            raw.emplace(spec.stdin_fd);
+            copy_window_size(spec.stdin_fd, io.tty_master.get());
+        }
+    }
+    if (spec.on_started) spec.on_started(pid);
+    int status = monitor_container(io);
+    kill_child.dismiss();
+    return status;
+}
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,127 @@
+#pragma once
+// The runtime's public API: run one container described by a ContainerSpec, in the
+// foreground, with no runc/crun underneath (DESIGN.md §5, docs/runtime.md).
+//
+// The runtime knows nothing of images or Dockerfiles. The caller (cli/run, the builder)
+// resolves an image into layer dirs and a command, prepares upper/work/merged/init dirs
+// and hands them over; run_container does the rest and cleans up every kernel object it
+// made (mounts live only in the container's mount namespace, the cgroup is removed).
+//
+// Contracts:
+// - run_container returns the command's exit status (128+N when killed by signal N),
+//   126 when the command cannot be executed, 127 when it is not found (the reason is
+//   written to the container's stderr). Failures of imgbuild itself before the command
+//   starts throw imgbuild::Error naming the syscall and the path; nothing is left behind.
+// - When it returns or throws, no process of the container is alive, the overlay is
+//   unmounted (so upper_dir is a complete, stable diff) and the cgroup is gone.
+// - The overlay is mounted with redirect_dir=off,metacopy=off,index=off so the upper dir
+//   is a complete diff that can become a layer as is (DESIGN.md §4).
+// - Nothing is written into upper_dir by the runtime itself: mount points the image lacks
+//   (/proc, /sys, /dev, /etc/hosts, ...) come from a small "init layer" under init_dir
+//   that is mounted as the bottom-most lowerdir.
+// - run_container may be called from any thread; it blocks that thread until the container
+//   is gone. It blocks the forwarded signals in the calling thread while it runs.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace imgbuild::runtime {
+
+namespace fs = std::filesystem;
+
+enum class NetworkMode {
+    none,      // new network namespace with only lo, up
+    host,      // no new network namespace
+    private_,  // isolated network namespace ("private"; for now the same as none)
+};
+
+// "none", "host", "private"; throws UsageError otherwise.
+[[nodiscard]] NetworkMode parse_network_mode(std::string_view text);
+[[nodiscard]] std::string_view to_string(NetworkMode mode);
+
+struct BindMount {
+    fs::path source;      // host path (file or directory)
+    std::string target;   // absolute path inside the container; resolved inside its root
+    bool read_only = false;
+};
+
+struct Limits {
+    std::optional<uint64_t> cpu_period_us;  // default 100000 when only a quota is given
+    std::optional<uint64_t> cpu_quota_us;
+    std::optional<int64_t> memory_bytes;    // swap is limited to the same total (no extra swap)
+    std::optional<int64_t> pids;
+    [[nodiscard]] bool any() const { return cpu_quota_us || cpu_period_us || memory_bytes || pids; }
+};
+
+// One line of /proc/<pid>/uid_map or gid_map (rootless containers).
+struct IdMap {
+    uint32_t container_id = 0;
+    uint32_t host_id = 0;
+    uint32_t count = 1;
+};
+
+struct ContainerSpec {
+    // Root filesystem: an overlay of lower_dirs (bottom first; may be empty, FROM scratch)
+    // under upper_dir, with work_dir as the overlay work dir, mounted on merged_dir.
+    std::vector<fs::path> lower_dirs;
+    fs::path upper_dir, work_dir, merged_dir;
+    // The container's own files: hosts, hostname, resolv.conf and the init layer are
+    // written here (created if missing). Never part of a commit.
+    fs::path init_dir;
+    // Where short symlinks to the lower dirs live (the store's l/); the overlay option
+    // string then names "l/<12 hex>" per layer so that 100+ layers fit one page.
+    // Empty: absolute lowerdir paths are used.
+    fs::path short_links_dir;
+
+    std::vector<std::string> argv;   // argv[0] is looked up in the container's PATH
+    std::vector<std::string> env;    // "K=V"; PATH and HOME are added when missing
+    std::string cwd = "/";           // created (as root) if missing
+    std::string user;                // "", "name", "uid", "name:group", "uid:gid"; from the image's /etc/passwd
+    std::string hostname = "container";
+    std::vector<BindMount> binds;
+    NetworkMode network = NetworkMode::private_;
+    Limits limits;
+
+    bool tty = false;                // a pty from the container's own devpts; proxied to stdin/stdout_fd
+    bool interactive = false;        // with tty: copy stdin_fd into the pty
+    int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // any fds: terminals, files, pipes
+    // When set, stdout/stderr of the container are pipes read by run_container itself and
+    // delivered here in chunks (stream is 1 or 2), on the calling thread: no reader thread
+    // is needed (the builder prefixes RUN output this way). Overrides stdout_fd/stderr_fd.
+    std::function<void(int stream, std::string_view data)> on_output;
+
+    bool init = false;               // a tiny init as PID 1 that reaps zombies (docker --init);
+                                     // otherwise the command itself is PID 1
+    bool forward_signals = true;     // forward SIGINT/TERM/HUP/QUIT/USR1/USR2 (and WINCH with tty)
+
+    bool rootless = false;           // new user namespace with uid_map/gid_map; "userxattr" overlay
+    std::vector<IdMap> uid_map, gid_map;
+
+    // Mount the overlay "volatile": no sync of the upper fs at unmount (saves ~10 ms per
+    // container on ext4). The upper dir is complete either way; only its durability across
+    // a host crash is left to whoever keeps it (the store syncs a layer when it commits it).
+    bool volatile_overlay = true;
+
+    // Name of the container's cgroup (a leaf under an "imgbuild" parent); random when empty.
+    std::string cgroup_name;
+
+    // Called once the command has been exec'ed, with its pid as seen from the host (for
+    // state.json; later `exec`, `stop`, `kill` use it).
+    std::function<void(pid_t)> on_started;
+};
+
+// Runs the container in the foreground; see the contracts above.
+[[nodiscard]] int run_container(const ContainerSpec& spec);
+
+// Exit statuses that are not the command's own (docker's).
+inline constexpr int exit_runtime_failure = 125;
+inline constexpr int exit_cannot_execute = 126;
+inline constexpr int exit_not_found = 127;
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,244 @@
+// Real containers over a busybox rootfs (root only; skipped with a message otherwise).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "runtime/capabilities.h"
+#include "runtime/container.h"
+
+using namespace imgbuild;
+using namespace imgbuild::runtime;
+
+namespace {
+
+bool can_run_containers() {
+    static const bool ok = [] {
+        if (::geteuid() != 0) {
+            std::cerr << "container_test: not root, skipping the real-container cases\n";
+            return false;
+        }
+        if (::access("/bin/busybox", X_OK) != 0) {
+            std::cerr << "container_test: /bin/busybox missing, skipping the real-container cases\n";
+            return false;
+        }
+        return true;
+    }();
+    return ok;
+}
+
+void sh(const std::string& cmd) {
+    if (std::system(cmd.c_str()) != 0) throw Error("command failed: " + cmd);
+}
+
+// A one-layer busybox image in a temp dir, shared by the cases of this binary.
+struct Image {
+    TempDir dir{fs::temp_directory_path(), "imgbuild-rt-image"};
+    fs::path layer = dir.path() / "layer";
+    Image() {
+        sh("set -e; L=" + layer.string() +
+           "; mkdir -p $L/bin $L/etc $L/tmp $L/root $L/home/app; cp /bin/busybox $L/bin/busybox;"
+           " for a in $(/bin/busybox --list); do [ $a = busybox ] || ln -s busybox $L/bin/$a; done;"
+           " printf 'root:x:0:0:root:/root:/bin/sh\\napp:x:1000:1000:app:/home/app:/bin/sh\\n' > $L/etc/passwd;"
+           " printf 'root:x:0:\\napp:x:1000:\\nextra:x:2000:app\\n' > $L/etc/group;"
+           " printf 'echo hi\\n' > $L/bin/noexec; chmod 644 $L/bin/noexec");
+    }
+};
+
+Image& image() {
+    static Image img;
+    return img;
+}
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+// A fresh container dir per run (upper/work/merged/init), removed after.
+struct Container {
+    TempDir dir{fs::temp_directory_path(), "imgbuild-rt-c"};
+    ContainerSpec spec;
+    Container() {
+        for (const char* d : {"upper", "work", "merged", "init"}) make_dirs(dir.path() / d);
+        spec.lower_dirs = {image().layer};
+        spec.upper_dir = dir.path() / "upper";
+        spec.work_dir = dir.path() / "work";
+        spec.merged_dir = dir.path() / "merged";
+        spec.init_dir = dir.path() / "init";
+        spec.hostname = "testbox";
+        spec.env = {"PATH=/bin"};
+        spec.stdin_fd = -1;
+    }
+    Run run(std::vector<std::string> argv) {
+        Run r;
+        spec.argv = std::move(argv);
+        spec.on_output = [&](int stream, std::string_view d) { (stream == 1 ? r.out : r.err).append(d); };
+        r.status = run_container(spec);
+        return r;
+    }
+};
+
+Run run_sh(const std::string& script) { return Container().run({"sh", "-c", script}); }
+
+std::string host_ns(const char* name) {
+    return fs::read_symlink(fs::path("/proc/self/ns") / name).string();
+}
+
+}  // namespace
+
+TEST_CASE("container: the command is PID 1 with its own hostname and namespaces") {
+    if (!can_run_containers()) return;
+    auto r = run_sh("echo $$; hostname; for n in pid mnt uts ipc net cgroup; do readlink /proc/self/ns/$n; done");
+    CHECK(r.status == 0);
+    std::istringstream in(r.out);
+    std::string line;
+    std::getline(in, line);
+    CHECK(line == "1");
+    std::getline(in, line);
+    CHECK(line == "testbox");
+    for (const char* n : {"pid", "mnt", "uts", "ipc", "net", "cgroup"}) {
+        std::getline(in, line);
+        CHECK_MESSAGE(line != host_ns(n), n);
+        CHECK(line.rfind(std::string(n) + ":[", 0) == 0);
+    }
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("container: exit statuses") {
+    if (!can_run_containers()) return;
+    CHECK(run_sh("exit 0").status == 0);
+    CHECK(run_sh("exit 3").status == 3);
+    CHECK(run_sh("sleep 10 & kill -9 $!; wait $!").status == 137);
+    auto nf = Container().run({"does-not-exist"});
+    CHECK(nf.status == 127);
+    CHECK(nf.err.find("executable file not found") != std::string::npos);
+    CHECK(Container().run({"/bin/noexec"}).status == 126);
+}
+
+TEST_CASE("container: capabilities, fds, no_new_privs, seccomp") {
+    if (!can_run_containers()) return;
+    auto r = run_sh("grep -E '^(CapInh|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; ls /proc/self/fd");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("CapInh:\t0000000000000000") != std::string::npos);
+    CHECK(r.out.find("CapEff:\t00000000a80425fb") != std::string::npos);
+    CHECK(r.out.find("CapBnd:\t00000000a80425fb") != std::string::npos);
+    CHECK(r.out.find("NoNewPrivs:\t1") != std::string::npos);
+    CHECK(r.out.find("Seccomp:\t2") != std::string::npos);
+    // 0 1 2 and the directory fd of ls itself
+    CHECK(r.out.size() > 9);
+    CHECK(r.out.substr(r.out.size() - 9) == "\n0\n1\n2\n3\n");
+
+    auto denied = run_sh("echo x > /proc/sys/kernel/hostname && echo wrote; mount -t tmpfs t /mnt && echo mounted;"
+                         " unshare -n true && echo unshared; exit 0");
+    CHECK(denied.out.find("wrote") == std::string::npos);
+    CHECK(denied.out.find("mounted") == std::string::npos);
+    CHECK(denied.out.find("unshared") == std::string::npos);
+}
+
+TEST_CASE("container: user, groups, cwd, env") {
+    if (!can_run_containers()) return;
+    Container c;
+    c.spec.user = "app";
+    c.spec.cwd = "/work/dir";
+    c.spec.env.push_back("FOO=bar");
+    auto r = c.run({"sh", "-c", "id; pwd; echo $FOO $HOME; grep CapEff /proc/self/status"});
+    CHECK(r.status == 0);
+    CHECK_MESSAGE(r.out.find("uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)") != std::string::npos, r.out);
+    CHECK(r.out.find("/work/dir\n") != std::string::npos);
+    CHECK(r.out.find("bar /home/app") != std::string::npos);
+    CHECK(r.out.find("CapEff:\t0000000000000000") != std::string::npos);
+
+    Container bad;
+    bad.spec.user = "nosuchuser";
+    CHECK_THROWS_WITH_AS((void)bad.run({"true"}), doctest::Contains("nosuchuser"), Error);
+}
+
+TEST_CASE("container: network none has only lo, up; /etc files come from the init dir") {
+    if (!can_run_containers()) return;
+    Container c;
+    c.spec.network = NetworkMode::none;
+    auto r = c.run({"sh", "-c", "ls /sys/class/net; cat /etc/hostname; grep -c testbox /etc/hosts; cat /sys/class/net/lo/operstate"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "lo\ntestbox\n1\nunknown\n");
+    // Nothing was written into the upper dir by the runtime itself.
+    CHECK(fs::is_empty(c.spec.upper_dir));
+}
+
+TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
+    if (!can_run_containers()) return;
+    TempDir host(fs::temp_directory_path(), "imgbuild-rt-bind");
+    sh("echo data > " + (host.path() / "f").string());
+    Container c;
+    c.spec.binds = {{host.path(), "/mnt/rw", false}, {host.path(), "/mnt/ro", true}};
+    auto r = c.run({"sh", "-c", "cat /mnt/ro/f; echo new > /mnt/rw/g; echo bad > /mnt/ro/h || echo refused"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "data\nrefused\n");
+    CHECK(fs::exists(host.path() / "g"));
+    CHECK_FALSE(fs::exists(host.path() / "h"));
+}
+
+TEST_CASE("container: an image whose /proc is a symlink fails cleanly") {
+    if (!can_run_containers()) return;
+    TempDir evil(fs::temp_directory_path(), "imgbuild-rt-evil");
+    TempDir target(fs::temp_directory_path(), "imgbuild-rt-target");
+    fs::create_symlink(target.path(), evil.path() / "proc");
+    Container c;
+    c.spec.lower_dirs.push_back(evil.path());
+    CHECK_THROWS_WITH_AS((void)c.run({"true"}), doctest::Contains("/proc"), Error);
+    CHECK(fs::is_empty(target.path()));
+}
+
+TEST_CASE("container: limits (memory kills with 137, pids stop forks)") {
+    if (!can_run_containers()) return;
+    Container mem;
+    mem.spec.limits.memory_bytes = 32 << 20;
+    CHECK(mem.run({"tail", "/dev/zero"}).status == 137);
+
+    Container pids;
+    pids.spec.limits.pids = 5;
+    auto r = pids.run({"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"});
+    CHECK(r.err.find("fork") != std::string::npos);
+}
+
+TEST_CASE("container: init mode, FROM scratch, pipes and on_started") {
+    if (!can_run_containers()) return;
+    Container c;
+    c.spec.init = true;
+    pid_t started = 0;
+    c.spec.on_started = [&](pid_t p) { started = p; };
+    auto r = c.run({"sh", "-c", "echo $$; (sleep 0 &); exit 4"});
+    CHECK(r.status == 4);
+    CHECK(r.out != "1\n");
+    CHECK(started > 0);
+
+    // FROM scratch: no lower dirs, the whole rootfs is the upper dir.
+    Container scratch;
+    scratch.spec.lower_dirs.clear();
+    sh("cp -a " + image().layer.string() + "/. " + scratch.spec.upper_dir.string());
+    auto s = scratch.run({"sh", "-c", "echo scratch; touch /made"});
+    CHECK(s.status == 0);
+    CHECK(s.out == "scratch\n");
+    CHECK(fs::exists(scratch.spec.upper_dir / "made"));
+    CHECK_FALSE(fs::exists(scratch.spec.upper_dir / "proc"));
+
+    // Plain fds (a pipe) instead of on_output.
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    Container piped;
+    piped.spec.argv = {"echo", "through a pipe"};
+    piped.spec.stdout_fd = p[1];
+    CHECK(run_container(piped.spec) == 0);
+    ::close(p[1]);
+    char buf[64] = {};
+    CHECK(::read(p[0], buf, sizeof buf) == 15);
+    ::close(p[0]);
+    CHECK(std::string(buf) == "through a pipe\n");
+}

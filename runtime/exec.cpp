@@ -1,0 +1,77 @@
+#include "runtime/exec.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <string_view>
+#include <utility>
+
+namespace imgbuild::runtime {
+namespace {
+
+constexpr std::pair<int, int> kExecErrnoStatus[] = {
+    {ENOENT, 127}, {ENOTDIR, 127}, {ELOOP, 127}, {ENAMETOOLONG, 127},
+};
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+    std::vector<char*> out;
+    out.reserve(v.size() + 1);
+    for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+bool has_var(const std::vector<std::string>& env, std::string_view name) {
+    for (const auto& e : env)
+        if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') return true;
+    return false;
+}
+
+std::string path_of(const std::vector<std::string>& env) {
+    for (const auto& e : env)
+        if (e.rfind("PATH=", 0) == 0) return e.substr(5);
+    return kDefaultPath;
+}
+
+}  // namespace
+
+std::vector<std::string> container_environment(const std::vector<std::string>& env, const std::string& home) {
+    std::vector<std::string> out = env;
+    if (!has_var(out, "PATH")) out.push_back(std::string("PATH=") + kDefaultPath);
+    if (!has_var(out, "HOME")) out.push_back("HOME=" + home);
+    return out;
+}
+
+int exec_failure_status(int err) {
+    for (const auto& [e, status] : kExecErrnoStatus)
+        if (e == err) return status;
+    return 126;
+}
+
+int exec_command(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    if (argv.empty() || argv[0].empty()) return ENOENT;
+    auto args = c_strings(argv);
+    auto envp = c_strings(env);
+    const std::string& name = argv[0];
+    if (name.find('/') != std::string::npos) {
+        ::execve(name.c_str(), args.data(), envp.data());
+        return errno;
+    }
+    int best = ENOENT;
+    std::string path = path_of(env);
+    size_t start = 0;
+    for (;;) {
+        size_t end = path.find(':', start);
+        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+        ::execve(candidate.c_str(), args.data(), envp.data());
+        int err = errno;
+        if (err != ENOENT && err != ENOTDIR) best = err;
+        if (err != ENOENT && err != ENOTDIR && err != EACCES) return err;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return best;
+}
+
+}  // namespace imgbuild::runtime

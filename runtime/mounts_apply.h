@@ -1,0 +1,35 @@
+#pragma once
+// Applies a mount plan (mount_plan.h) inside the container's fresh mount namespace.
+// Every target is resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink in the
+// image such as `etc -> /host-etc` resolves to the image's /host-etc, never the host's.
+// Mounts then go onto "/proc/self/fd/N" of the resolved O_PATH fd, so nothing can swap
+// the path between the check and the mount.
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "runtime/mount_plan.h"
+#include "runtime/overlay.h"
+
+namespace imgbuild::runtime {
+
+// mount --make-rprivate /: nothing we mount propagates back to the host.
+void make_mounts_private();
+
+// Mounts the overlay root on `merged` (relative lowerdirs are resolved from m.chdir_to).
+void mount_overlay(const OverlayMount& m, const fs::path& merged);
+
+// Resolves `path` (absolute, inside the root) to an O_PATH fd. With `no_symlinks` no
+// symlink may be followed on the way. Throws SystemError naming the path.
+[[nodiscard]] unique_fd resolve_in_root(int root_fd, const std::string& path, bool no_symlinks = false);
+
+// As resolve_in_root, creating missing components (dirs, and the last one as a dir or an
+// empty file) inside the root.
+[[nodiscard]] unique_fd create_in_root(int root_fd, const std::string& path, bool is_dir, bool no_symlinks = false);
+
+void apply_mount_plan(const std::vector<MountOp>& plan, const fs::path& root);
+
+// pivot_root into `root` and detach the old root: the host's tree is unreachable after.
+void pivot_into(const fs::path& root);
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,120 @@
+#include "runtime/overlay.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/digest.h"
+#include "common/error.h"
+#include "common/fs.h"
+
+namespace imgbuild::runtime {
+namespace {
+
+// DESIGN.md §4: the upper dir must be a complete diff.
+constexpr const char* kOverlayOptions = "redirect_dir=off,metacopy=off,index=off";
+
+constexpr const char* kInitLayerDirs[] = {"proc", "sys", "dev", "etc"};
+constexpr const char* kInitLayerFiles[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+
+constexpr const char* kHostsNetworked =
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+void write_small_file(const fs::path& path, std::string_view data) {
+    auto fd = open_or_throw(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write_all(fd.get(), data, path);
+}
+
+std::string read_if_exists(const fs::path& path) {
+    if (::access(path.c_str(), R_OK) != 0) return {};
+    return read_file(path);
+}
+
+// The host's resolv.conf; a systemd-resolved stub (127.0.0.53) is unreachable from a new
+// network namespace, so the upstream list is used there instead (as Docker does).
+std::string resolv_conf_for(NetworkMode mode) {
+    std::string conf = read_if_exists("/etc/resolv.conf");
+    if (mode != NetworkMode::host && conf.find("127.0.0.53") != std::string::npos) {
+        std::string upstream = read_if_exists("/run/systemd/resolve/resolv.conf");
+        if (!upstream.empty()) conf = upstream;
+    }
+    return conf;
+}
+
+std::string hosts_for(const ContainerSpec& spec) {
+    if (spec.network == NetworkMode::host) {
+        std::string host = read_if_exists("/etc/hosts");
+        if (!host.empty()) return host;
+    }
+    return std::string(kHostsNetworked) + "127.0.1.1\t" + spec.hostname + "\n";
+}
+
+std::string lower_entry(const fs::path& lower, const fs::path& links_dir) {
+    if (links_dir.empty()) return lower.string();
+    return links_dir.filename().string() + "/" + short_link_name(lower);
+}
+
+}  // namespace
+
+std::string short_link_name(const fs::path& lower_dir) {
+    return Digest::of(lower_dir.lexically_normal().string()).hex().substr(0, 12);
+}
+
+OverlayMount overlay_options(const std::vector<fs::path>& lowers, const fs::path& init_layer, const fs::path& upper,
+                             const fs::path& work, const fs::path& links_dir, bool rootless, bool volatile_mount) {
+    OverlayMount m;
+    m.data = "lowerdir=";
+    // The option lists the top layer first; the spec gives the bottom first.
+    for (auto it = lowers.rbegin(); it != lowers.rend(); ++it) m.data += lower_entry(*it, links_dir) + ":";
+    m.data += lower_entry(init_layer, links_dir);
+    m.data += ",upperdir=" + upper.string() + ",workdir=" + work.string() + "," + kOverlayOptions;
+    if (rootless) m.data += ",userxattr";
+    if (volatile_mount) m.data += ",volatile";
+    if (!links_dir.empty()) m.chdir_to = links_dir.parent_path();
+    return m;
+}
+
+void ensure_short_links(const std::vector<fs::path>& lowers, const fs::path& init_layer, const fs::path& links_dir) {
+    if (links_dir.empty()) return;
+    make_dirs(links_dir, 0700);
+    auto ensure = [&](const fs::path& lower) {
+        fs::path target = fs::absolute(lower).lexically_normal();
+        fs::path link = links_dir / short_link_name(lower);
+        if (::symlink(target.c_str(), link.c_str()) == 0) return;
+        if (errno != EEXIST) throw_errno("symlink " + link.string() + " ->", target.string());
+        char buf[4096];
+        ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+        if (n < 0) throw_errno("readlink", link.string());
+        if (std::string_view(buf, static_cast<size_t>(n)) != target.string())
+            throw Error("short link " + link.string() + " points to " + std::string(buf, static_cast<size_t>(n)) +
+                        ", not " + target.string());
+    };
+    for (const auto& l : lowers) ensure(l);
+    ensure(init_layer);
+}
+
+void clear_volatile_marker(const fs::path& work) {
+    fs::path marker = work / "work" / "incompat" / "volatile";
+    if (::access(marker.c_str(), F_OK) == 0) remove_tree(marker);
+}
+
+fs::path prepare_init_dir(const ContainerSpec& spec) {
+    if (spec.init_dir.empty()) throw Error("container spec has no init_dir");
+    fs::path layer = spec.init_dir / "rootfs";
+    make_dirs(layer);
+    for (const char* d : kInitLayerDirs) make_dirs(layer / d);
+    for (const char* f : kInitLayerFiles) {
+        fs::path p = layer / f;
+        int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) throw_errno("create", p.string());
+        ::close(fd);
+    }
+    write_small_file(spec.init_dir / "hostname", spec.hostname + "\n");
+    write_small_file(spec.init_dir / "hosts", hosts_for(spec));
+    write_small_file(spec.init_dir / "resolv.conf", resolv_conf_for(spec.network));
+    return layer;
+}
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,37 @@
+#pragma once
+// The overlay root filesystem: option string (short lowerdir links, DESIGN.md §4 options)
+// and the init layer that provides mount points the image lacks.
+#include <string>
+#include <vector>
+
+#include "runtime/container.h"
+
+namespace imgbuild::runtime {
+
+struct OverlayMount {
+    std::string data;      // the mount(2) option string
+    fs::path chdir_to;     // relative lowerdirs ("l/...") are relative to this dir; empty: absolute
+};
+
+// Name of the short link for a lower dir: 12 hex chars of sha256(path), stable across runs.
+[[nodiscard]] std::string short_link_name(const fs::path& lower_dir);
+
+// Builds the option string. `lowers` bottom first (as in the spec); the init layer is put
+// below them all. With a links dir, the links are named, not created (see ensure_short_links).
+[[nodiscard]] OverlayMount overlay_options(const std::vector<fs::path>& lowers, const fs::path& init_layer,
+                                           const fs::path& upper, const fs::path& work, const fs::path& links_dir,
+                                           bool rootless, bool volatile_mount = false);
+
+// A volatile overlay leaves work/work/incompat/volatile behind; the kernel refuses to mount
+// the same upper/work again until it is gone. Removes it (for a restarted container).
+void clear_volatile_marker(const fs::path& work);
+
+// Creates (idempotently, race-safe) links_dir/<short> -> lower for each lower dir.
+void ensure_short_links(const std::vector<fs::path>& lowers, const fs::path& init_layer, const fs::path& links_dir);
+
+// init_dir/rootfs: empty mount points (proc, sys, dev, etc/hosts, ...) used as the
+// bottom-most lowerdir; and the files hosts, hostname, resolv.conf in init_dir.
+// Returns the init layer path.
+fs::path prepare_init_dir(const ContainerSpec& spec);
+
+}  // namespace imgbuild::runtime

@@ -1,0 +1,25 @@
+#pragma once
+// The seccomp filter: everything Docker's default profile denies to a container without
+// CAP_SYS_ADMIN (mount, pivot_root, unshare/setns, clone with namespace flags, kexec,
+// module loading, bpf, keyctl, open_by_handle_at, ...) fails with EPERM; clone3 fails with
+// ENOSYS (its flags live in memory that a filter cannot read; libc falls back to clone).
+//
+// The BPF program is compiled once per process (libseccomp) and then only installed in
+// each container (one prctl), so a build with many RUN steps pays for it once.
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+namespace imgbuild::runtime {
+
+// Syscall names the filter denies outright (unit tests, docs).
+[[nodiscard]] const std::vector<std::string>& denied_syscalls();
+
+// The compiled filter for the native architecture (and its 32-bit compat ABIs).
+[[nodiscard]] const std::vector<sock_filter>& default_seccomp_program();
+
+// Installs `program` in the calling thread (no_new_privs must be set already).
+void install_seccomp(const std::vector<sock_filter>& program);
+
+}  // namespace imgbuild::runtime
