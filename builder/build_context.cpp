@@ -51,25 +51,7 @@ std::string unescape(std::string_view seg) {
 }
 
 std::vector<std::string> sorted_names(int dirfd, const std::string& path_for_errors) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open", path_for_errors);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        throw_errno(err, "opendir", path_for_errors);
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n != "." && n != "..") names.emplace_back(n);
-    }
-    int err = errno;
-    ::closedir(d);
-    if (err) throw_errno(err, "readdir", path_for_errors);
-    std::sort(names.begin(), names.end());
-    return names;
+    return sorted_dir_names(dirfd, path_for_errors);
 }
 
 char type_char(mode_t m) {

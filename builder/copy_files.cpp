@@ -55,25 +55,7 @@ std::string dir_name(std::string_view path) {
 std::string container_path(const std::string& p) { return p.empty() || p.front() != '/' ? "/" + p : p; }
 
 std::vector<std::string> list_sorted(int dirfd, const std::string& path_for_errors) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open", path_for_errors);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        throw_errno(err, "opendir", path_for_errors);
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* e = ::readdir(d)) {
-        std::string_view n = e->d_name;
-        if (n != "." && n != "..") names.emplace_back(n);
-    }
-    int err = errno;
-    ::closedir(d);
-    if (err) throw_errno(err, "readdir", path_for_errors);
-    std::sort(names.begin(), names.end());
-    return names;
+    return sorted_dir_names(dirfd, path_for_errors);
 }
 
 // Removes dirfd/name recursively (an archive entry replacing a directory, as Docker's Untar).

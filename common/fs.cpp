@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -117,6 +120,28 @@ fs::path TempDir::release() {
     fs::path p = std::move(path_);
     path_.clear();
     return p;
+}
+
+std::vector<std::string> sorted_dir_names(int dirfd, const std::string& path_for_errors) {
+    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open", path_for_errors);
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int err = errno;
+        ::close(fd);
+        throw_errno(err, "opendir", path_for_errors);
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* e = ::readdir(d)) {
+        std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err) throw_errno(err, "readdir", path_for_errors);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 std::string random_hex(size_t bytes) {

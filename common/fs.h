@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -45,6 +46,10 @@ public:
 private:
     fs::path path_;
 };
+
+// The names in the directory `dirfd` (without . and ..), byte-sorted: walks that must be
+// deterministic (layer tars, cache digests, copies) list directories through this.
+[[nodiscard]] std::vector<std::string> sorted_dir_names(int dirfd, const std::string& path_for_errors);
 
 // A random lowercase hex id of `bytes` bytes (container ids, temp names).
 [[nodiscard]] std::string random_hex(size_t bytes);

@@ -14,6 +14,21 @@ namespace imgbuild::oci {
 
 namespace fs = std::filesystem;
 
+// A libarchive reader with only the in-process decompressors enabled: never
+// archive_read_support_filter_all, which may run external programs.
+struct ArchiveReader {
+    struct archive* a = archive_read_new();
+    ArchiveReader() {
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_bzip2(a);
+        archive_read_support_filter_xz(a);
+        archive_read_support_filter_zstd(a);
+    }
+    ~ArchiveReader() { archive_read_free(a); }
+    ArchiveReader(const ArchiveReader&) = delete;
+    ArchiveReader& operator=(const ArchiveReader&) = delete;
+};
+
 TarArchiveWriter::TarArchiveWriter(int out_fd, std::string what) : a_(archive_write_new()), what_(std::move(what)) {
     archive_write_set_format_pax_restricted(a_);
     archive_write_set_bytes_in_last_block(a_, 1);
@@ -146,16 +161,8 @@ void make_pending_links(std::vector<PendingLink> links, const fs::path& dest, co
 }  // namespace
 
 void extract_plain_files(int in_fd, const fs::path& dest, const std::string& what) {
-    struct archive* a = archive_read_new();
-    struct Free {
-        struct archive* a;
-        ~Free() { archive_read_free(a); }
-    } guard{a};
-    // Only in-process decompressors: never archive_read_support_filter_all (external programs).
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_bzip2(a);
-    archive_read_support_filter_xz(a);
-    archive_read_support_filter_zstd(a);
+    ArchiveReader reader;
+    struct archive* a = reader.a;
     archive_read_support_format_tar(a);
     if (archive_read_open_fd(a, in_fd, 1 << 20) != ARCHIVE_OK) throw Error("read " + what + ": " + archive_error_string(a));
     std::vector<PendingLink> links;
@@ -189,15 +196,8 @@ void extract_plain_files(int in_fd, const fs::path& dest, const std::string& wha
 namespace imgbuild::oci {
 
 void decompress_stream(int in_fd, int out_fd, const std::string& what) {
-    struct archive* a = archive_read_new();
-    struct Free {
-        struct archive* a;
-        ~Free() { archive_read_free(a); }
-    } guard{a};
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_bzip2(a);
-    archive_read_support_filter_xz(a);
-    archive_read_support_filter_zstd(a);
+    ArchiveReader reader;
+    struct archive* a = reader.a;
     archive_read_support_format_raw(a);
     archive_read_support_format_empty(a);
     if (archive_read_open_fd(a, in_fd, 1 << 20) != ARCHIVE_OK) throw Error("read " + what + ": " + archive_error_string(a));

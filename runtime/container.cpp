@@ -234,10 +234,11 @@ int run_container(const ContainerSpec& spec) {
     if (spec.tty) {
         io.tty_master = receive_fd(tty_parent.get());
         io.tty_out = spec.stdout_fd;
-        if (spec.interactive) {
+        io.tty_size_from = spec.stdin_fd >= 0 && ::isatty(spec.stdin_fd) ? spec.stdin_fd : spec.stdout_fd;
+        copy_window_size(io.tty_size_from, io.tty_master.get());
+        if (spec.interactive && spec.stdin_fd >= 0) {
             io.tty_in = spec.stdin_fd;
             raw.emplace(spec.stdin_fd);
-            copy_window_size(spec.stdin_fd, io.tty_master.get());
         }
     }
     if (spec.on_started) spec.on_started(pid);

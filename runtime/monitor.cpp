@@ -84,7 +84,7 @@ int monitor_container(MonitorIo& io) {
             signalfd_siginfo si{};
             if (::read(io.signal_fd, &si, sizeof si) == sizeof si) {
                 if (si.ssi_signo == SIGWINCH) {
-                    if (tty_open && io.tty_in >= 0) copy_window_size(io.tty_in, io.tty_master.get());
+                    if (tty_open && io.tty_size_from >= 0) copy_window_size(io.tty_size_from, io.tty_master.get());
                 } else {
                     (void)::syscall(SYS_pidfd_send_signal, io.pidfd, static_cast<int>(si.ssi_signo), nullptr, 0);
                 }

@@ -24,6 +24,7 @@ struct MonitorIo {
     unique_fd tty_master;               // -1 without tty
     int tty_in = -1;                    // copied into the pty (-1: not interactive)
     int tty_out = -1;                   // the pty's output goes here
+    int tty_size_from = -1;             // the caller's terminal: its size is copied on SIGWINCH
 };
 
 // Runs until the container's PID 1 has exited and every output has reached EOF.
