@@ -25,7 +25,7 @@ struct StageState {
     std::vector<layerstore::LayerInfo> layers;  // bottom first
     Digest state;                               // cache chain state (see build_cache.h)
     bool cmd_set = false;                       // CMD given in this stage
-    std::string base_ref;                       // for COPY --from of this stage's base
+    std::vector<std::string> onbuild_triggers;  // of the base image, run right after FROM
 };
 
 // What every step handler may use.

@@ -100,9 +100,9 @@ private:
             s.layers = img->layers;
             s.state = CacheKey(img->manifest_digest).add("from", "image").finish();
         }
-        if (s.config["config"].contains("OnBuild") && !s.config["config"]["OnBuild"].empty()) {
-            progress_.message("warning: the base image's ONBUILD triggers are not run by this version of imgbuild");
-        }
+        if (auto it = s.config["config"].find("OnBuild"); it != s.config["config"].end() && it->is_array())
+            for (const auto& t : *it)
+                if (t.is_string()) s.onbuild_triggers.push_back(t.get<std::string>());
         s.config["config"].erase("OnBuild");  // triggers are for the direct child only
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(step_, total_, false, secs, 0);
@@ -112,9 +112,27 @@ private:
     StageState build_stage(size_t index) {
         const parser::Stage& stage = parsed_.stages[index];
         StageState s = from_step(stage);
+        run_onbuild_triggers(s);
         auto resolved = parser::resolve_stage(parsed_, index, parser::Env::from_list(env_list(s.config)));
         for (const auto& step : resolved.steps) run_instruction(s, step);
         return s;
+    }
+
+    // The base image's ONBUILD triggers run right after FROM, as Docker does: parsed as a
+    // Dockerfile of their own so that they get the same expansion and checks.
+    void run_onbuild_triggers(StageState& s) {
+        if (s.onbuild_triggers.empty()) return;
+        std::string text = "FROM scratch\n";
+        for (const auto& t : s.onbuild_triggers) text += t + "\n";
+        parser::ParseOptions popts;
+        for (const auto& [k, v] : opts_.build_args) popts.build_args[k] = v;
+        auto triggers = parser::parse_dockerfile(text, "ONBUILD trigger of the base image", popts);
+        for (const auto& instr : triggers.stages.front().instructions)
+            if (instr.keyword == "ONBUILD" || instr.keyword == "FROM" || instr.keyword == "MAINTAINER")
+                throw Error("ONBUILD " + instr.original + ": " + instr.keyword + " is not allowed as an ONBUILD trigger");
+        auto resolved = parser::resolve_stage(triggers, 0, parser::Env::from_list(env_list(s.config)));
+        total_ += static_cast<int>(resolved.steps.size());
+        for (const auto& step : resolved.steps) run_instruction(s, step);
     }
 
     static std::vector<std::string> env_list(const json& config) {

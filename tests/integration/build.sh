@@ -53,6 +53,16 @@ for want in '"A=1"' '"B=two words"' '"org.example.k":"v"' '"other":"x y"' '"8080
 done
 expect_no_match "ARG is not persisted in Env" 'GREETING' "$(ib inspect --format '{{json .Config.Env}}' cfg)"
 
+# ---- ONBUILD: the base's triggers run in the child build, right after FROM
+ctx=$TEST_TMP/onbuild && mkdir -p "$ctx"
+printf 'FROM busybox\nONBUILD RUN echo triggered > /t\nONBUILD ENV FROM_TRIGGER=1\n' >"$ctx/Dockerfile"
+check "build an image with ONBUILD triggers" ib -t obparent "$ctx"
+printf 'FROM obparent\nRUN cat /t\n' >"$ctx/Dockerfile"
+check "build its child" ib -t obchild --progress plain "$ctx"
+expect_match "the trigger's RUN ran before the child's own steps" '^\[[0-9]+\] \| triggered$' "$OUT"
+expect_match "the trigger's ENV is in the child" 'FROM_TRIGGER=1' "$(ib inspect --format '{{json .Config.Env}}' obchild)"
+expect_eq "triggers are not inherited by grandchildren" null "$(ib inspect --format '{{json .Config.OnBuild}}' obchild)"
+
 # ---- RUN, ARG, build args, whiteouts, opaque dirs, special files
 ctx=$TEST_TMP/fs && mkdir -p "$ctx"
 cat >"$ctx/Dockerfile" <<'D'
