@@ -52,5 +52,24 @@ if [[ -n ${DOCKER_HOST:-} ]] && docker info >/dev/null 2>&1; then
 fi
 a=$(median run_ib); b=$(median run_podman)
 printf '%-34s imgbuild %8.3fs  podman  %8.3fs  ratio %.3f (goal <= 0.05)\n' "run --rm busybox true" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{print a/b}')"
+
+# <= 5 ms of overhead per RUN step: 20 RUN steps that do nothing, against one FROM-only build.
+{ echo "FROM busybox:latest"; for i in $(seq 20); do echo "RUN true # $i"; done; } >"$work/ctx-ib/Dockerfile.runs"
+echo "FROM busybox:latest" >"$work/ctx-ib/Dockerfile.from"
+runs20() { timed ib -q --no-cache -f "$work/ctx-ib/Dockerfile.runs" "$work/ctx-ib"; }
+from0() { timed ib -q --no-cache -f "$work/ctx-ib/Dockerfile.from" "$work/ctx-ib"; }
+a=$(median runs20); b=$(median from0)
+printf '%-34s %8.1f ms per RUN step (goal <= 5 ms)\n' "RUN step overhead" "$(awk -v a="$a" -v b="$b" 'BEGIN{print (a-b)/20*1000}')"
+
+# Committing a RUN that wrote 768 MiB: the build step minus the same command run alone.
+printf 'FROM busybox:latest\nRUN dd if=/dev/zero of=/big bs=1M count=768 2>/dev/null\n' >"$work/ctx-ib/Dockerfile.big"
+bigbuild() { timed /usr/bin/time -f %M -o "$work/.rss" "$imgbuild" --root "$store" -q --no-cache -t big -f "$work/ctx-ib/Dockerfile.big" "$work/ctx-ib"; }
+bigrun() { timed ib run --rm busybox dd if=/dev/zero of=/big bs=1M count=768; }
+a=$(median bigbuild); rss=$(cat "$work/.rss"); b=$(median bigrun)
+printf '%-34s %8.3f s beyond the work (%.3f s build, %.3f s work alone; goal <= 1.4 s), peak RSS %d MiB\n' \
+  "commit of a 768 MiB RUN" "$(awk -v a="$a" -v b="$b" 'BEGIN{print a-b}')" "$a" "$b" "$((rss / 1024))"
+/usr/bin/time -f %M -o "$work/.rss" "$imgbuild" --root "$store" save -o "$work/big.tar" big
+printf '%-34s peak RSS %d MiB (goal <= 64 MiB)\n' "save of the 768 MiB image (gzip)" "$(($(cat "$work/.rss") / 1024))"
+
 podman rmi -f localhost/busybox:latest hw >/dev/null 2>&1 || true
 buildah rmi -f hw >/dev/null 2>&1 || true

@@ -64,19 +64,19 @@ void fsync_dir(const fs::path& dir) {
     if (::fsync(fd.get()) != 0) throw_errno("fsync", dir.string());
 }
 
-void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir) {
+void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir, Durability durability) {
     fs::path tmp = tmp_dir / ("write-" + random_hex(8));
     {
         auto fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
         write_all(fd.get(), data, tmp);
-        if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
+        if (durability == Durability::durable && ::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         throw_errno(err, "rename " + tmp.string() + " to", path.string());
     }
-    fsync_dir(path.parent_path());
+    if (durability == Durability::durable) fsync_dir(path.parent_path());
 }
 
 void make_dirs(const fs::path& dir, mode_t mode) {

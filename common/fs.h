@@ -20,9 +20,16 @@ namespace fs = std::filesystem;
 [[nodiscard]] std::string read_file(const fs::path& path);
 void write_all(int fd, std::string_view data, const fs::path& path_for_errors);
 
-// Writes `data` to `path` atomically: a temp file in `tmp_dir` (same filesystem), fsync,
-// rename over `path`, fsync of the parent dir. A crash leaves the old file or the new one.
-void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir);
+// How much a write must survive. Both are atomic against a kill (temp file + rename); only
+// `durable` also survives a power loss (fsync of the file and of its directory). Data that
+// is verified when read and merely costs a recomputation when lost (build cache entries,
+// intermediate configs) is written `relaxed`: fsyncs are the bulk of a RUN step's overhead.
+enum class Durability { durable, relaxed };
+
+// Writes `data` to `path` atomically: a temp file in `tmp_dir` (same filesystem), (fsync,)
+// rename over `path`, (fsync of the parent dir). A crash leaves the old file or the new one.
+void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir,
+                       Durability durability = Durability::durable);
 
 void fsync_path(const fs::path& path);
 void fsync_dir(const fs::path& dir);

@@ -27,14 +27,23 @@ void Store::adopt_blob_file(const fs::path& tmp_file, const Digest& d) {
     fsync_dir(blob_path(d).parent_path());
 }
 
-Digest Store::put_blob(std::string_view bytes) {
+Digest Store::put_blob(std::string_view bytes, Durability durability) {
     Digest d = Digest::of(bytes);
-    if (has_blob(d)) return d;
+    if (has_blob(d)) {
+        // It may have been put relaxed before: make it durable now if that is asked for.
+        if (durability == Durability::durable) fsync_path(blob_path(d));
+        return d;
+    }
     fs::path tmp = tmp_dir() / ("blob-" + random_hex(8));
     {
         auto fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
         write_all(fd.get(), bytes, tmp);
-        if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
+        if (durability == Durability::durable && ::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
+    }
+    if (durability == Durability::relaxed) {
+        ::chmod(tmp.c_str(), 0444);
+        rename_or_throw(tmp, blob_path(d));
+        return d;
     }
     adopt_blob_file(tmp, d);
     return d;

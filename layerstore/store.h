@@ -73,7 +73,9 @@ public:
     // ---- blobs
     [[nodiscard]] bool has_blob(const Digest& d) const;
     [[nodiscard]] std::filesystem::path blob_path(const Digest& d) const;
-    Digest put_blob(std::string_view bytes);
+    // Relaxed blobs (intermediate build configs) skip the fsyncs; they are still verified
+    // whenever read, so a torn one after a power loss is found, never used.
+    Digest put_blob(std::string_view bytes, Durability durability = Durability::durable);
     // Streams a blob from `fd`; verifies it against `expected` when given (throws on mismatch,
     // storing nothing). Returns the digest and size.
     std::pair<Digest, uint64_t> put_blob_from_fd(int fd, const std::optional<Digest>& expected,
