@@ -14,9 +14,13 @@ CacheKey& CacheKey::add(std::string_view name, std::string_view value) {
     return *this;
 }
 
-Digest state_after(const Digest& key, const nlohmann::json& config) {
-    CacheKey k(key);
+Digest state_after(const nlohmann::json& config) {
+    nlohmann::json content = config;
+    content.erase("history");  // how the image came to be, not what it is
+    content.erase("created");
+    CacheKey k(Digest::of("imgbuild-state-v2"));
     k.add("diff_ids", config.contains("rootfs") ? config["rootfs"].value("diff_ids", nlohmann::json::array()).dump() : "[]");
+    k.add("config", oci::canonical(content));
     return k.finish();
 }
 

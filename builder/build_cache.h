@@ -3,10 +3,12 @@
 // follow from the config's diff_ids (chain ids), so an entry is one small file.
 //
 // Keys chain: key(step) = sha256(state before the step, the step's normalized inputs), and
-// the state after a step = sha256(key, the resulting diff_ids). A step that was re-run and
-// produced the same layer therefore lets the following steps hit again, and one that
-// produced a different layer makes them miss — the cache never serves a result built on a
-// different parent.
+// the state after a step = sha256(what the step produced: the diff_ids and the config less
+// its history and dates), not of how it was produced. A step that missed (it changed, or
+// --no-cache) and produced the same layer and config therefore lets the following steps hit
+// again (probing goes on after a miss), and one that produced a different layer makes them
+// miss — the cache never serves a result built on a different parent. A hit's history is
+// that of the build at hand plus the step's own entry (see Build::run_instruction).
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +29,8 @@ private:
     Sha256 hash_;
 };
 
-[[nodiscard]] Digest state_after(const Digest& key, const nlohmann::json& config);
+// The state after a step whose resulting image config is `config` (see above).
+[[nodiscard]] Digest state_after(const nlohmann::json& config);
 
 class BuildCache {
 public:

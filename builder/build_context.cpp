@@ -171,6 +171,22 @@ bool BuildContext::hidden(const std::string& path, const struct stat& st) const 
 }
 
 std::vector<std::string> BuildContext::match_sources(std::string_view source, std::string_view instr) const {
+    return match(source, instr, false);
+}
+
+std::vector<std::string> BuildContext::match_all_sources(const std::vector<std::string>& sources,
+                                                         std::string_view instr) const {
+    std::vector<std::string> out;
+    for (const auto& src : sources)
+        for (auto& m : match(src, instr, true)) out.push_back(std::move(m));
+    if (out.empty() && !sources.empty())
+        throw Error(std::string(instr) + " failed: no source files were specified: nothing in the build context " +
+                    "matches the sources (or all are excluded by .dockerignore)");
+    return out;
+}
+
+std::vector<std::string> BuildContext::match(std::string_view source, std::string_view instr,
+                                             bool allow_empty_wildcard) const {
     std::string_view s = source;
     while (!s.empty() && s.front() == '/') s.remove_prefix(1);
     const std::string cleaned = clean_in(s);
@@ -216,7 +232,7 @@ std::vector<std::string> BuildContext::match_sources(std::string_view source, st
     std::vector<std::string> out;
     for (auto& c : candidates)
         if (visible(c)) out.push_back(c);
-    if (out.empty())
+    if (out.empty() && !allow_empty_wildcard)
         throw Error(std::string(instr) + " failed: no source files were specified: no file in the build context " +
                     "matches \"" + std::string(source) + "\" (or all are excluded by .dockerignore)");
     std::sort(out.begin(), out.end());

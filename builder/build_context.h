@@ -55,6 +55,13 @@ public:
     [[nodiscard]] std::vector<std::string> match_sources(std::string_view source,
                                                          std::string_view instruction_for_errors) const;
 
+    // The matches of all of one instruction's sources, in order. A wildcard that matches
+    // nothing is no error while another source matches something (as Docker's classic
+    // builder: `COPY *.txt *.md /d/` with no .md file works); nothing at all is an Error.
+    // A plain source that does not exist is an Error as in match_sources.
+    [[nodiscard]] std::vector<std::string> match_all_sources(const std::vector<std::string>& sources,
+                                                             std::string_view instruction_for_errors) const;
+
     // The real path (relative, symlinks resolved inside the context) of a matched source.
     // Throws Error as match_sources does.
     [[nodiscard]] std::string resolve(std::string_view matched_source) const;
@@ -72,6 +79,8 @@ public:
     [[nodiscard]] Digest content_digest(const std::vector<std::string>& sources) const;
 
 private:
+    [[nodiscard]] std::vector<std::string> match(std::string_view source, std::string_view instr,
+                                                 bool allow_empty_wildcard) const;
     struct Resolved {
         std::string path;  // "." or "a/b"
         struct stat st{};

@@ -12,6 +12,7 @@
 #include "builder/build_cache.h"
 #include "builder/build_options.h"
 #include "builder/progress.h"
+#include "builder/url_fetch.h"
 #include "layerstore/store.h"
 #include "parser/dockerfile.h"
 
@@ -19,6 +20,12 @@ namespace imgbuild::builder {
 
 class BuildContext;
 class FileHashCache;
+
+// An ADD <url> downloaded once per build: the cache key needs its content, the step its file.
+struct FetchedUrl {
+    std::filesystem::path file;
+    Download info;
+};
 
 struct StageState {
     nlohmann::json config;                      // the whole image config
@@ -39,6 +46,8 @@ struct StepEnv {
     std::optional<int64_t> source_date_epoch;
     // Lazily made: the context is only read when a COPY/ADD needs it.
     std::function<BuildContext&()> context;
+    // Downloads an ADD <url> the first time it is asked for (Error naming the URL on failure).
+    std::function<const FetchedUrl&(const std::string& url)> fetch;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

@@ -74,6 +74,17 @@ TEST_CASE("match_sources: wildcards per segment, sorted; no match is an error") 
     CHECK_THROWS_WITH_AS(ctx.match_sources("*.none", "ADD"), doctest::Contains("ADD failed"), Error);
 }
 
+TEST_CASE("match_all_sources: an empty wildcard is fine beside a match, not alone") {
+    Ctx c;
+    for (auto n : {"a.txt", "b.md"}) put(c.dir() / n, n);
+    BuildContext ctx(c.dir(), IgnoreMatcher(), nullptr);
+    CHECK(ctx.match_all_sources({"*.none", "b.md", "*.txt"}, "COPY") == Strings{"b.md", "a.txt"});
+    CHECK_THROWS_WITH_AS(ctx.match_all_sources({"*.none", "*.nothing"}, "COPY"),
+                         doctest::Contains("no source files were specified"), Error);
+    CHECK_THROWS_WITH_AS(ctx.match_all_sources({"*.txt", "missing"}, "COPY"), doctest::Contains("missing"), Error);
+    CHECK(ctx.match_all_sources({}, "ADD").empty());
+}
+
 TEST_CASE("match_sources: '..' out of the context and symlinks leading out are rejected") {
     Ctx c;
     put(c.dir() / "ctx/a.txt", "a");

@@ -237,7 +237,13 @@ public:
         if (s.sources.size() > 1 && !s.dest_trailing_slash)
             throw Error("When using COPY with more than one source file, the destination must be a directory and "
                         "end with a / (destination " + s.dest + ")");
-        for (const auto& src : s.sources) copy_source(src);
+        for (const auto& src : s.sources) {
+            // Hardlinks are kept within one source, not across sources: two sources that are
+            // links of one file land as two files, as in both of Docker's builders (a copier
+            // per source).
+            links_.clear();
+            copy_source(src);
+        }
     }
 
 private:

@@ -221,6 +221,15 @@ TEST_CASE("copy: hardlinks among copied files stay hardlinks") {
     CHECK(a.st_ino != lstat_of(f.ctx / "d/one").st_ino);
 }
 
+TEST_CASE("copy: links of one file given as two sources land as two files") {
+    Fixture f;
+    put(f.ctx / "one", "same");
+    stdfs::create_hard_link(f.ctx / "one", f.ctx / "two");
+    f.copy({"one", "two"}, "/sep/");
+    CHECK(lstat_of(f.root / "sep/one").st_ino != lstat_of(f.root / "sep/two").st_ino);
+    CHECK(lstat_of(f.root / "sep/one").st_nlink == 1);
+}
+
 TEST_CASE("copy: xattrs user.* and security.capability are copied") {
     Fixture f;
     put(f.ctx / "x", "x");

@@ -71,18 +71,33 @@ bool ends_with_slash(const std::string& dest) {
     return !dest.empty() && (dest.back() == '/' || dest == "." || (dest.size() >= 2 && dest.substr(dest.size() - 2) == "/."));
 }
 
+// --chown=1000 (a numeric uid, no group) owns files by 1000:1000 in both of Docker's
+// builders, whatever /etc/passwd says of uid 1000; a name takes its primary group from there.
+bool is_numeric_uid_only(const std::string& chown) {
+    return chown.find(':') == std::string::npos && chown.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// The sources read from the build context: all but ADD's URLs.
+std::vector<std::string> context_sources(const parser::Copy& copy) {
+    std::vector<std::string> out;
+    for (const auto& src : copy.sources)
+        if (!(copy.is_add && is_url(src))) out.push_back(src);
+    return out;
+}
+
 }  // namespace
 
 std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
     if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
-    std::vector<std::string> local;
     for (const auto& src : copy.sources) {
-        if (copy.is_add && is_url(src)) fp += "url:" + src + "\n";
-        else
-            for (auto& m : env.context().match_sources(src, step.instruction.keyword)) local.push_back(m);
+        // A URL counts by its content (downloaded now, as Docker does), or by the checksum
+        // it must have (then the step verifies it when it runs).
+        if (copy.is_add && is_url(src))
+            fp += "url:" + src + " " + (copy.checksum.empty() ? env.fetch(src).info.digest.str() : copy.checksum) + "\n";
     }
+    const std::vector<std::string> local = env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
     if (!local.empty()) fp += "context:" + env.context().content_digest(local).str();
     return fp;
 }
@@ -103,7 +118,7 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
         auto user = runtime::resolve_user(copy.chown, read_in_root(view.root_fd(), "/etc/passwd"),
                                           read_in_root(view.root_fd(), "/etc/group"));
         spec.uid = user.uid;
-        spec.gid = user.gid;
+        spec.gid = is_numeric_uid_only(copy.chown) ? user.uid : user.gid;
     }
     if (!copy.chmod.empty()) spec.mode = parse_chmod(copy.chmod, label);
     spec.extract_archives = copy.is_add && copy.from.empty();
@@ -118,39 +133,28 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
         from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged(), from_dirs->empty());
         from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);
         spec.preserve_ownership = !spec.uid;  // files from a stage or image keep their owners
-        for (const auto& src : copy.sources)
-            for (auto& m : from_context->match_sources(src, step.instruction.keyword))
-                spec.sources.push_back(from_context->copy_source(m));
+        for (auto& m : from_context->match_all_sources(copy.sources, step.instruction.keyword))
+            spec.sources.push_back(from_context->copy_source(m));
     } else {
         spec.ignore = &env.context().ignore();
-        for (const auto& src : copy.sources) {
-            if (copy.is_add && is_url(src)) continue;
-            for (auto& m : env.context().match_sources(src, step.instruction.keyword))
-                spec.sources.push_back(env.context().copy_source(m));
-        }
+        for (auto& m : env.context().match_all_sources(context_sources(copy), step.instruction.keyword))
+            spec.sources.push_back(env.context().copy_source(m));
     }
     if (!spec.sources.empty()) copy_into_root(view.root_fd(), spec);
 
-    // ADD <url>: downloaded, checked against --checksum, placed like a file (mode 0600).
+    // ADD <url>: downloaded, checked against --checksum, placed like a file: dest/<name from
+    // the URL> when dest ends in '/' or is a directory, mode 0600, mtime from Last-Modified.
     for (const auto& src : copy.sources) {
         if (!(copy.is_add && is_url(src))) continue;
-        fs::path tmp = dirs.dir.path() / "download";
-        Download d = fetch_url(src, tmp);
-        if (!copy.checksum.empty() && Digest::parse(copy.checksum) != d.digest)
-            throw Error(label + ": " + src + ": checksum mismatch: expected " + copy.checksum + ", got " + d.digest.str());
-        std::string dest = spec.dest;
-        if (spec.dest_trailing_slash) dest += d.file_name.empty() ? "index.html" : d.file_name;
-        CopySpec one = spec;  // the download is placed by the same in-root copier
-
-        one.sources = {{open_or_throw(dirs.dir.path(), O_PATH | O_DIRECTORY).release(), "download"}};
-        one.dest = dest;
-        one.dest_trailing_slash = false;
-        one.multiple_sources_pattern = false;
-        one.extract_archives = false;
-        if (!one.mode) one.mode = 0600;
-        one.ignore = nullptr;
-        copy_into_root(view.root_fd(), one);
-        ::close(one.sources[0].root_fd);
+        const FetchedUrl& d = env.fetch(src);
+        if (!copy.checksum.empty() && Digest::parse(copy.checksum) != d.info.digest)
+            throw Error(label + ": " + src + ": checksum mismatch: expected " + copy.checksum + ", got " +
+                        d.info.digest.str());
+        unique_fd in = open_or_throw(d.file, O_RDONLY);
+        place_downloaded_file(view.root_fd(), spec.dest, spec.dest_trailing_slash,
+                              d.info.file_name.empty() ? "index.html" : d.info.file_name, in.get(),
+                              spec.mode.value_or(0600), spec.uid.value_or(0), spec.gid.value_or(0),
+                              d.info.last_modified);
     }
 
     // COPY <<EOF /dest: each heredoc is a file named by its delimiter.

@@ -63,9 +63,18 @@ public:
 
 private:
     StepEnv step_env() {
-        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}};
+        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}, {}};
         env.context = [this]() -> BuildContext& { return context(); };
+        env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
         return env;
+    }
+
+    const FetchedUrl& fetch(const std::string& url) {
+        if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
+        if (!downloads_) downloads_.emplace(store_.make_temp_dir("download"));
+        fs::path file = downloads_->path() / std::to_string(fetched_.size());
+        Download d = fetch_url(url, file);
+        return fetched_.emplace(url, FetchedUrl{file, d}).first->second;
     }
 
     BuildContext& context() {
@@ -157,9 +166,14 @@ private:
 
         if (!opts_.no_cache) {
             if (auto hit = cache_.lookup(k)) {
+                // The key is the parent's content, not its history: keep ours, add the step's.
+                json history = s.config.contains("history") ? s.config["history"] : json::array();
+                const json& cached_history = hit->config.contains("history") ? hit->config["history"] : json::array();
+                if (!instr.as<parser::ArgInstr>() && !cached_history.empty()) history.push_back(cached_history.back());
                 s.config = std::move(hit->config);
+                s.config["history"] = std::move(history);
                 s.layers = std::move(hit->layers);
-                s.state = state_after(k, s.config);
+                s.state = state_after(s.config);
                 if (instr.as<parser::Cmd>()) s.cmd_set = true;
                 progress_.step_end(step_, total_, true, 0, 0);
                 return;
@@ -186,7 +200,7 @@ private:
         if (!instr.as<parser::ArgInstr>()) add_history(s.config, created_timestamp(), created_by(instr), !made_layer);
         set_rootfs(s.config, s.layers);
         cache_.record(k, store_.put_blob(oci::canonical(s.config)));
-        s.state = state_after(k, s.config);
+        s.state = state_after(s.config);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(step_, total_, false, secs, bytes);
     }
@@ -226,6 +240,8 @@ private:
     std::map<size_t, StageState> finished_;
     std::unique_ptr<FileHashCache> hashes_;
     std::unique_ptr<BuildContext> context_;
+    std::map<std::string, FetchedUrl> fetched_;  // ADD <url> downloads of this build
+    std::optional<TempDir> downloads_;
     int step_ = 0, total_ = 0;
 };
 

@@ -70,6 +70,13 @@ json healthcheck_json(const parser::Healthcheck& h) {
     return j;
 }
 
+// "ENTRYPOINT []" records null, "CMD []" an empty list: Docker's instruction parser (shared
+// by the classic builder and BuildKit) turns only ENTRYPOINT's empty list into nil.
+json entrypoint_json(const std::vector<std::string>& argv) {
+    if (argv.empty()) return nullptr;
+    return argv;
+}
+
 }  // namespace
 
 std::vector<std::string> command_argv(const parser::Command& cmd, const json& image_config) {
@@ -79,6 +86,13 @@ std::vector<std::string> command_argv(const parser::Command& cmd, const json& im
     if (cfg.contains("Shell") && cfg["Shell"].is_array() && !cfg["Shell"].empty()) argv = cfg["Shell"].get<std::vector<std::string>>();
     argv.push_back(cmd.shell);
     return argv;
+}
+
+std::string workdir_value(const std::string& current, const std::string& path) {
+    // An absolute WORKDIR is recorded as written ("/a/../b/" stays): Docker's classic builder
+    // and BuildKit clean only what they join (path.Join of the current dir and a relative path).
+    if (!path.empty() && path.front() == '/') return path;
+    return join_workdir(current, path);
 }
 
 std::string join_workdir(const std::string& current, const std::string& path) {
@@ -106,7 +120,7 @@ void apply_config_instruction(json& image, const parser::Instruction& instr, boo
         cfg["Cmd"] = command_argv(c->command, image);
         cmd_set = true;
     } else if (auto* e = instr.as<parser::Entrypoint>()) {
-        cfg["Entrypoint"] = command_argv(e->command, image);
+        cfg["Entrypoint"] = entrypoint_json(command_argv(e->command, image));
         if (!cmd_set) cfg["Cmd"] = nullptr;  // Docker: ENTRYPOINT resets a CMD inherited from the base
     } else if (auto* s = instr.as<parser::Shell>()) {
         cfg["Shell"] = s->argv;
@@ -119,7 +133,7 @@ void apply_config_instruction(json& image, const parser::Instruction& instr, boo
     } else if (auto* m = instr.as<parser::Maintainer>()) {
         image["author"] = m->name;
     } else if (auto* w = instr.as<parser::Workdir>()) {
-        cfg["WorkingDir"] = join_workdir(cfg.value("WorkingDir", "/"), w->path);
+        cfg["WorkingDir"] = workdir_value(cfg.value("WorkingDir", "/"), w->path);
     } else {
         throw Error("internal: " + instr.keyword + " is not a config instruction");
     }

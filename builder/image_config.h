@@ -31,7 +31,11 @@ void apply_config_instruction(nlohmann::json& image_config, const parser::Instru
 void add_history(nlohmann::json& image_config, const std::string& created, const std::string& created_by, bool empty_layer);
 
 // "/a/b" joined with a WORKDIR path the way Docker does (relative paths are relative to the
-// current WORKDIR), cleaned.
+// current WORKDIR), cleaned: the directory to create and to resolve COPY destinations in.
 [[nodiscard]] std::string join_workdir(const std::string& current, const std::string& path);
+
+// The WorkingDir a WORKDIR records, as Docker does: an absolute path as written (not
+// cleaned), a relative one joined to the current WORKDIR and cleaned.
+[[nodiscard]] std::string workdir_value(const std::string& current, const std::string& path);
 
 }  // namespace imgbuild::builder

@@ -43,9 +43,12 @@ Download fetch_url(const std::string& url, const std::filesystem::path& dest) {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(curl, CURLOPT_FILETIME, 1L);  // Last-Modified: the file's mtime, as Docker sets it
     CURLcode rc = curl_easy_perform(curl);
     long status = 0;
+    curl_off_t filetime = -1;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_FILETIME_T, &filetime);
     curl_easy_cleanup(curl);
     if (rc != CURLE_OK)
         throw Error("ADD " + url + ": download failed: " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)) +
@@ -53,6 +56,7 @@ Download fetch_url(const std::string& url, const std::filesystem::path& dest) {
     Download d;
     d.size = sink.hash.bytes();
     d.digest = sink.hash.finish();
+    if (filetime >= 0) d.last_modified = timespec{static_cast<time_t>(filetime), 0};
     std::string path = url.substr(url.find("://") + 3);
     path = path.substr(0, path.find_first_of("?#"));
     auto slash = path.find('/');

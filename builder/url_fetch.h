@@ -1,6 +1,8 @@
 #pragma once
 // ADD <url>: downloads with libcurl into a file, streaming, with the digest computed on the way.
+#include <ctime>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/digest.h"
@@ -11,6 +13,7 @@ struct Download {
     Digest digest;
     uint64_t size = 0;
     std::string file_name;  // the last path component of the URL ("" when it has none)
+    std::optional<timespec> last_modified;  // the Last-Modified header, when the server sent one
 };
 
 // Fetches `url` (http or https, redirects followed) into `dest`. Throws Error naming the URL

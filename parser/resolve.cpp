@@ -104,8 +104,8 @@ private:
         }
         std::string kw = c.is_add ? "ADD" : "COPY";
         if (c.sources.size() + c.heredocs.size() > 1 && (c.dest.empty() || c.dest.back() != '/')) {
-            fail(ins, "when using " + kw + " with more than one source, the destination must be a directory ending in /"
-                      " (\"" + c.dest + "/\")");
+            fail(ins, "When using " + kw + " with more than one source file, the destination must be a directory and "
+                      "end with a / (" + c.dest + "/)");  // Docker's words
         }
         if (!c.checksum.empty()) {
             auto colon = c.checksum.find(':');

@@ -106,6 +106,9 @@ ResolvedUser resolve_user(std::string_view spec, std::string_view passwd, std::s
         } else {
             throw Error("unable to find group " + std::string(*group_part) + ": no matching entries in group file");
         }
+        // The explicit group is the only supplementary group too, as Docker sets it (`id` in
+        // `docker run -u 33:100` prints groups=100; /etc/group memberships do not apply).
+        r.groups.push_back(r.gid);
     } else {
         // Only without an explicit group do the user's /etc/group memberships apply; the
         // primary group leads the list, as initgroups(3) makes it.

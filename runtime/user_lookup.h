@@ -12,7 +12,7 @@ namespace imgbuild::runtime {
 struct ResolvedUser {
     uid_t uid = 0;
     gid_t gid = 0;
-    std::vector<gid_t> groups;   // supplementary groups (from /etc/group membership)
+    std::vector<gid_t> groups;   // supplementary groups (/etc/group memberships, or the explicit group)
     std::string home = "/";
 };
 

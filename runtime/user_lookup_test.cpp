@@ -49,7 +49,7 @@ TEST_CASE("user lookup: names and ids from the image's passwd and group") {
 
     auto explicit_group = resolve_user("app:wheel", kPasswd, kGroup);
     CHECK(explicit_group.gid == 10);
-    CHECK(explicit_group.groups.empty());
+    CHECK(explicit_group.groups == std::vector<gid_t>{10});
 
     auto unknown_id = resolve_user("4242:4343", kPasswd, kGroup);
     CHECK(unknown_id.uid == 4242);

@@ -1,0 +1,2 @@
+chmod 0600 file2
+chmod 0755 file1
