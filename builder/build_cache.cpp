@@ -34,8 +34,16 @@ std::optional<BuildCache::Hit> BuildCache::lookup(const Digest& key) const {
     }
     auto config_digest = Digest::try_parse(text);
     if (!config_digest || !store_.has_blob(*config_digest)) return std::nullopt;
+    // Entries and intermediate configs are written without fsync (build_cache.h): one torn
+    // by a power loss fails its digest check here and is a miss, not an error.
+    std::string config_text;
+    try {
+        config_text = store_.read_blob(*config_digest);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
     // The layers may have been pruned since: then the entry is useless.
-    Hit hit{*config_digest, oci::parse_json(store_.read_blob(*config_digest), "cached config " + config_digest->str()), {}};
+    Hit hit{*config_digest, oci::parse_json(config_text, "cached config " + config_digest->str()), {}};
     std::optional<std::string> parent;
     for (const auto& diff_id : oci::config_diff_ids(hit.config, "cached config")) {
         auto layer = store_.layer(layerstore::Store::chain_id(parent, diff_id));
@@ -47,7 +55,7 @@ std::optional<BuildCache::Hit> BuildCache::lookup(const Digest& key) const {
 }
 
 void BuildCache::record(const Digest& key, const Digest& config_digest) {
-    atomic_write_file(store_.root() / "cache" / key.hex(), config_digest.str(), store_.tmp_dir());
+    atomic_write_file(store_.root() / "cache" / key.hex(), config_digest.str(), store_.tmp_dir(), Durability::relaxed);
 }
 
 }  // namespace imgbuild::builder

@@ -32,6 +32,8 @@ private:
 // The state after a step whose resulting image config is `config` (see above).
 [[nodiscard]] Digest state_after(const nlohmann::json& config);
 
+// Entries are written atomically but without fsync: losing one to a power loss costs a
+// rebuild of that step, while the fsyncs would cost every RUN step milliseconds.
 class BuildCache {
 public:
     explicit BuildCache(layerstore::Store& store) : store_(store) {}

@@ -199,7 +199,7 @@ private:
         bool made_layer = s.layers.size() != layers_before;
         if (!instr.as<parser::ArgInstr>()) add_history(s.config, created_timestamp(), created_by(instr), !made_layer);
         set_rootfs(s.config, s.layers);
-        cache_.record(k, store_.put_blob(oci::canonical(s.config)));
+        cache_.record(k, store_.put_blob(oci::canonical(s.config), Durability::relaxed));
         s.state = state_after(s.config);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(step_, total_, false, secs, bytes);
