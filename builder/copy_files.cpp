@@ -289,12 +289,34 @@ private:
             dir.fd = oci::open_in_root(root_, spec_.dest, O_PATH | O_DIRECTORY);
             dst_path = join_path(container_path(spec_.dest), name);
         } else {
-            dir = ensure_dest_dirs(root_, dir_name(spec_.dest), created_dir_owner());
-            final_name = base_name(spec_.dest);
-            dst_path = container_path(spec_.dest);
+            const std::string dest = follow_dest_symlinks(spec_.dest);
+            dir = ensure_dest_dirs(root_, dir_name(dest), created_dir_owner());
+            final_name = base_name(dest);
+            dst_path = container_path(dest);
         }
         // Top-level: the source symlink was followed, so copy what it points to.
         copy_nondir_followed(src, st, dir.fd.get(), final_name, dst_path);
+    }
+
+    // A destination file path that is a symlink in the image (to a file, or dangling) is
+    // followed inside the root, and the file lands at its target: both of Docker's builders
+    // resolve the whole destination path (BuildKit's fs.RootPath), so the link stays.
+    // Symlinks met below a copied directory are replaced instead (copy_entry).
+    [[nodiscard]] std::string follow_dest_symlinks(std::string path) const {
+        for (int hops = 0; hops < 40; ++hops) {
+            unique_fd parent;
+            try {
+                parent = oci::open_in_root(root_, dir_name(path), O_PATH | O_DIRECTORY);
+            } catch (const SystemError&) {
+                return path;  // missing parents are created by the caller
+            }
+            char buf[PATH_MAX];
+            ssize_t n = ::readlinkat(parent.get(), base_name(path).c_str(), buf, sizeof buf);
+            if (n < 0) return path;  // not a symlink, or nothing there yet
+            std::string target(buf, static_cast<size_t>(n));
+            path = target.starts_with('/') ? target : join_path(dir_name(path), target);
+        }
+        throw_errno(ELOOP, "resolve destination", container_path(spec_.dest));
     }
 
     [[nodiscard]] bool existing_dir(const std::string& path) const {

@@ -221,6 +221,21 @@ TEST_CASE("copy: hardlinks among copied files stay hardlinks") {
     CHECK(a.st_ino != lstat_of(f.ctx / "d/one").st_ino);
 }
 
+TEST_CASE("copy: a file onto a symlink in the image writes the link's target, in the root") {
+    Fixture f;
+    put(f.ctx / "new", "NEW");
+    put(f.root / "real", "old");
+    stdfs::create_symlink("/real", f.root / "abs-link");
+    stdfs::create_directories(f.root / "etc");
+    stdfs::create_symlink("../dangling-target", f.root / "etc/rel-link");
+    f.copy({"new"}, "/abs-link");
+    f.copy({"new"}, "/etc/rel-link");
+    CHECK(stdfs::is_symlink(f.root / "abs-link"));
+    CHECK(slurp(f.root / "real") == "NEW");
+    CHECK(stdfs::is_symlink(f.root / "etc/rel-link"));
+    CHECK(slurp(f.root / "dangling-target") == "NEW");
+}
+
 TEST_CASE("copy: links of one file given as two sources land as two files") {
     Fixture f;
     put(f.ctx / "one", "same");
