@@ -90,22 +90,10 @@ void remove_all_at(int dirfd, const std::string& name, const std::string& shown)
         if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) throw_errno("unlink", shown);
         return;
     }
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) throw_errno("open", shown);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        throw_errno(err, "opendir", shown);
-    }
     {
-        scope_exit close_dir([d] { ::closedir(d); });
-        std::vector<std::string> names;
-        while (dirent* de = ::readdir(d)) {
-            std::string_view n = de->d_name;
-            if (n != "." && n != "..") names.emplace_back(n);
-        }
-        for (const auto& n : names) remove_all_at(::dirfd(d), n, shown + "/" + n);
+        unique_fd dir(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dir) throw_errno("open", shown);
+        for (const auto& n : sorted_dir_names(dir.get(), shown)) remove_all_at(dir.get(), n, shown + "/" + n);
     }
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno("rmdir", shown);
 }

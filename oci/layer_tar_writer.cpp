@@ -94,31 +94,7 @@ std::vector<Xattr> read_xattrs(int dirfd, const std::string& name, const std::st
 }
 
 // Names in a directory, byte-sorted.
-std::vector<std::string> sorted_names(int dirfd, const std::string& shown) {
-    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open", shown);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        throw_errno(err, "opendir", shown);
-    }
-    scope_exit close_dir([d] { ::closedir(d); });
-    std::vector<std::string> names;
-    for (;;) {
-        errno = 0;
-        dirent* de = ::readdir(d);
-        if (!de) {
-            if (errno != 0) throw_errno("readdir", shown);
-            break;
-        }
-        std::string_view n = de->d_name;
-        if (n == "." || n == "..") continue;
-        names.emplace_back(n);
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
+std::vector<std::string> sorted_names(int dirfd, const std::string& shown) { return sorted_dir_names(dirfd, shown); }
 
 class LayerTarWriter {
 public:

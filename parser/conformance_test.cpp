@@ -11,11 +11,13 @@
 #include <sstream>
 
 #include "parser/dockerfile.h"
+#include "parser/test_support.h"
 #include "parser/expand.h"
 #include "parser/syntax_tree.h"
 
 namespace fs = std::filesystem;
 using namespace imgbuild::parser;
+using namespace imgbuild::parser::testing;
 
 namespace {
 
@@ -25,29 +27,6 @@ fs::path conformance_dir() {
 }
 
 fs::path buildkit_dir() { return conformance_dir() / "buildkit-dockerfile"; }
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<fs::path> case_dirs(const fs::path& dir) {
-    std::vector<fs::path> out;
-    if (!fs::exists(dir)) return out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        if (e.is_directory()) out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-std::string trim(const std::string& s) {
-    size_t b = s.find_first_not_of(" \t\r\n\v\f");
-    size_t e = s.find_last_not_of(" \t\r\n\v\f");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
 
 // Cases where we deliberately differ from BuildKit; docs/parser.md explains each one.
 // (None so far: every case of the data set passes as BuildKit expects.)

@@ -13,37 +13,16 @@
 #include <sstream>
 
 #include "parser/dockerfile.h"
+#include "parser/test_support.h"
 #include "parser/json_dump.h"
 
 namespace fs = std::filesystem;
 using namespace imgbuild::parser;
+using namespace imgbuild::parser::testing;
 
 namespace {
 
 fs::path data_dir() { return fs::path(IMGBUILD_SOURCE_DIR) / "tests" / "parser"; }
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string trim(const std::string& s) {
-    size_t b = s.find_first_not_of(" \t\r\n");
-    size_t e = s.find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-std::vector<fs::path> case_dirs(const fs::path& dir) {
-    std::vector<fs::path> out;
-    if (!fs::exists(dir)) return out;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        if (e.is_directory()) out.push_back(e.path());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 // Runs a case the way `imgbuild parse` does.
 nlohmann::json run_case(const fs::path& dir) {
