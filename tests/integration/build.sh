@@ -175,7 +175,7 @@ expect_match "-f - content used" FROMSTDIN=1 "$(ib inspect --format '{{json .Con
 # ---- the terminal view: a live status line (redrawn with elapsed time), output above it
 ctx=$TEST_TMP/tty && mkdir -p "$ctx"
 printf 'FROM busybox\nRUN echo one; sleep 0.5; echo two\n' >"$ctx/Dockerfile"
-check "build on a terminal" script -qec "'$IMGBUILD' --root '$store' -t tty --no-cache '$ctx'" /dev/null
+check "build on a terminal" script -qec "'$IMGBUILD' --root '$store' -t tty --no-cache --progress tty '$ctx'" /dev/null
 expect_match "the terminal view redraws the running step with its elapsed time" $'\r\e\\[K.*RUN echo one.*  0\\.[1-9]s' "$OUT"
 expect_match "the step's output is shown" 'two' "$OUT"
 expect_match "the step ends with DONE" 'DONE [0-9.]+s' "$OUT"
