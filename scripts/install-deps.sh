@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libarchive-dev libssl-dev nlohmann-json3-dev libcli11-dev
       doctest-dev libcurl4-openssl-dev libseccomp-dev libzstd-dev zlib1g-dev busybox-static)
-[[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file attr libcap2-bin)
+[[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file attr libcap2-bin python3 jq)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
