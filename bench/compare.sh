@@ -61,13 +61,18 @@ from0() { timed ib -q --no-cache -f "$work/ctx-ib/Dockerfile.from" "$work/ctx-ib
 a=$(median runs20); b=$(median from0)
 printf '%-34s %8.1f ms per RUN step (goal <= 5 ms)\n' "RUN step overhead" "$(awk -v a="$a" -v b="$b" 'BEGIN{print (a-b)/20*1000}')"
 
-# Committing a RUN that wrote 768 MiB: the build step minus the same command run alone.
+# Committing a RUN that wrote 768 MiB: the builder reports the time from the end of the
+# command to the layer being in the store (diffID pass, rename, metadata) as a JSON event.
 printf 'FROM busybox:latest\nRUN dd if=/dev/zero of=/big bs=1M count=768 2>/dev/null\n' >"$work/ctx-ib/Dockerfile.big"
-bigbuild() { timed /usr/bin/time -f %M -o "$work/.rss" "$imgbuild" --root "$store" -q --no-cache -t big -f "$work/ctx-ib/Dockerfile.big" "$work/ctx-ib"; }
-bigrun() { timed ib run --rm busybox dd if=/dev/zero of=/big bs=1M count=768; }
-a=$(median bigbuild); rss=$(cat "$work/.rss"); b=$(median bigrun)
-printf '%-34s %8.3f s beyond the work (%.3f s build, %.3f s work alone; goal <= 1.4 s), peak RSS %d MiB\n' \
-  "commit of a 768 MiB RUN" "$(awk -v a="$a" -v b="$b" 'BEGIN{print a-b}')" "$a" "$b" "$((rss / 1024))"
+commits=()
+for _ in $(seq "$runs"); do
+  sync
+  /usr/bin/time -f %M -o "$work/.rss" "$imgbuild" --root "$store" --progress json --no-cache -t big \
+    -f "$work/ctx-ib/Dockerfile.big" "$work/ctx-ib" >"$work/big.json"
+  commits+=("$(sed -n 's/.*"commit_s":\([0-9.e-]*\).*/\1/p' "$work/big.json")")
+done
+c=$(printf '%s\n' "${commits[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+printf '%-34s %8.3f s beyond the work (goal <= 1.4 s), peak RSS %d MiB\n' "commit of a 768 MiB RUN" "$c" "$(($(cat "$work/.rss") / 1024))"
 /usr/bin/time -f %M -o "$work/.rss" "$imgbuild" --root "$store" save -o "$work/big.tar" big
 printf '%-34s peak RSS %d MiB (goal <= 64 MiB)\n' "save of the 768 MiB image (gzip)" "$(($(cat "$work/.rss") / 1024))"
 

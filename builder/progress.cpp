@@ -187,6 +187,9 @@ public:
     void cache_miss(int step, const std::string& reason) override {
         emit({{"event", "cache_miss"}, {"step", step}, {"reason", reason}});
     }
+    void layer_committed(int step, double seconds, uint64_t bytes) override {
+        emit({{"event", "layer"}, {"step", step}, {"commit_s", seconds}, {"bytes", bytes}});
+    }
     void output(int step, int stream, std::string_view data) override {
         lines_.feed(step, stream, data, [&](std::string_view l) { emit_line(step, stream, l); });
     }

@@ -18,6 +18,9 @@ public:
     // cached: the result came from the cache; bytes: size of the layer made (0 for none).
     virtual void step_end(int step, int total, bool cached, double seconds, uint64_t bytes) = 0;
     virtual void cache_miss(int step, const std::string& reason) = 0;
+    // A step's upper dir became a layer of `bytes` (tar size) in `seconds`: what a RUN costs
+    // beyond its own work. Only the JSON view reports it.
+    virtual void layer_committed(int /*step*/, double /*seconds*/, uint64_t /*bytes*/) {}
     virtual void output(int step, int stream, std::string_view data) = 0;
     virtual void message(const std::string& text) = 0;
     virtual void finish(const std::string& image_id) = 0;

@@ -2,6 +2,7 @@
 // overlay upper dir becomes the new layer as is (moved, not copied).
 #include <fcntl.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "builder/build_state.h"
@@ -33,10 +34,13 @@ std::vector<std::string> run_argv(const parser::Run& run, const nlohmann::json& 
 
 uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
     if (fs::is_empty(upper)) return 0;  // a step that changed nothing makes no layer
+    auto t0 = std::chrono::steady_clock::now();
     std::optional<std::string> parent;
     if (!s.layers.empty()) parent = s.layers.back().id;
     auto layer = env.store.commit_layer_dir(upper, parent, env.source_date_epoch);
     s.layers.push_back(layer);
+    env.progress.layer_committed(env.step, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                                 layer.tar_size);
     return layer.tar_size;
 }
 

@@ -120,6 +120,8 @@ check "cache: the new content is in the image" ib run --rm cache cat /data.txt
 expect_eq "cache: new content" BBBB "$OUT"
 check "cache: --progress json" ib -t cache --progress json "$ctx"
 expect_match "json events" '"event":"cache_hit"' "$OUT"
+check "cache: --progress json --no-cache" ib -t cache --no-cache --progress json "$ctx"
+expect_match "json reports each layer's commit time" '"event":"layer".*"commit_s":' "$OUT"
 
 # ---- multi-stage
 ctx=$TEST_TMP/multi && mkdir -p "$ctx"
