@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "registry/curl_library.h"
 
 namespace imgbuild::builder {
 
@@ -29,29 +30,28 @@ size_t on_data(char* data, size_t size, size_t n, void* user) {
 bool is_url(const std::string& source) { return source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0; }
 
 Download fetch_url(const std::string& url, const std::filesystem::path& dest) {
-    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    if (!initialised) throw Error("ADD " + url + ": libcurl failed to initialise");
+    const registry::CurlLibrary& c = registry::curl_library();
     unique_fd fd = open_or_throw(dest, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     Sink sink{fd.get(), Sha256(), dest};
-    CURL* curl = curl_easy_init();
+    CURL* curl = c.easy_init();
     if (!curl) throw Error("ADD " + url + ": libcurl failed to initialise");
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(curl, CURLOPT_FILETIME, 1L);  // Last-Modified: the file's mtime, as Docker sets it
-    CURLcode rc = curl_easy_perform(curl);
+    c.easy_setopt(curl, CURLOPT_URL, url.c_str());
+    c.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    c.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    c.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    c.easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    c.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    c.easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    c.easy_setopt(curl, CURLOPT_FILETIME, 1L);  // Last-Modified: the file's mtime, as Docker sets it
+    CURLcode rc = c.easy_perform(curl);
     long status = 0;
     curl_off_t filetime = -1;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(curl, CURLINFO_FILETIME_T, &filetime);
-    curl_easy_cleanup(curl);
+    c.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    c.easy_getinfo(curl, CURLINFO_FILETIME_T, &filetime);
+    c.easy_cleanup(curl);
     if (rc != CURLE_OK)
-        throw Error("ADD " + url + ": download failed: " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)) +
+        throw Error("ADD " + url + ": download failed: " + (errbuf[0] ? errbuf : c.easy_strerror(rc)) +
                     (status ? " (HTTP " + std::to_string(status) + ")" : ""));
     Download d;
     d.size = sink.hash.bytes();

@@ -1,0 +1,46 @@
+#include "registry/curl_library.h"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <string>
+
+#include "common/error.h"
+
+namespace imgbuild::registry {
+
+namespace {
+
+template <typename F>
+void bind(void* lib, const char* name, F& out) {
+    void* sym = ::dlsym(lib, name);
+    if (!sym) throw Error(std::string("load libcurl.so.4: symbol ") + name + " missing");
+    out = reinterpret_cast<F>(sym);
+}
+
+CurlLibrary load() {
+    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) throw Error(std::string("load libcurl.so.4: ") + ::dlerror() + " (install libcurl4)");
+    CurlLibrary c{};
+    CURLcode (*global_init)(long) = nullptr;
+    bind(lib, "curl_global_init", global_init);
+    bind(lib, "curl_easy_init", c.easy_init);
+    bind(lib, "curl_easy_setopt", c.easy_setopt);
+    bind(lib, "curl_easy_perform", c.easy_perform);
+    bind(lib, "curl_easy_getinfo", c.easy_getinfo);
+    bind(lib, "curl_easy_cleanup", c.easy_cleanup);
+    bind(lib, "curl_easy_strerror", c.easy_strerror);
+    if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: curl_global_init failed");
+    return c;  // the library stays loaded for the life of the process
+}
+
+}  // namespace
+
+const CurlLibrary& curl_library() {
+    static std::once_flag once;
+    static CurlLibrary lib;
+    std::call_once(once, [] { lib = load(); });
+    return lib;
+}
+
+}  // namespace imgbuild::registry
