@@ -43,6 +43,20 @@ std::string read_file(const fs::path& path) {
     return out;
 }
 
+Digest hash_to_end(int fd, const fs::path& path_for_errors) {
+    Sha256 hash;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read", path_for_errors.string());
+        }
+        if (n == 0) return hash.finish();
+        hash.update(buf.data(), static_cast<size_t>(n));
+    }
+}
+
 void write_all(int fd, std::string_view data, const fs::path& path_for_errors) {
     while (!data.empty()) {
         ssize_t n = ::write(fd, data.data(), data.size());

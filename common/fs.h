@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/unique_fd.h"
 
 namespace imgbuild {
@@ -15,6 +16,10 @@ namespace fs = std::filesystem;
 
 [[nodiscard]] unique_fd open_or_throw(const fs::path& path, int flags, mode_t mode = 0644);
 [[nodiscard]] unique_fd openat_or_throw(int dirfd, const fs::path& path, int flags, mode_t mode = 0644);
+
+// The sha256 of everything `fd` yields from its current offset to EOF, read in 1 MiB chunks
+// (bounded memory whatever the size). Throws SystemError naming the path on a read error.
+[[nodiscard]] Digest hash_to_end(int fd, const fs::path& path_for_errors);
 
 // Whole small files (configs, manifests, metadata). Not for layers: those stream.
 [[nodiscard]] std::string read_file(const fs::path& path);

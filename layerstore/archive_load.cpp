@@ -14,15 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-Digest hash_file(const fs::path& p) {
-    auto fd = open_or_throw(p, O_RDONLY);
-    Sha256 h;
-    std::vector<char> buf(1 << 20);
-    ssize_t n;
-    while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) h.update(buf.data(), static_cast<size_t>(n));
-    if (n < 0) throw_errno("read", p.string());
-    return h.finish();
-}
+Digest hash_file(const fs::path& p) { return hash_to_end(open_or_throw(p, O_RDONLY).get(), p); }
 
 // Files named by a digest (blobs/sha256/<hex>, or docker's <hex>.json / <hex>/layer.tar
 // configs) must hash to that digest.

@@ -107,15 +107,13 @@ bool Store::verify_blob(const Digest& d, std::string* problem) const {
         return false;
     }
     unique_fd guard(fd);
-    Sha256 hash;
-    std::vector<char> buf(1 << 20);
-    ssize_t n;
-    while ((n = ::read(fd, buf.data(), buf.size())) > 0) hash.update(buf.data(), static_cast<size_t>(n));
-    if (n < 0) {
-        if (problem) *problem = "blob " + d.str() + ": read error " + describe_errno(errno);
+    Digest got;
+    try {
+        got = hash_to_end(fd, blob_path(d));
+    } catch (const SystemError& e) {
+        if (problem) *problem = "blob " + d.str() + ": " + e.what();
         return false;
     }
-    Digest got = hash.finish();
     if (got != d) {
         if (problem) *problem = "blob " + d.str() + ": content hashes to " + got.str();
         return false;

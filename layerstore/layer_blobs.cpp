@@ -50,11 +50,7 @@ void write_plain_layer_tar(Store& store, const LayerInfo& layer, const fs::path&
         auto in = store.open_blob(layer.blobs.front().digest);
         oci::decompress_stream(in.get(), out.get(), store.blob_path(layer.blobs.front().digest).string());
         if (::lseek(out.get(), 0, SEEK_SET) != 0) throw_errno("seek", file.string());
-        Sha256 h;
-        char buf[1 << 16];
-        ssize_t n;
-        while ((n = ::read(out.get(), buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
-        if (h.finish() != layer.diff_id)
+        if (hash_to_end(out.get(), file) != layer.diff_id)
             throw Error("layer " + layer.id + ": its blob does not decompress to diff_id " + layer.diff_id.str());
         return;
     }
