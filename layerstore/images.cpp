@@ -54,6 +54,13 @@ oci::Descriptor manifest_descriptor(const Store& s, const Digest& manifest) {
     return d;
 }
 
+// The image id behind a manifest, reading only the manifest: id lookups compare ids without
+// loading every image's config and layers.
+Digest config_digest_of(const Store& s, const Digest& manifest) {
+    std::string what = "manifest " + manifest.str();
+    return oci::manifest_from_json(oci::parse_json(s.read_blob(manifest), what), what).config.digest;
+}
+
 }  // namespace
 
 Image Store::put_image(const json& config_in, const std::vector<LayerInfo>& layers) {
@@ -108,10 +115,8 @@ std::optional<Image> Store::find_image(std::string_view ref_in) const {
     if (auto d = Digest::try_parse(ref)) {
         for (const auto& m : idx.manifests)
             if (m.digest == *d) return image(m.digest);
-        for (const auto& m : idx.manifests) {
-            Image img = image(m.digest);
-            if (img.config_digest == *d) return img;
-        }
+        for (const auto& m : idx.manifests)
+            if (config_digest_of(*this, m.digest) == *d) return image(m.digest);
         return std::nullopt;
     }
     // A name: exact tag match.
@@ -126,16 +131,14 @@ std::optional<Image> Store::find_image(std::string_view ref_in) const {
             if (name_of(m) == name) return image(m.digest);
     // A short image id (hex prefix of the config digest), as docker accepts.
     if (ref.size() >= 4 && ref.size() <= 64 && is_lower_hex(ref)) {
-        std::optional<Image> found;
+        std::optional<Digest> found;
         for (const auto& m : idx.manifests) {
-            Image img = image(m.digest);
-            if (img.config_digest.hex().rfind(ref, 0) == 0) {
-                if (found && found->manifest_digest != img.manifest_digest)
-                    throw UsageError("image id prefix \"" + ref + "\" is ambiguous");
-                found = img;
-            }
+            if (config_digest_of(*this, m.digest).hex().rfind(ref, 0) != 0) continue;
+            if (found && *found != m.digest) throw UsageError("image id prefix \"" + ref + "\" is ambiguous");
+            found = m.digest;
         }
-        return found;
+        if (!found) return std::nullopt;
+        return image(*found);
     }
     return std::nullopt;
 }
