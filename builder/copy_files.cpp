@@ -21,7 +21,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "oci/path_resolve.h"
+#include "common/path_resolve.h"
 
 namespace imgbuild::builder {
 
@@ -182,14 +182,14 @@ struct DestDir {
 // Opens the directory `path` in the root, creating what is missing (0755, owner `o`).
 // Symlinks on the way are followed inside the root.
 DestDir ensure_dest_dirs(int root_fd, const std::string& path, Owner o) {
-    auto comps = oci::clean_path_components(path);
+    auto comps = clean_path_components(path);
     DestDir out;
-    out.fd = oci::open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+    out.fd = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
     std::string prefix;
     for (const auto& c : comps.value_or(std::vector<std::string>{})) {
         prefix += "/" + c;
         try {
-            out.fd = oci::open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+            out.fd = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
             out.created = false;
             continue;
         } catch (const SystemError& e) {
@@ -260,7 +260,7 @@ private:
         const std::string src_desc = src.path;
         unique_fd sfd;
         try {
-            sfd = oci::open_in_root(src.root_fd, src.path, O_PATH);
+            sfd = open_in_root(src.root_fd, src.path, O_PATH);
         } catch (const SystemError& e) {
             throw Error("copy " + src.path + ": source not found: " + e.what());
         }
@@ -273,7 +273,7 @@ private:
             return;
         }
         if (S_ISREG(st.st_mode) && spec_.extract_archives) {
-            unique_fd rfd = oci::open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
+            unique_fd rfd = open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
             if (is_tar_archive(rfd.get())) {
                 extract_archive(rfd.get(), src_desc);
                 return;
@@ -286,7 +286,7 @@ private:
             dir = ensure_dest_dirs(root_, spec_.dest, created_dir_owner());
             dst_path = join_path(container_path(spec_.dest), name);
         } else if (existing_dir(spec_.dest)) {
-            dir.fd = oci::open_in_root(root_, spec_.dest, O_PATH | O_DIRECTORY);
+            dir.fd = open_in_root(root_, spec_.dest, O_PATH | O_DIRECTORY);
             dst_path = join_path(container_path(spec_.dest), name);
         } else {
             const std::string dest = follow_dest_symlinks(spec_.dest);
@@ -306,7 +306,7 @@ private:
         for (int hops = 0; hops < 40; ++hops) {
             unique_fd parent;
             try {
-                parent = oci::open_in_root(root_, dir_name(path), O_PATH | O_DIRECTORY);
+                parent = open_in_root(root_, dir_name(path), O_PATH | O_DIRECTORY);
             } catch (const SystemError&) {
                 return path;  // missing parents are created by the caller
             }
@@ -321,7 +321,7 @@ private:
 
     [[nodiscard]] bool existing_dir(const std::string& path) const {
         try {
-            unique_fd fd = oci::open_in_root(root_, path, O_PATH | O_DIRECTORY);
+            unique_fd fd = open_in_root(root_, path, O_PATH | O_DIRECTORY);
             return true;
         } catch (const SystemError&) {
             return false;
@@ -386,7 +386,7 @@ private:
     void copy_nondir_followed(const CopySource& src, const struct stat& st, int dst_dir,
                               const std::string& dst_name, const std::string& dst_path) {
         if (S_ISREG(st.st_mode)) {
-            unique_fd in = oci::open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
+            unique_fd in = open_in_root(src.root_fd, src.path, O_RDONLY | O_NOCTTY);
             copy_regular(in.get(), st, src.path, dst_dir, dst_name, dst_path);
         } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
             copy_special(st, src.path, dst_dir, dst_name, dst_path);
@@ -411,7 +411,7 @@ private:
                 if (::mkdirat(dst_parent, dst_name.c_str(), 0700) != 0) throw_errno("mkdir", dst_path);
                 created = true;
             } else {
-                dst = oci::open_in_root(root_, dst_path, O_RDONLY | O_DIRECTORY);
+                dst = open_in_root(root_, dst_path, O_RDONLY | O_DIRECTORY);
             }
         } else if (!S_ISDIR(dst_st.st_mode)) {
             throw Error("cannot copy directory " + src_rel + " to " + dst_path + ": a non-directory exists there");
@@ -440,7 +440,7 @@ private:
         }
         const std::string& first = it->second;
         if (first == dst_path) return false;
-        unique_fd first_dir = oci::open_in_root(root_, dir_name(first), O_PATH | O_DIRECTORY);
+        unique_fd first_dir = open_in_root(root_, dir_name(first), O_PATH | O_DIRECTORY);
         clear_for_nondir(dst_dir, dst_name, src_rel, dst_path);
         if (::linkat(first_dir.get(), base_name(first).c_str(), dst_dir, dst_name.c_str(), 0) != 0)
             throw_errno("link " + first + " to", dst_path);
@@ -521,7 +521,7 @@ void Copier::extract_archive(int fd, const std::string& src_desc) {
         if (rc == ARCHIVE_EOF) break;
         if (rc < ARCHIVE_WARN) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
         const char* raw = archive_entry_pathname(e);
-        auto comps = oci::clean_path_components(raw ? raw : "");
+        auto comps = clean_path_components(raw ? raw : "");
         if (!comps) throw Error("ADD " + src_desc + ": entry " + std::string(raw) + " leaves the destination");
         if (comps->empty()) continue;  // "./": the destination itself
         std::string rel;
@@ -530,7 +530,7 @@ void Copier::extract_archive(int fd, const std::string& src_desc) {
         const std::string name = comps->back();
         const std::string parent_rel = dir_name("/" + rel);
         const std::string entry_path = join_path(dest_path, rel);
-        unique_fd parent = oci::mkdirs_in_root(dest.fd.get(), parent_rel, 0755);
+        unique_fd parent = mkdirs_in_root(dest.fd.get(), parent_rel, 0755);
 
         const mode_t type = archive_entry_filetype(e);
         const mode_t perm = spec_.mode ? *spec_.mode : (archive_entry_perm(e) & 07777);
@@ -545,12 +545,12 @@ void Copier::extract_archive(int fd, const std::string& src_desc) {
             remove_tree_at(parent.get(), name, entry_path);
 
         if (const char* hl = archive_entry_hardlink(e)) {
-            auto tcomps = oci::clean_path_components(hl);
+            auto tcomps = clean_path_components(hl);
             if (!tcomps || tcomps->empty()) throw Error("ADD " + src_desc + ": bad hardlink target " + hl);
             std::string trel;
             for (auto& c : *tcomps) trel += (trel.empty() ? "" : "/") + c;
             if (!seen.count(trel)) throw Error("ADD " + src_desc + ": hardlink to " + trel + " which is not in the archive");
-            unique_fd tparent = oci::open_in_root(dest.fd.get(), dir_name("/" + trel), O_PATH | O_DIRECTORY);
+            unique_fd tparent = open_in_root(dest.fd.get(), dir_name("/" + trel), O_PATH | O_DIRECTORY);
             if (::linkat(tparent.get(), tcomps->back().c_str(), parent.get(), name.c_str(), 0) != 0)
                 throw_errno("link " + join_path(dest_path, trel) + " to", entry_path);
             seen[rel] = rel;
@@ -616,7 +616,7 @@ void Copier::extract_archive(int fd, const std::string& src_desc) {
     }
     // Directory mtimes last (their entries changed them), deepest first.
     for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
-        unique_fd d = oci::open_in_root(dest.fd.get(), it->path, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        unique_fd d = open_in_root(dest.fd.get(), it->path, O_PATH | O_DIRECTORY | O_NOFOLLOW);
         const timespec ts[2] = {it->mtime, it->mtime};
         if (::utimensat(d.get(), "", ts, AT_EMPTY_PATH) != 0) throw_errno("set times of", join_path(dest_path, it->path));
     }
@@ -659,7 +659,7 @@ void place_downloaded_file(int dest_root_fd, const std::string& dest, bool dest_
     bool into_dir = dest_trailing_slash;
     if (!into_dir) {
         try {
-            unique_fd d = oci::open_in_root(dest_root_fd, dest, O_PATH | O_DIRECTORY);
+            unique_fd d = open_in_root(dest_root_fd, dest, O_PATH | O_DIRECTORY);
             into_dir = true;
         } catch (const SystemError&) {
         }

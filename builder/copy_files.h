@@ -1,7 +1,7 @@
 #pragma once
 // The COPY/ADD file engine: copies already-matched sources into a container root (the
 // step's merged overlay view), with Docker's (BuildKit's) semantics. Every destination
-// path is resolved INSIDE dest_root_fd (oci::open_in_root): an image symlink /var/run ->
+// path is resolved INSIDE dest_root_fd (open_in_root): an image symlink /var/run ->
 // /run puts files in the image's /run and an absolute symlink never reaches the host.
 #include <sys/types.h>
 

@@ -10,7 +10,7 @@
 #include "builder/rootfs_view.h"
 #include "builder/url_fetch.h"
 #include "common/error.h"
-#include "oci/path_resolve.h"
+#include "common/path_resolve.h"
 #include "runtime/user_lookup.h"
 
 namespace imgbuild::builder {
@@ -50,7 +50,7 @@ FromSource from_source(StepEnv& env, const std::string& from) {
 
 std::string read_in_root(int root_fd, const char* path) {
     try {
-        unique_fd fd = oci::open_in_root(root_fd, path, O_RDONLY);
+        unique_fd fd = open_in_root(root_fd, path, O_RDONLY);
         std::string out;
         char buf[8192];
         ssize_t n;
@@ -172,7 +172,7 @@ uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path) {
     StepDirs dirs(env.store);
     {
         OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged(), dirs.empty());
-        (void)oci::mkdirs_in_root(view.root_fd(), path, 0755);
+        (void)mkdirs_in_root(view.root_fd(), path, 0755);
         view.unmount();
     }
     return commit_upper(env, s, dirs.upper());

@@ -30,7 +30,7 @@
 #include "common/log.h"
 #include "common/scope_exit.h"
 #include "oci/layer_tar.h"
-#include "oci/path_resolve.h"
+#include "common/path_resolve.h"
 #include "oci/tar_stream.h"
 
 namespace imgbuild::oci {

@@ -1,4 +1,4 @@
-#include "oci/path_resolve.h"
+#include "common/path_resolve.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 
-namespace imgbuild::oci {
+namespace imgbuild {
 
 namespace {
 
@@ -167,4 +167,4 @@ unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t 
     return walk_in_root(root_fd, path.string(), 0, mode, true);
 }
 
-}  // namespace imgbuild::oci
+}  // namespace imgbuild

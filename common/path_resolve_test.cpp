@@ -1,6 +1,6 @@
 // In-root path resolution: openat2(RESOLVE_IN_ROOT) and the userspace walk agree, and
 // nothing outside the root is ever reached.
-#include "oci/path_resolve.h"
+#include "common/path_resolve.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 #include "common/fs.h"
 
 using namespace imgbuild;
-using namespace imgbuild::oci;
 namespace stdfs = std::filesystem;
 
 namespace {

@@ -11,7 +11,7 @@
 
 #include "common/unique_fd.h"
 
-namespace imgbuild::oci {
+namespace imgbuild {
 
 // Lexical cleaning of a path that is meant to stay below a root: a leading "/" is dropped
 // (absolute means "from the root"), "" and "." components vanish, ".." removes the previous
@@ -44,4 +44,4 @@ namespace detail {
 [[nodiscard]] bool have_openat2();
 }  // namespace detail
 
-}  // namespace imgbuild::oci
+}  // namespace imgbuild
