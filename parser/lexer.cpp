@@ -44,7 +44,47 @@ bool append_segment(LogicalLine& l, std::string_view seg, int line_no, int first
     return continues;
 }
 
+// Length of the well-formed UTF-8 sequence at s[i], or 0 when it is not one (overlong forms,
+// surrogates and code points above U+10FFFF included).
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+    auto byte = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+    unsigned c = byte(i);
+    auto cont = [&](size_t k) { return (byte(k) & 0xC0u) == 0x80u; };
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned c1 = byte(i + 1);
+        if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F)) return 0;
+        return cont(i + 1) && cont(i + 2) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned c1 = byte(i + 1);
+        if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return 0;
+        return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    return 0;
+}
+
 }  // namespace
+
+// A NUL byte would cut the command that runs short of what the history records, and text
+// that is not UTF-8 cannot be written into the image config (JSON): both are refused here,
+// at their line and column, before any step runs. Comment lines never reach the image and
+// may hold any bytes but NUL.
+void Lexer::validate_bytes() const {
+    for (size_t n = 0; n < raw_.size(); ++n) {
+        std::string_view line = trim_newline(raw_[n]);
+        int line_no = static_cast<int>(n) + 1;
+        bool comment = is_comment(line);
+        for (size_t i = 0; i < line.size();) {
+            SourcePos pos{line_no, static_cast<int>(i) + 1};
+            if (line[i] == '\0') source_.fail(pos, "NUL byte in the Dockerfile");
+            size_t len = utf8_sequence_length(line, i);
+            if (len == 0 && !comment) source_.fail(pos, "invalid UTF-8 byte in the Dockerfile");
+            i += len == 0 ? 1 : len;
+        }
+    }
+}
 
 SourcePos LogicalLine::at(size_t offset) const {
     if (pos.empty()) return {start_line, 1};
@@ -59,6 +99,7 @@ Lexer::Lexer(const SourceText& source, std::string_view text) : source_(source) 
         raw_.push_back(text.substr(start, end - start));
         start = end;
     }
+    validate_bytes();
 }
 
 // `# name=value` lines before anything else. The first line that is not a known directive

@@ -46,6 +46,7 @@ public:
 
 private:
     void directive(std::string_view line, int line_no, int column);
+    void validate_bytes() const;
 
     const SourceText& source_;
     std::vector<std::string_view> raw_;  // physical lines, each with its '\n' if it had one

@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     try {
         ParseResult r = parse_dockerfile(text, "Dockerfile", BuildArgs{{"A", "x y"}});
-        // Invalid UTF-8 in a Dockerfile is legal; the dump replaces it (as `imgbuild parse` does).
+        // The lexer refuses invalid UTF-8 outside comments, but an expansion can still cut a
+        // multi-byte character (${A:0:1}); the dump replaces such bytes (as `imgbuild parse` does).
         (void)to_json(r, std::nullopt).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } catch (const imgbuild::Error&) {
     }
