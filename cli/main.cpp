@@ -17,9 +17,12 @@ std::vector<Verb>& verbs() {
     return all;
 }
 
+// Always absolute: overlay options, short links and mount targets are resolved from other
+// working directories than the one the user typed a relative --root in.
 std::filesystem::path GlobalOptions::store_root() const {
-    if (!root.empty()) return root;
-    if (const char* env = std::getenv("IMGBUILD_ROOT"); env && *env) return env;
+    if (!root.empty()) return std::filesystem::absolute(root).lexically_normal();
+    if (const char* env = std::getenv("IMGBUILD_ROOT"); env && *env)
+        return std::filesystem::absolute(env).lexically_normal();
     if (::geteuid() == 0) return "/var/lib/imgbuild";
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "imgbuild";
     const char* home = std::getenv("HOME");

@@ -1,5 +1,6 @@
 // Unpacked layers: layers/<chain id>/{diff/,meta.json}, plus the short links in l/ that keep
 // overlay lowerdir= options under a page.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -73,6 +74,19 @@ std::vector<LayerInfo> Store::list_layers() const {
 
 namespace {
 
+bool layer_dir_complete(const LayerInfo& l) {
+    struct stat st {};
+    return ::lstat(l.diff_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Moves a damaged layer dir out of layers/ (into tmp/, which is cleaned at store open) so
+// that a good copy can take its place.
+void set_aside_damaged(const Store& store, const fs::path& dir) {
+    fs::path aside = store.tmp_dir() / ("damaged-" + dir.filename().string() + "-" + random_hex(4));
+    rename_or_throw(dir, aside);
+    remove_tree(aside);
+}
+
 // Moves a staged layer dir (diff/ + meta.json) into layers/<id>. Losing a race against a
 // concurrent commit of the same layer is fine: the winner's content is identical.
 LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
@@ -80,7 +94,11 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
     atomic_write_file(staged.path() / "meta.json", oci::canonical(meta_to_json(info)), store.tmp_dir());
     if (::rename(staged.path().c_str(), final_dir.c_str()) != 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + staged.path().string() + " to", final_dir.string());
-        return *store.layer(info.id);
+        if (auto existing = store.layer(info.id); existing && layer_dir_complete(*existing)) return *existing;
+        // What is there lacks meta.json or diff/ (damage, not a concurrent commit: a commit
+        // renames a complete dir into place): the staged copy replaces it.
+        set_aside_damaged(store, final_dir);
+        rename_or_throw(staged.path(), final_dir);
     }
     staged.release();
     fsync_dir(final_dir.parent_path());
@@ -104,7 +122,7 @@ LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::
     info.parent = parent;
     info.source_date_epoch = source_date_epoch;
     info.id = chain_id(parent, info.diff_id);
-    if (auto existing = layer(info.id)) {
+    if (auto existing = layer(info.id); existing && layer_dir_complete(*existing)) {
         remove_tree(dir);
         return *existing;
     }
@@ -121,7 +139,7 @@ LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent
         throw Error(what + ": size mismatch: manifest says " + std::to_string(expected.size) + ", blob has " +
                     std::to_string(blob_size));
     if (diff_id) {
-        if (auto existing = layer(chain_id(parent, *diff_id))) return *existing;
+        if (auto existing = layer(chain_id(parent, *diff_id)); existing && layer_dir_complete(*existing)) return *existing;
     }
     TempDir staged = make_temp_dir("layer");
     make_dirs(staged.path() / "diff");
@@ -140,7 +158,7 @@ LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent
     oci::Descriptor stored = expected;
     stored.annotations.clear();
     info.blobs.push_back(stored);
-    if (auto existing = layer(info.id)) return *existing;
+    if (auto existing = layer(info.id); existing && layer_dir_complete(*existing)) return *existing;
     return install_layer(*this, staged, info);
 }
 

@@ -386,5 +386,27 @@ expect_match "images lists it" '^big +latest ' "$("$IMGBUILD" --root "$K" images
 check "fsck passes after the import" "$IMGBUILD" --root "$K" fsck
 rm -f "$TEST_TMP/big.tar"
 
+section "damaged layer dirs are replaced, relative roots work (issue 11)"
+R=$(new_store)
+make_busybox_base "$R" >/dev/null
+mkdir -p "$TEST_TMP/ctx-r"
+printf 'FROM busybox:latest\nRUN echo built > /f\n' >"$TEST_TMP/ctx-r/Dockerfile"
+check "a build for the damage checks" "$IMGBUILD" --root "$R" build -q -t r1 "$TEST_TMP/ctx-r"
+run_layer=$(dirname "$(dirname "$(ls "$R"/layers/*/diff/f)")")
+rm "$run_layer/meta.json"
+check "a rebuild over a layer dir without meta.json succeeds" "$IMGBUILD" --root "$R" build -q --no-cache -t r1 "$TEST_TMP/ctx-r"
+expect_true "meta.json is back" test -f "$run_layer/meta.json"
+rm -rf "$run_layer/diff"
+check "a rebuild over a layer dir without diff/ succeeds" "$IMGBUILD" --root "$R" build -q --no-cache -t r1 "$TEST_TMP/ctx-r"
+run "$IMGBUILD" --root "$R" run --rm r1 cat /f
+expect_eq "the rebuilt image runs" "built" "$OUT"
+check "fsck passes after the repairs" "$IMGBUILD" --root "$R" fsck
+mkdir -p "$TEST_TMP/rel"
+cp -a "$R" "$TEST_TMP/rel/store"
+run bash -c "cd '$TEST_TMP/rel' && '$IMGBUILD' --root store run --rm r1 cat /f"
+expect_eq "run with a relative --root" "built" "$OUT"
+run bash -c "cd '$TEST_TMP/rel' && IMGBUILD_ROOT=store '$IMGBUILD' build -q --no-cache -t r2 '$TEST_TMP/ctx-r'"
+expect_eq "build (RUN) with a relative IMGBUILD_ROOT" "0" "$RC"
+
 section "done in $(elapsed "$started")s"
 finish
