@@ -19,6 +19,7 @@
 #include "runtime/init.h"
 #include "runtime/mounts_apply.h"
 #include "runtime/namespaces.h"
+#include "runtime/network_private.h"
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
 #include "runtime/user_lookup.h"
@@ -142,6 +143,7 @@ void start(const ChildContext& ctx) {
     if (::chdir(spec.cwd.c_str()) != 0) throw_errno("chdir (working dir)", spec.cwd);
     std::vector<std::string> env = container_environment(spec.env, user.home);
     ::umask(022);
+    wait_for_private_network(ctx.net_sync_fd);  // slirp4netns started meanwhile (container.cpp)
     install_seccomp(*ctx.seccomp);
     // Only 0, 1, 2 survive execve; the report pipe closes on success, which is the signal.
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw_errno("close_range", "3..");

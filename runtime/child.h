@@ -28,6 +28,7 @@ struct ChildContext {
     std::vector<int> cgroup_procs_fds;
     int report_fd = -1;        // write end of the report pipe
     int sync_fd = -1;          // read end: the parent's "uid/gid maps written" byte (rootless)
+    int net_sync_fd = -1;      // the parent's "private network ready" byte (network_private.h)
     int tty_socket = -1;       // child end of the socketpair the pty master goes through
     int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
     uint64_t capabilities = 0;

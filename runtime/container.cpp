@@ -26,6 +26,7 @@
 #include "runtime/monitor.h"
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
+#include "runtime/network_private.h"
 #include "runtime/overlay.h"
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
@@ -126,6 +127,26 @@ int reap(int pidfd) {
     return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
 }
 
+// Starts slirp4netns for the child's netns and tells the child to go on. When that fails,
+// the child's own report wins if it failed first (its netns may be gone by then).
+void start_private_network(std::optional<PrivateNetwork>& net, pid_t pid, const ContainerSpec& spec, int sync_fd,
+                           int report_fd) {
+    try {
+        net.emplace(pid, spec.init_dir / "slirp4netns.log");
+        net->wait_ready();
+        if (::send(sync_fd, "1", 1, MSG_NOSIGNAL) == 1) return;
+    } catch (const Error&) {
+        ::shutdown(sync_fd, SHUT_RDWR);
+        auto r = read_report(report_fd);
+        if (r && std::string_view(r->message) != kNetworkGaveUp)
+            throw Error(std::string("start container: ") + r->message);
+        throw;
+    }
+    // The child is gone: its report says why.
+    auto r = read_report(report_fd);
+    throw Error(std::string("start container: ") + (r ? r->message : "the container exited before its network was up"));
+}
+
 }  // namespace
 
 NetworkMode parse_network_mode(std::string_view text) {
@@ -171,6 +192,16 @@ int run_container(const ContainerSpec& spec) {
         sync = make_pipe("uid/gid map sync");
         ctx.sync_fd = sync->read.get();
     }
+    // Private network: slirp4netns is started once the child exists and set up while the
+    // child mounts its root; the child waits for its byte on this socket before exec.
+    unique_fd net_parent, net_child;
+    if (spec.network == NetworkMode::private_ && private_network_available()) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "network sync");
+        net_parent.reset(sv[0]);
+        net_child.reset(sv[1]);
+        ctx.net_sync_fd = net_child.get();
+    }
     unique_fd tty_parent, tty_child;
     if (spec.tty) {
         int sv[2];
@@ -202,6 +233,7 @@ int run_container(const ContainerSpec& spec) {
     unique_fd pidfd(pidfd_raw);
     report.write.reset();
     tty_child.reset();
+    net_child.reset();
     procs.clear();
     if (out_pipe) {
         out_pipe->write.reset();
@@ -221,6 +253,8 @@ int run_container(const ContainerSpec& spec) {
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
     }
+    std::optional<PrivateNetwork> net;  // killed and reaped before the child (declared later)
+    if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());
     io.pidfd = pidfd.get();
     if (auto r = read_report(report.read.get())) {
         // The child is exiting; still deliver what it wrote (the exec error) to the caller.

@@ -38,7 +38,8 @@ namespace fs = std::filesystem;
 enum class NetworkMode {
     none,      // new network namespace with only lo, up
     host,      // no new network namespace
-    private_,  // isolated network namespace ("private"; for now the same as none)
+    private_,  // new network namespace with outbound access through slirp4netns (network_private.h);
+               // the same as none where slirp4netns is not installed (one note on stderr)
 };
 
 // "none", "host", "private"; throws UsageError otherwise.

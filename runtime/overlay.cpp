@@ -9,6 +9,7 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "runtime/network_private.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -36,6 +37,8 @@ std::string read_if_exists(const fs::path& path) {
 // network namespace, so the upstream list is used there instead (as Docker does).
 std::string resolv_conf_for(NetworkMode mode) {
     std::string conf = read_if_exists("/etc/resolv.conf");
+    // slirp4netns answers DNS on 10.0.2.3 and asks the host's resolvers itself.
+    if (mode == NetworkMode::private_ && private_network_available()) return private_resolv_conf(conf);
     if (mode != NetworkMode::host && conf.find("127.0.0.53") != std::string::npos) {
         std::string upstream = read_if_exists("/run/systemd/resolve/resolv.conf");
         if (!upstream.empty()) conf = upstream;
