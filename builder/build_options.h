@@ -26,7 +26,8 @@ struct BuildOptions {
     std::optional<std::string> target;
     bool no_cache = false;
     std::optional<std::filesystem::path> iidfile;
-    std::string network = "host";                 // default network of RUN steps
+    std::string network = "default";              // of RUN steps: default (private), none, host (builder/run_network.h)
+    std::vector<std::string> allow;               // entitlements (--allow): network.host
     ProgressMode progress = ProgressMode::auto_;
     std::optional<OutputSpec> output;
     oci::Compression compression = oci::Compression::gzip;

@@ -11,6 +11,7 @@
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
+#include "builder/run_network.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "layerstore/archives.h"
@@ -44,6 +45,8 @@ public:
         parsed_ = parser::parse_dockerfile(opts.dockerfile_text, opts.dockerfile_name, popts);
         needed_ = parser::stages_needed(parsed_, opts.target);
         for (size_t i : needed_) total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+        check_build_network(opts);
+        check_run_networks(opts, parsed_, needed_);
     }
 
     layerstore::Image run() {

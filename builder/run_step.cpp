@@ -7,6 +7,7 @@
 
 #include "builder/build_state.h"
 #include "builder/image_config.h"
+#include "builder/run_network.h"
 #include "common/error.h"
 #include "runtime/container.h"
 
@@ -49,7 +50,7 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     if (!run.mounts.empty())
         throw Error(env.step_label(step.instruction) + ": RUN --mount is not supported by this version of imgbuild");
     const nlohmann::json& cfg = s.config["config"];
-    std::string network = run.network.empty() || run.network == "default" ? env.opts.network : run.network;
+    std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
     TempDir dir = env.store.make_temp_dir("run");
     runtime::ContainerSpec spec;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "builder/executor.h"
+#include "builder/run_network.h"
 #include "cli/store_access.h"
 #include "common/error.h"
 
@@ -12,8 +13,8 @@ namespace imgbuild::cli {
 namespace {
 
 struct BuildArgs {
-    std::vector<std::string> tags, build_args, labels;
-    std::string file, target, iidfile, network = "host", progress = "auto", output, compression = "gzip";
+    std::vector<std::string> tags, build_args, labels, allow;
+    std::string file, target, iidfile, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
     bool no_cache = false, quiet = false;
 };
@@ -87,9 +88,9 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     if (!a.target.empty()) o.target = a.target;
     o.no_cache = a.no_cache;
     if (!a.iidfile.empty()) o.iidfile = a.iidfile;
-    if (a.network != "host" && a.network != "none" && a.network != "default")
-        throw UsageError("--network: " + a.network + " (host or none)");
-    o.network = a.network == "default" ? "host" : a.network;
+    o.network = a.network;
+    o.allow = a.allow;
+    builder::check_build_network(o);
     o.progress = a.quiet ? builder::ProgressMode::quiet : parse_progress(a.progress);
     if (!a.output.empty()) o.output = parse_output(a.output);
     o.compression = oci::parse_compression(a.compression);
@@ -104,7 +105,9 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--target", a->target, "stage to build");
     cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
     cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
-    cmd.add_option("--network", a->network, "network of RUN steps: host (default) or none");
+    cmd.add_option("--network", a->network,
+                   "network of RUN steps: default (private, outbound only), none, or host (needs --allow network.host)");
+    cmd.add_option("--allow", a->allow, "entitlement to grant: network.host (repeatable)")->allow_extra_args(false);
     cmd.add_option("--progress", a->progress, "auto, plain, tty or json");
     cmd.add_option("-o,--output", a->output, "type=oci|docker,dest=FILE: also write the image as an archive");
     cmd.add_option("--compression", a->compression, "layer compression for --output: gzip, zstd or none");
