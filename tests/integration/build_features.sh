@@ -355,9 +355,14 @@ expect_eq "--network none: the RUN sees only lo" lo "$(grep -E '^\[2\] \| *[a-z0
 printf 'FROM busybox\nRUN --network=none cat /proc/net/dev\n' >"$ctx/Dockerfile.net2"
 check "RUN --network=none: build" ib --progress plain --no-cache -f "$ctx/Dockerfile.net2" "$ctx"
 expect_eq "RUN --network=none: only lo" lo "$(grep -E '^\[2\] \| *[a-z0-9]+:' <<<"$OUT" | sed -E 's/^\[2\] \| *([^:]+):.*/\1/' | tr '\n' ' ' | sed 's/ $//')"
+# Without slirp4netns the private network falls back to none (one note on stderr).
+want_ifaces="lo tap0" && ! command -v slirp4netns >/dev/null && want_ifaces=lo
+check "default network: build" ib --progress plain --no-cache -f "$ctx/Dockerfile.net" "$ctx"
+expect_eq "default network (private): the RUN sees $want_ifaces only" "$want_ifaces" "$(grep -E '^\[2\] \| *[a-z0-9]+:' <<<"$OUT" | sed -E 's/^\[2\] \| *([^:]+):.*/\1/' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 if [[ -n $host_ifaces ]]; then
-  check "default network: build" ib --progress plain --no-cache -f "$ctx/Dockerfile.net" "$ctx"
-  expect_match "default network (host): the RUN sees the host's $host_ifaces" "^\[2\] \| *$host_ifaces:" "$OUT"
+  printf 'FROM busybox\nRUN --network=host cat /proc/net/dev\n' >"$ctx/Dockerfile.net3"
+  check "RUN --network=host --allow network.host: build" ib --progress plain --no-cache --allow network.host -f "$ctx/Dockerfile.net3" "$ctx"
+  expect_match "RUN --network=host: the RUN sees the host's $host_ifaces" "^\[2\] \| *$host_ifaces:" "$OUT"
 fi
 
 # ======================================================================================

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The second sample: a Debian base made with mmdebstrap, python3 installed by apt-get in a
-# RUN step over the host network, and the app run from the image.
+# RUN step over the default private network (slirp4netns: outbound only), and the app run
+# from the image.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 store=$(new_store)
