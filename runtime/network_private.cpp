@@ -68,6 +68,9 @@ PipeFds make_pipe(const char* what) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);  // run_container blocks the forwarded signals
+    // Its own process group: a Ctrl-C on the terminal is for the container (imgbuild
+    // forwards it), not for the container's network.
+    if (::setpgid(0, 0) != 0) _exit(127);
     // Move the four fds above the target numbers first so that no dup2 clobbers another.
     int src[4] = {null_fd, log_fd, ready_fd, exit_fd};
     int high[4];

@@ -153,6 +153,7 @@ if [[ -n $helper ]]; then
   expect_no_match "slirp4netns holds nothing of the store but its log" "$store" "$fds"
   expect_match "... whose log is its stderr" "^LOG$" "$fds"
   expect_eq "slirp4netns: stdin and stdout are /dev/null" "/dev/null /dev/null" "$(readlink /proc/"$helper"/fd/0) $(readlink /proc/"$helper"/fd/1)"
+  expect_eq "slirp4netns has its own process group (a terminal's Ctrl-C is not for it)" "$helper" "$(ps -o pgid= -p "$helper" | tr -d ' ')"
   expect_match "slirp4netns runs with --disable-host-loopback" "--disable-host-loopback" "$(tr '\0' ' ' </proc/"$helper"/cmdline)"
 else
   fail "slirp4netns runs as a child of imgbuild while the container runs"
