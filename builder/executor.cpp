@@ -142,6 +142,7 @@ private:
         for (const auto& instr : triggers.stages.front().instructions)
             if (instr.keyword == "ONBUILD" || instr.keyword == "FROM" || instr.keyword == "MAINTAINER")
                 throw Error("ONBUILD " + instr.original + ": " + instr.keyword + " is not allowed as an ONBUILD trigger");
+        check_run_networks(opts_, triggers, {0});  // a base image gets no host network without --allow either
         auto resolved = parser::resolve_stage(triggers, 0, parser::Env::from_list(env_list(s.config)));
         total_ += static_cast<int>(resolved.steps.size());
         for (const auto& step : resolved.steps) run_instruction(s, step);

@@ -69,13 +69,24 @@ void join_cgroup(const ChildContext& ctx) {
     if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare", "cgroup namespace");
 }
 
+// Raw syscalls, not glibc's setres[ug]id/setgroups: those broadcast the change to every
+// thread glibc believes the process has (SIGSETXID), and this child of clone3 inherited the
+// parent's thread list without its threads. A parent thread that had not yet first run at
+// clone time (the builder's tty ticker, under load) made the child wait for it forever.
+// The kernel applies credentials per thread; this process has one.
+int raw_setresgid(gid_t g) { return static_cast<int>(::syscall(SYS_setresgid, g, g, g)); }
+int raw_setresuid(uid_t u) { return static_cast<int>(::syscall(SYS_setresuid, u, u, u)); }
+int raw_setgroups(const std::vector<gid_t>& groups) {
+    return static_cast<int>(::syscall(SYS_setgroups, groups.size(), groups.data()));
+}
+
 void wait_for_id_maps(const ChildContext& ctx) {
     if (ctx.sync_fd < 0) return;
     char go = 0;
     if (::read(ctx.sync_fd, &go, 1) != 1) throw Error("parent died before writing the uid/gid maps");
     ::close(ctx.sync_fd);
-    if (::setresgid(0, 0, 0) != 0) throw_errno("setresgid", "0");
-    if (::setresuid(0, 0, 0) != 0) throw_errno("setresuid", "0");
+    if (raw_setresgid(0) != 0) throw_errno("setresgid", "0");
+    if (raw_setresuid(0) != 0) throw_errno("setresuid", "0");
 }
 
 void set_up_root(const ChildContext& ctx) {
@@ -100,10 +111,9 @@ void make_cwd(const std::string& cwd) {
 
 void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
     drop_bounding_set(ctx.capabilities, ctx.last_capability);
-    if (!ctx.spec->rootless && ::setgroups(user.groups.size(), user.groups.data()) != 0)
-        throw_errno("setgroups", "user " + ctx.spec->user);
-    if (::setresgid(user.gid, user.gid, user.gid) != 0) throw_errno("setresgid", std::to_string(user.gid));
-    if (::setresuid(user.uid, user.uid, user.uid) != 0) throw_errno("setresuid", std::to_string(user.uid));
+    if (!ctx.spec->rootless && raw_setgroups(user.groups) != 0) throw_errno("setgroups", "user " + ctx.spec->user);
+    if (raw_setresgid(user.gid) != 0) throw_errno("setresgid", std::to_string(user.gid));
+    if (raw_setresuid(user.uid) != 0) throw_errno("setresuid", std::to_string(user.uid));
     // A non-root uid has lost every capability with setresuid; root keeps Docker's set.
     if (user.uid == 0) set_capabilities(ctx.capabilities);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)", "");
