@@ -253,7 +253,7 @@ int run_container(const ContainerSpec& spec) {
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
     }
-    std::optional<PrivateNetwork> net;  // killed and reaped before the child (declared later)
+    std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
     if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());
     io.pidfd = pidfd.get();
     if (auto r = read_report(report.read.get())) {
