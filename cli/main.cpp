@@ -1,5 +1,7 @@
 // Entry point: global options, verb dispatch (`imgbuild -t x .` means `imgbuild build -t x .`),
 // and the mapping of failures to exit codes (2 usage, 1 failure; verbs return their own).
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -58,6 +60,10 @@ std::vector<std::string> with_implied_build(std::vector<std::string> args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Whatever fds our caller leaked to us (fd 7 a host directory, a socket) must not reach
+    // a container or a child we run: mark them close-on-exec at once (the runtime's child
+    // also closes all it does not need before anything else). Best effort on old kernels.
+    (void)::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     CLI::App app{"imgbuild: daemonless container image builder and runtime"};
     app.set_version_flag("--version", std::string("imgbuild 0.1.0"));
     app.require_subcommand(1);

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +49,14 @@ bool is_symlink_at(int dirfd, const std::string& name) {
     return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 }
 
+// Symlinks of procfs include magic links (/proc/<pid>/fd/N, cwd, root, exe) whose text is
+// not where they lead; following their text would make up paths, so the walk refuses to
+// follow any symlink on procfs (as openat2 RESOLVE_NO_MAGICLINKS refuses magic links).
+bool on_procfs(int dirfd) {
+    struct statfs st {};
+    return ::fstatfs(dirfd, &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
+}
+
 // One walk for both open_in_root (fallback) and mkdirs_in_root.
 unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs) {
     std::deque<std::string> todo;
@@ -56,6 +66,7 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
     auto current = [&] { return stack.empty() ? root_fd : stack.back().get(); };
     auto follow = [&](int dirfd, const std::string& name) {
         if (++links > kMaxSymlinks) throw_errno(ELOOP, "resolve in root", path);
+        if (on_procfs(dirfd)) throw_errno(ELOOP, "resolve in root (symlink on /proc)", path);
         std::string target = read_link_at(dirfd, name);
         if (target.empty()) throw_errno(ENOENT, "resolve in root", path);
         if (target.front() == '/') stack.clear();
@@ -160,6 +171,43 @@ unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags
         // EAGAIN: a rename raced with ".." resolution; the kernel asks us to retry.
         if (errno == EAGAIN && attempt < 16) continue;
         throw_errno("open in root", p);
+    }
+}
+
+std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path, size_t max_bytes) {
+    unique_fd where;
+    try {
+        where = open_in_root(root_fd, path, O_PATH);
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOENT) return std::nullopt;
+        throw;
+    }
+    auto check = [&](int fd) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw_errno("stat", path.string());
+        if (!S_ISREG(st.st_mode)) throw_errno(EINVAL, "read (not a regular file)", path.string());
+        if (static_cast<uint64_t>(st.st_size) > max_bytes)
+            throw_errno(EFBIG, "read (larger than " + std::to_string(max_bytes) + " bytes)", path.string());
+    };
+    check(where.get());
+    // Reopen the checked inode itself for reading (no second path walk to race with);
+    // without a /proc, a non-blocking open of the path, checked again.
+    int raw = ::open(("/proc/self/fd/" + std::to_string(where.get())).c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    unique_fd fd(raw);
+    if (raw < 0) {
+        fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        check(fd.get());
+    }
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("read", path.string());
+        if (n == 0) return out;
+        out.append(buf, static_cast<size_t>(n));
+        if (out.size() > max_bytes)
+            throw_errno(EFBIG, "read (larger than " + std::to_string(max_bytes) + " bytes)", path.string());
     }
 }
 

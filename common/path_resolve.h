@@ -35,6 +35,15 @@ namespace imgbuild {
 // when a component is not a directory).
 [[nodiscard]] unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode = 0755);
 
+// Reads the regular file `path` of the tree at root_fd (resolved as open_in_root does),
+// at most `max_bytes` of it. Returns nullopt when it does not exist. Anything but a
+// regular file (a FIFO that would hang the reader, a device such as /dev/zero that would
+// never end) is refused without being opened for reading: SystemError EINVAL naming the
+// path; so is a file larger than max_bytes (EFBIG). For image files read by imgbuild
+// itself (/etc/passwd, /etc/group).
+[[nodiscard]] std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path,
+                                                                 size_t max_bytes = size_t{1} << 20);
+
 namespace detail {
 // The userspace walk behind open_in_root (used when openat2 is unavailable); exposed so
 // that tests check both give the same answers. Not safe against a concurrent renamer

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -173,6 +174,47 @@ TEST_CASE("mkdirs_in_root") {
     }
     try {
         (void)mkdirs_in_root(r, "loop1/x", 0755);
+        FAIL("expected ELOOP");
+    } catch (const SystemError& e) {
+        CHECK(e.error_number() == ELOOP);
+    }
+}
+
+TEST_CASE("read_small_file_in_root reads regular files only, in the root, with a cap") {
+    Tree t;
+    int r = t.root_fd.get();
+    put(t.root / "etc" / "passwd", "root:x:0:0::/root:/bin/sh\n");
+    stdfs::create_symlink("/etc/passwd", t.root / "etc" / "alias");
+    stdfs::create_symlink("/outside/secret", t.root / "etc" / "escape");
+    REQUIRE(::mkfifo((t.root / "etc" / "fifo").c_str(), 0644) == 0);
+    CHECK(read_small_file_in_root(r, "/etc/passwd") == "root:x:0:0::/root:/bin/sh\n");
+    CHECK(read_small_file_in_root(r, "etc/alias") == "root:x:0:0::/root:/bin/sh\n");
+    CHECK(read_small_file_in_root(r, "/etc/escape") == "inside-secret");  // the root's, not the host's
+    CHECK_FALSE(read_small_file_in_root(r, "/etc/missing").has_value());
+    auto error_of = [&](const char* path, size_t cap) {
+        try {
+            (void)read_small_file_in_root(r, path, cap);
+        } catch (const SystemError& e) {
+            CHECK(std::string(e.what()).find(path) != std::string::npos);
+            return e.error_number();
+        }
+        return 0;
+    };
+    CHECK(error_of("/etc/fifo", 1 << 20) == EINVAL);  // would hang a reader: refused, not opened
+    CHECK(error_of("/etc", 1 << 20) == EINVAL);
+    CHECK(error_of("/etc/passwd", 4) == EFBIG);
+    if (::geteuid() == 0) {
+        REQUIRE(::mknod((t.root / "etc" / "zero").c_str(), S_IFCHR | 0666, makedev(1, 5)) == 0);
+        CHECK(error_of("/etc/zero", 1 << 20) == EINVAL);  // would never end
+    }
+}
+
+TEST_CASE("mkdirs_in_root does not follow procfs magic links by their text") {
+    auto root = open_or_throw("/", O_PATH | O_DIRECTORY);
+    auto dir = open_or_throw("/tmp", O_RDONLY | O_DIRECTORY);
+    std::string magic = "/proc/self/fd/" + std::to_string(dir.get()) + "/imgbuild-should-not-exist";
+    try {
+        (void)mkdirs_in_root(root.get(), magic, 0755);
         FAIL("expected ELOOP");
     } catch (const SystemError& e) {
         CHECK(e.error_number() == ELOOP);

@@ -14,8 +14,11 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/path_resolve.h"
 #include "runtime/capabilities.h"
 #include "runtime/exec.h"
+#include "runtime/fd_hygiene.h"
 #include "runtime/init.h"
 #include "runtime/mounts_apply.h"
 #include "runtime/namespaces.h"
@@ -99,14 +102,28 @@ void set_up_root(const ChildContext& ctx) {
     pivot_into(spec.merged_dir);
 }
 
-void make_cwd(const std::string& cwd) {
-    std::string prefix;
-    for (size_t pos = 1; pos <= cwd.size(); ++pos) {
-        if (pos != cwd.size() && cwd[pos] != '/') continue;
-        prefix = cwd.substr(0, pos);
-        if (prefix.empty() || prefix.back() == '/') continue;
-        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir (working dir)", prefix);
-    }
+// The working dir, created (as root) if missing, resolved inside the container's root
+// as every path of the image is: symlinks stay in the root and /proc magic links (such as
+// /proc/self/fd/N) lead nowhere outside it.
+unique_fd open_cwd(const std::string& cwd) {
+    auto root = open_or_throw("/", O_PATH | O_DIRECTORY);
+    return mkdirs_in_root(root.get(), cwd, 0755);
+}
+
+// fchdir, then check that the kernel agrees the cwd is below our root: getcwd fails
+// (ENOENT, "(unreachable)") for a directory of another mount namespace (runc 1.1.12).
+void enter_cwd(const unique_fd& dir, const std::string& cwd) {
+    if (::fchdir(dir.get()) != 0) throw_errno("chdir (working dir)", cwd);
+    char buf[4096];
+    if (::getcwd(buf, sizeof buf) == nullptr || buf[0] != '/')
+        throw Error("working dir " + cwd + " is outside the container root; refusing to start");
+}
+
+// The fds the child needs until execve; every other inherited fd is closed at once.
+std::vector<int> fds_to_keep(const ChildContext& ctx) {
+    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.tty_socket, ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
+    keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
+    return keep;
 }
 
 void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
@@ -132,6 +149,8 @@ void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
 
 void start(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
+    // Before anything else: no fd of the caller's may be used from inside (CVE-2024-21626).
+    close_fds_except(fds_to_keep(ctx));
     // Until execve, this process is the host binary: nothing in the container may ptrace
     // it or open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_DUMPABLE)", "");
@@ -148,9 +167,10 @@ void start(const ChildContext& ctx) {
         send_fd(ctx.tty_socket, master.get());
     }
     ResolvedUser user = resolve_user_in_current_root(spec.user);
-    make_cwd(spec.cwd);
+    unique_fd cwd = open_cwd(spec.cwd);
     switch_user(ctx, user);
-    if (::chdir(spec.cwd.c_str()) != 0) throw_errno("chdir (working dir)", spec.cwd);
+    enter_cwd(cwd, spec.cwd);
+    cwd.reset();
     std::vector<std::string> env = container_environment(spec.env, user.home);
     ::umask(022);
     wait_for_private_network(ctx.net_sync_fd);  // slirp4netns started meanwhile (container.cpp)

@@ -1,10 +1,13 @@
 #include "runtime/user_lookup.h"
 
+#include <fcntl.h>
+
 #include <charconv>
 #include <optional>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/path_resolve.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -120,15 +123,11 @@ ResolvedUser resolve_user(std::string_view spec, std::string_view passwd, std::s
 }
 
 ResolvedUser resolve_user_in_current_root(std::string_view spec) {
-    auto read_or_empty = [](const char* path) -> std::string {
-        try {
-            return read_file(path);
-        } catch (const SystemError& e) {
-            if (e.error_number() == ENOENT) return {};
-            throw;
-        }
-    };
-    return resolve_user(spec, read_or_empty("/etc/passwd"), read_or_empty("/etc/group"));
+    // The image owns these files: a FIFO would hang us before exec, a device would never
+    // end. Only regular files up to 1 MiB are read (missing ones are empty).
+    auto root = open_or_throw("/", O_PATH | O_DIRECTORY);
+    auto read_db = [&](const char* path) { return read_small_file_in_root(root.get(), path).value_or(std::string()); };
+    return resolve_user(spec, read_db("/etc/passwd"), read_db("/etc/group"));
 }
 
 }  // namespace imgbuild::runtime
