@@ -7,7 +7,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstring>
+#include <functional>
 #include <memory>
 
 #include "common/error.h"
@@ -44,8 +48,27 @@ void check(int rc, const std::string& what) {
     if (rc < 0) throw_errno(-rc, "seccomp: " + what, "");
 }
 
-std::vector<sock_filter> compile() {
-    std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
+// Address families a container may not open: AF_VSOCK shares the host's vsock port space
+// even under --network none, AF_ALG is the kernel crypto API (moby denies both).
+constexpr int kDeniedFamilies[] = {AF_VSOCK, AF_ALG};
+
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+// Reads what libseccomp exports to an fd (it writes to fds only) through a memfd.
+std::string export_to_string(const std::function<int(int)>& exporter, const char* what) {
+    int raw = ::memfd_create(what, MFD_CLOEXEC);
+    if (raw < 0) throw_errno("memfd_create", what);
+    unique_fd fd(raw);
+    check(exporter(fd.get()), std::string("export ") + what);
+    off_t size = ::lseek(fd.get(), 0, SEEK_END);
+    if (size < 0) throw_errno("lseek", what);
+    std::string out(static_cast<size_t>(size), '\0');
+    if (::pread(fd.get(), out.data(), out.size(), 0) != size) throw_errno("pread", what);
+    return out;
+}
+
+Ctx build_filter() {
+    Ctx ctx(seccomp_init(SCMP_ACT_ALLOW));
     if (!ctx) throw Error("seccomp_init failed");
     for (uint32_t arch : arches().compat) {
         int rc = seccomp_arch_add(ctx.get(), arch);
@@ -63,16 +86,23 @@ std::vector<sock_filter> compile() {
     for (unsigned long flag : kNamespaceFlags)
         check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), clone_nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)),
               "rule for clone");
+    // On the i386 ABI libseccomp also adds socketcall(SYS_SOCKET): its arguments sit in
+    // user memory that BPF cannot read, so that path is denied whatever the family (a
+    // 32-bit x86 program must use the socket syscall, Linux >= 4.3, to create sockets).
+    int socket_nr = seccomp_syscall_resolve_name("socket");
+    for (int family : kDeniedFamilies)
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), socket_nr, 1,
+                               SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))),
+              "rule for socket");
+    return ctx;
+}
 
-    // libseccomp 2.5 exports to an fd only: go through a memfd.
-    int raw = ::memfd_create("seccomp-bpf", MFD_CLOEXEC);
-    if (raw < 0) throw_errno("memfd_create", "seccomp-bpf");
-    unique_fd fd(raw);
-    check(seccomp_export_bpf(ctx.get(), fd.get()), "export bpf");
-    off_t size = ::lseek(fd.get(), 0, SEEK_END);
-    if (size < 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) throw Error("seccomp: bad exported program size");
-    std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
-    if (::pread(fd.get(), program.data(), static_cast<size_t>(size), 0) != size) throw_errno("pread", "seccomp-bpf memfd");
+std::vector<sock_filter> compile() {
+    Ctx ctx = build_filter();
+    std::string bytes = export_to_string([&](int fd) { return seccomp_export_bpf(ctx.get(), fd); }, "seccomp-bpf");
+    if (bytes.size() % sizeof(sock_filter) != 0) throw Error("seccomp: bad exported program size");
+    std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+    std::memcpy(program.data(), bytes.data(), bytes.size());
     return program;
 }
 
@@ -105,6 +135,11 @@ const std::vector<std::string>& denied_syscalls() {
 const std::vector<sock_filter>& default_seccomp_program() {
     static const std::vector<sock_filter> program = compile();
     return program;
+}
+
+std::string describe_seccomp_filter() {
+    Ctx ctx = build_filter();
+    return export_to_string([&](int fd) { return seccomp_export_pfc(ctx.get(), fd); }, "seccomp-pfc");
 }
 
 void install_seccomp(const std::vector<sock_filter>& program) {

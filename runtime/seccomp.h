@@ -2,7 +2,8 @@
 // The seccomp filter: everything Docker's default profile denies to a container without
 // CAP_SYS_ADMIN (mount, pivot_root, unshare/setns, clone with namespace flags, kexec,
 // module loading, bpf, keyctl, open_by_handle_at, ...) fails with EPERM; clone3 fails with
-// ENOSYS (its flags live in memory that a filter cannot read; libc falls back to clone).
+// ENOSYS (its flags live in memory that a filter cannot read; libc falls back to clone);
+// socket(AF_VSOCK) and socket(AF_ALG) fail with EAFNOSUPPORT (i386: socketcall(SYS_SOCKET)).
 //
 // The BPF program is compiled once per process (libseccomp) and then only installed in
 // each container (one prctl), so a build with many RUN steps pays for it once.
@@ -18,6 +19,9 @@ namespace imgbuild::runtime {
 
 // The compiled filter for the native architecture (and its 32-bit compat ABIs).
 [[nodiscard]] const std::vector<sock_filter>& default_seccomp_program();
+
+// libseccomp's pseudo-code for the filter, for tests and debugging (compiled anew).
+[[nodiscard]] std::string describe_seccomp_filter();
 
 // Installs `program` in the calling thread (no_new_privs must be set already).
 void install_seccomp(const std::vector<sock_filter>& program);

@@ -105,6 +105,25 @@ TEST_CASE("seccomp: the filter compiles and denies what Docker denies") {
     CHECK(default_seccomp_program().size() > denied.size());
 }
 
+TEST_CASE("seccomp: AF_VSOCK and AF_ALG sockets are denied, on socket() and on i386 socketcall") {
+    std::string pfc = describe_seccomp_filter();
+    // "if ($a0.lo32 == 40)" (x86_64) / "if ($a0 == 40)" (x86): vsock is 40, alg 38; EAFNOSUPPORT is 97.
+    auto count = [&](const std::string& what) {
+        size_t n = 0;
+        for (size_t pos = pfc.find(what); pos != std::string::npos; pos = pfc.find(what, pos + 1)) ++n;
+        return n;
+    };
+    CHECK(count("== 40)") >= 2);
+    CHECK(count("== 38)") >= 2);
+    CHECK(count("ERRNO(97)") >= 4);
+    if (pfc.find("filter for arch x86 ") != std::string::npos) {
+        // socketcall(SYS_SOCKET=1, args*): BPF cannot read the family, so the call is denied.
+        auto sc = pfc.find("\"socketcall\"");
+        REQUIRE(sc != std::string::npos);
+        CHECK(pfc.find("if ($a0 == 1)", sc) != std::string::npos);
+    }
+}
+
 TEST_CASE("exec: statuses and environment") {
     CHECK(exec_failure_status(ENOENT) == 127);
     CHECK(exec_failure_status(EACCES) == 126);
