@@ -48,11 +48,11 @@ std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion v
     return out;
 }
 
-std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits) {
+std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits, bool device_filter) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
         throw Error("invalid cgroup name \"" + name + "\"");
-    return detect_cgroup_version() == CgroupVersion::v2 ? cgroup_detail::create_v2(name, limits)
-                                                        : cgroup_detail::create_v1(name, limits);
+    return detect_cgroup_version() == CgroupVersion::v2 ? cgroup_detail::create_v2(name, limits, device_filter)
+                                                        : cgroup_detail::create_v1(name, limits, device_filter);
 }
 
 namespace cgroup_detail {

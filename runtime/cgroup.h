@@ -48,7 +48,11 @@ public:
 };
 
 // Creates the cgroup `name` with `limits` set; throws Error naming the file on failure.
-[[nodiscard]] std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits);
+// With `device_filter`, the container may open only the devices of devices.h: through a
+// BPF program on the unified hierarchy (v2, or hybrid's /sys/fs/cgroup/unified), else the
+// v1 devices controller.
+[[nodiscard]] std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits,
+                                                    bool device_filter = true);
 
 // Internals shared by the two implementations.
 namespace cgroup_detail {
@@ -56,8 +60,8 @@ void write_setting(const fs::path& dir, const CgroupSetting& s);
 // rmdir that tolerates a missing dir and retries the short EBUSY window right after the
 // last task was reaped.
 void remove_cgroup_dir(const fs::path& dir);
-std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits);
-std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits);
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter);
+std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits, bool device_filter);
 }  // namespace cgroup_detail
 
 }  // namespace imgbuild::runtime

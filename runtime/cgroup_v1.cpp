@@ -2,15 +2,20 @@
 // controller we use, nested under this process's own cgroup in that hierarchy:
 // <mount>/<own path>/imgbuild/<name>.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "runtime/cgroup.h"
+#include "runtime/devices.h"
 
 namespace imgbuild::runtime::cgroup_detail {
 namespace {
@@ -66,9 +71,26 @@ std::map<std::string, std::string> own_paths() {
     return out;
 }
 
+// Hybrid hosts mount the unified hierarchy (no controllers) here: a BPF device program
+// can be attached to a cgroup of it, and clone3 can start the child inside it for free.
+constexpr const char* kUnifiedMount = "/sys/fs/cgroup/unified";
+
+bool have_unified_mount() {
+    struct statfs st {};
+    return ::statfs(kUnifiedMount, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// This process's cgroup on the unified hierarchy ("0::/a/b"); relative to the mount.
+std::string own_unified_path() {
+    std::istringstream in(read_file("/proc/self/cgroup"));
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("0::", 0) == 0) return line.substr(3);
+    return "/";
+}
+
 class CgroupV1 final : public Cgroup {
 public:
-    CgroupV1(const std::string& name, const Limits& limits) {
+    CgroupV1(const std::string& name, const Limits& limits, bool device_filter) {
         auto hierarchies = find_hierarchies();
         auto own = own_paths();
         auto settings = cgroup_settings(limits, CgroupVersion::v1);
@@ -93,6 +115,7 @@ public:
                 by_controller_[controller] = dir;
             }
             for (const auto& s : settings) write_setting(by_controller_.at(s.controller), s);
+            if (device_filter) set_up_device_filter(name, hierarchies, own);
         } catch (...) {
             remove_all();
             throw;
@@ -100,12 +123,18 @@ public:
     }
     ~CgroupV1() override { remove_all(); }
 
+    int clone_into_fd() const override { return unified_fd_.get(); }
+
     std::vector<unique_fd> open_procs() const override {
         std::vector<unique_fd> fds;
         for (const auto& d : dirs_) fds.push_back(open_or_throw(d / "cgroup.procs", O_WRONLY));
         return fds;
     }
-    std::vector<fs::path> dirs() const override { return dirs_; }
+    std::vector<fs::path> dirs() const override {
+        std::vector<fs::path> all = dirs_;
+        if (!unified_dir_.empty()) all.push_back(unified_dir_);
+        return all;
+    }
     uint64_t cpu_usage_ns() const override {
         auto it = by_controller_.find("cpuacct");
         if (it == by_controller_.end()) return 0;
@@ -113,18 +142,55 @@ public:
     }
 
 private:
+    // The BPF program on the unified hierarchy when there is one (no migration cost: the
+    // child is cloned into it); else the v1 devices controller (one more migration).
+    void set_up_device_filter(const std::string& name, const std::map<std::string, Hierarchy>& hierarchies,
+                              std::map<std::string, std::string>& own) {
+        if (have_unified_mount()) {
+            fs::path dir = (fs::path(kUnifiedMount) / fs::path(own_unified_path()).relative_path() / "imgbuild" / name)
+                               .lexically_normal();
+            make_dirs(dir.parent_path());
+            if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
+            unified_dir_ = dir;
+            unified_fd_ = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
+            attach_device_filter(unified_fd_.get(), dir.string());
+            return;
+        }
+        auto h = hierarchies.find("devices");
+        if (h == hierarchies.end()) {
+            static bool warned = false;
+            if (!std::exchange(warned, true))
+                log::warn("no cgroup2 mount and no v1 devices controller: containers are not limited to the default "
+                          "devices (only nodev mounts protect the host's devices)");
+            return;
+        }
+        std::string rel = own["devices"];
+        if (h->second.root != "/" && rel.rfind(h->second.root, 0) == 0) rel = rel.substr(h->second.root.size());
+        fs::path dir = (h->second.mountpoint / fs::path(rel).relative_path() / "imgbuild" / name).lexically_normal();
+        make_dirs(dir.parent_path());
+        if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
+        dirs_.push_back(dir);
+        write_setting(dir, {"devices", "devices.deny", "a"});
+        for (const auto& rule : default_device_rules()) write_setting(dir, {"devices", "devices.allow", to_v1_line(rule)});
+    }
+
     void remove_all() {
+        unified_fd_.reset();
+        if (!unified_dir_.empty()) remove_cgroup_dir(unified_dir_);
+        unified_dir_.clear();
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) remove_cgroup_dir(*it);
         dirs_.clear();
     }
     std::vector<fs::path> dirs_;
     std::map<std::string, fs::path> by_controller_;
+    fs::path unified_dir_;
+    unique_fd unified_fd_;
 };
 
 }  // namespace
 
-std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits) {
-    return std::make_unique<CgroupV1>(name, limits);
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter) {
+    return std::make_unique<CgroupV1>(name, limits, device_filter);
 }
 
 }  // namespace imgbuild::runtime::cgroup_detail

@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "runtime/cgroup.h"
+#include "runtime/devices.h"
 
 namespace imgbuild::runtime::cgroup_detail {
 namespace {
@@ -38,7 +39,7 @@ void enable_controllers(const fs::path& dir) {
 
 class CgroupV2 final : public Cgroup {
 public:
-    CgroupV2(const std::string& name, const Limits& limits) {
+    CgroupV2(const std::string& name, const Limits& limits, bool device_filter) {
         fs::path parent = fs::path(kMount) / "imgbuild";
         enable_controllers(kMount);
         if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir", parent.string());
@@ -47,7 +48,8 @@ public:
         if (::mkdir(dir_.c_str(), 0755) != 0) throw_errno("mkdir", dir_.string());
         try {
             for (const auto& s : cgroup_settings(limits, CgroupVersion::v2)) write_setting(dir_, s);
-            dir_fd_ = open_or_throw(dir_, O_PATH | O_DIRECTORY);
+            dir_fd_ = open_or_throw(dir_, O_RDONLY | O_DIRECTORY);
+            if (device_filter) attach_device_filter(dir_fd_.get(), dir_.string());
         } catch (...) {
             remove_cgroup_dir(dir_);
             throw;
@@ -74,8 +76,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits) {
-    return std::make_unique<CgroupV2>(name, limits);
+std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits, bool device_filter) {
+    return std::make_unique<CgroupV2>(name, limits, device_filter);
 }
 
 }  // namespace imgbuild::runtime::cgroup_detail

@@ -181,7 +181,8 @@ int run_container(const ContainerSpec& spec) {
 
     std::unique_ptr<Cgroup> cgroup;
     if (!spec.rootless || spec.limits.any())
-        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, spec.limits);
+        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, spec.limits,
+                               !spec.rootless);
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
     for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 

@@ -82,21 +82,19 @@ MountOp remount_ro_op(std::string target) {
 size_t depth(const std::string& path) { return static_cast<size_t>(std::count(path.begin(), path.end(), '/')); }
 
 void add_dev(std::vector<MountOp>& plan, bool rootless) {
-    constexpr unsigned long kDevFlags = MS_NOSUID | MS_STRICTATIME;
+    // /dev is nodev, like every writable mount of the container: a node the container
+    // makes there (it keeps CAP_MKNOD) or finds in the image cannot be opened even where
+    // the device cgroup is missing. The default nodes are the host's, bind-mounted (a bind
+    // mount keeps the flags of the host's /dev), as rootless runc does; that also works in
+    // a user namespace, where mknod is not allowed.
+    constexpr unsigned long kDevFlags = MS_NOSUID | MS_NODEV | MS_STRICTATIME;
     plan.push_back(system_mount("/dev", "tmpfs", kDevFlags, "mode=755,size=65536k"));
     for (const auto& d : kDevices) {
         std::string target = std::string("/dev/") + d.name;
-        if (rootless) {
-            // mknod is not allowed in a user namespace: bind the host's node instead.
-            plan.push_back(bind_op(target, target, false));
-            continue;
-        }
-        MountOp op;
-        op.kind = MountOpKind::make_device;
-        op.target = target;
-        op.mode = 0666;
-        op.device = makedev(d.major, d.minor);
-        op.target_is_dir = false;
+        MountOp op = bind_op(target, target, false);
+        op.flags = MS_BIND;
+        op.device = makedev(d.major, d.minor);  // checked against the host node when applied
+        op.no_symlinks = true;
         plan.push_back(op);
     }
     // gid=5 (tty) only exists when host gids map 1:1.
@@ -169,7 +167,7 @@ void add_hardening(std::vector<MountOp>& plan) {
 const char* to_string(MountOpKind kind) {
     static constexpr std::pair<MountOpKind, const char*> kNames[] = {
         {MountOpKind::mount_fs, "mount"},     {MountOpKind::bind, "bind"},         {MountOpKind::remount_ro, "remount-ro"},
-        {MountOpKind::make_device, "mknod"},  {MountOpKind::symlink, "symlink"},   {MountOpKind::mask, "mask"},
+        {MountOpKind::symlink, "symlink"},   {MountOpKind::mask, "mask"},
         {MountOpKind::readonly, "readonly"},
     };
     for (const auto& [k, name] : kNames)
@@ -231,9 +229,9 @@ std::string describe(const MountOp& op) {
     std::string out = to_string(op.kind);
     switch (op.kind) {
         case MountOpKind::mount_fs: out += " " + op.source + " on " + op.target + " type " + op.fstype; break;
-        case MountOpKind::bind: out += " " + op.source + " on " + op.target; break;
-        case MountOpKind::make_device:
-            out += " " + op.target + " c " + std::to_string(major(op.device)) + ":" + std::to_string(minor(op.device));
+        case MountOpKind::bind:
+            out += " " + op.source + " on " + op.target;
+            if (op.device != 0) out += " c " + std::to_string(major(op.device)) + ":" + std::to_string(minor(op.device));
             break;
         case MountOpKind::symlink: out += " " + op.target + " -> " + op.source; break;
         case MountOpKind::mask:

@@ -15,7 +15,6 @@ enum class MountOpKind {
     mount_fs,     // mount(source, target, fstype, flags, data): proc, tmpfs, devpts, sysfs, ...
     bind,         // bind mount a host path (recursive); a later remount_ro may follow
     remount_ro,   // make the mount at target read-only, keeping its nosuid/nodev/noexec
-    make_device,  // mknod a character device (root only)
     symlink,      // create a symlink at target pointing to source
     mask,         // hide target: /dev/null over a file, an empty read-only tmpfs over a dir
     readonly,     // bind target onto itself, read-only
@@ -30,8 +29,7 @@ struct MountOp {
     std::string fstype;
     unsigned long flags = 0;   // MS_* for mount_fs, bind and remount_ro
     std::string data;
-    mode_t mode = 0;           // make_device: permission bits
-    dev_t device = 0;          // make_device: makedev(major, minor)
+    dev_t device = 0;          // bind of a device node: the source must be this char device
     bool target_is_dir = true; // what to create when the target is missing
     // System mount points (/proc, /dev, /sys): the target must be a real directory of the
     // image reached without any symlink; an image whose /proc is a symlink is refused.

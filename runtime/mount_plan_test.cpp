@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "runtime/mount_plan.h"
+#include "runtime/devices.h"
 #include "runtime/overlay.h"
 
 using namespace imgbuild;
@@ -60,29 +61,31 @@ TEST_CASE("mount plan: system mounts come first, are strict about symlinks and c
     CHECK(find_op(plan, "/dev/mqueue", MountOpKind::mount_fs) != plan.end());
 }
 
-TEST_CASE("mount plan: device nodes (mknod as root, bind when rootless) and /dev links") {
-    auto plan = build_mount_plan(base_input());
-    for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
-        auto op = find_op(plan, std::string("/dev/") + name, MountOpKind::make_device);
-        REQUIRE_MESSAGE(op != plan.end(), name);
-        CHECK(op->mode == 0666);
+TEST_CASE("mount plan: /dev is nodev, its default nodes are the host's (bound), plus /dev links") {
+    for (bool rootless : {false, true}) {
+        auto in = base_input();
+        in.rootless = rootless;
+        auto plan = build_mount_plan(in);
+        CHECK((find_op(plan, "/dev", MountOpKind::mount_fs)->flags & MS_NODEV) != 0);
+        for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
+            auto op = find_op(plan, std::string("/dev/") + name, MountOpKind::bind);
+            REQUIRE_MESSAGE(op != plan.end(), name);
+            CHECK(op->source == std::string("/dev/") + name);
+            CHECK_FALSE(op->target_is_dir);
+            CHECK(op->no_symlinks);
+            CHECK(op->device != 0);
+        }
+        CHECK(find_op(plan, "/dev/null", MountOpKind::bind)->device == makedev(1, 3));
+        CHECK(find_op(plan, "/dev/ptmx", MountOpKind::symlink)->source == "pts/ptmx");
+        CHECK(find_op(plan, "/dev/fd", MountOpKind::symlink)->source == "/proc/self/fd");
+        CHECK(find_op(plan, "/dev/stderr", MountOpKind::symlink)->source == "/proc/self/fd/2");
+        // Nodes go into the tmpfs: after it in the plan.
+        CHECK(index_of(plan, "/dev", MountOpKind::mount_fs) < index_of(plan, "/dev/null", MountOpKind::bind));
+        // Every writable tmpfs of the container is nodev.
+        for (const char* dir : {"/dev/shm", "/dev/mqueue"})
+            CHECK((find_op(plan, dir, MountOpKind::mount_fs)->flags & MS_NODEV) != 0);
+        CHECK((find_op(plan, "/dev/pts", MountOpKind::mount_fs)->data.find("gid=5") == std::string::npos) == rootless);
     }
-    CHECK(find_op(plan, "/dev/null", MountOpKind::make_device)->device == makedev(1, 3));
-    CHECK(find_op(plan, "/dev/ptmx", MountOpKind::symlink)->source == "pts/ptmx");
-    CHECK(find_op(plan, "/dev/fd", MountOpKind::symlink)->source == "/proc/self/fd");
-    CHECK(find_op(plan, "/dev/stderr", MountOpKind::symlink)->source == "/proc/self/fd/2");
-    // Nodes go into the tmpfs: after it in the plan.
-    CHECK(index_of(plan, "/dev", MountOpKind::mount_fs) < index_of(plan, "/dev/null", MountOpKind::make_device));
-
-    auto in = base_input();
-    in.rootless = true;
-    auto rootless = build_mount_plan(in);
-    CHECK(find_op(rootless, "/dev/null", MountOpKind::make_device) == rootless.end());
-    auto bind = find_op(rootless, "/dev/null", MountOpKind::bind);
-    REQUIRE(bind != rootless.end());
-    CHECK(bind->source == "/dev/null");
-    CHECK_FALSE(bind->target_is_dir);
-    CHECK(find_op(rootless, "/dev/pts", MountOpKind::mount_fs)->data.find("gid=5") == std::string::npos);
 }
 
 TEST_CASE("mount plan: init files are bound from the init dir, never written into the image") {
@@ -152,7 +155,7 @@ TEST_CASE("mount plan: cgroup2 host gets a read-only cgroup2 mount; rootless hos
 TEST_CASE("mount plan: describe() prints one readable line per op") {
     auto plan = build_mount_plan(base_input());
     CHECK(describe(plan[0]) == "mount proc on /proc type proc (nosuid,nodev,noexec)");
-    CHECK(describe(*find_op(plan, "/dev/null", MountOpKind::make_device)) == "mknod /dev/null c 1:3");
+    CHECK(describe(*find_op(plan, "/dev/null", MountOpKind::bind)) == "bind /dev/null on /dev/null c 1:3 (bind)");
     CHECK(describe(*find_op(plan, "/dev/fd", MountOpKind::symlink)) == "symlink /dev/fd -> /proc/self/fd");
 }
 
@@ -179,4 +182,26 @@ TEST_CASE("overlay options: short links keep 150 layers under a page") {
     CHECK(m.data.rfind("lowerdir=l/" + short_link_name(lowers.back()) + ":", 0) == 0);
     CHECK(short_link_name("/a/b") == short_link_name("/a//b"));
     CHECK(short_link_name("/a/b").size() == 12);
+}
+
+TEST_CASE("devices: Docker's default allow list, as data, v1 lines and a BPF program") {
+    const auto& rules = default_device_rules();
+    for (auto [major, minor] : {std::pair{1u, 3u}, {1u, 5u}, {1u, 7u}, {1u, 8u}, {1u, 9u}, {5u, 0u}, {5u, 1u}, {5u, 2u}, {136u, 7u}})
+        CHECK_MESSAGE(device_allowed(rules, 'c', major, minor, "rw"), major, ":", minor);
+    CHECK_FALSE(device_allowed(rules, 'c', 1, 1, "r"));    // mem
+    CHECK_FALSE(device_allowed(rules, 'c', 1, 11, "w"));   // kmsg
+    CHECK_FALSE(device_allowed(rules, 'b', 7, 0, "r"));    // loop0
+    CHECK_FALSE(device_allowed(rules, 'c', 10, 200, "r")); // tun: not in Docker's list
+    CHECK(device_allowed(rules, 'b', 7, 0, "m"));          // mknod of anything (CAP_MKNOD kept)
+    CHECK(device_allowed(rules, 'c', 1, 1, "m"));
+    CHECK_FALSE(device_allowed(rules, 'c', 1, 1, "rm"));
+    CHECK(to_v1_line(rules.front()) == "a *:* m");
+    CHECK(to_v1_line(rules[1]) == "c 1:3 rwm");
+    CHECK(to_v1_line(rules.back()) == "c 136:* rwm");
+    auto prog = device_filter_program(rules);
+    REQUIRE(prog.size() > rules.size() * 2);
+    CHECK(prog.back().code == (BPF_JMP | BPF_EXIT));
+    // Every jump lands inside the program.
+    for (size_t i = 0; i < prog.size(); ++i)
+        if (prog[i].code == (BPF_JMP | BPF_JNE | BPF_K)) CHECK(i + 1 + static_cast<size_t>(prog[i].off) < prog.size());
 }

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -77,18 +78,17 @@ void apply_mount_fs(int root, const MountOp& op) {
 
 void apply_bind(int root, const MountOp& op) {
     auto src = open_or_throw(op.source, O_PATH);
+    if (op.device != 0) {
+        struct stat st {};
+        if (::fstat(src.get(), &st) != 0) throw_errno("stat", op.source);
+        if (!S_ISCHR(st.st_mode) || st.st_rdev != op.device)
+            throw Error("bind mount " + op.source + ": not the expected character device " + std::to_string(major(op.device)) +
+                        ":" + std::to_string(minor(op.device)));
+    }
     auto fd = create_in_root(root, op.target, is_dir(src.get()), op.no_symlinks);
     if (is_dir(src.get()) != is_dir(fd.get()))
         throw Error("bind mount " + op.source + " on " + op.target + ": one is a directory and the other is not");
     do_mount(fd_path(src.get()).c_str(), fd.get(), nullptr, op.flags, "", op);
-}
-
-void apply_make_device(int root, const MountOp& op) {
-    fs::path target(op.target);
-    auto parent = resolve_in_root(root, target.parent_path().string(), true);
-    std::string name = target.filename().string();
-    if (::mknodat(parent.get(), name.c_str(), S_IFCHR | op.mode, op.device) != 0 && errno != EEXIST)
-        throw_errno("mknod", op.target);
 }
 
 void apply_symlink(int root, const MountOp& op) {
@@ -140,7 +140,9 @@ void make_mounts_private() {
 
 void mount_overlay(const OverlayMount& m, const fs::path& merged) {
     if (!m.chdir_to.empty() && ::chdir(m.chdir_to.c_str()) != 0) throw_errno("chdir", m.chdir_to.string());
-    if (::mount("overlay", merged.c_str(), "overlay", 0, m.data.c_str()) != 0) {
+    // nodev: a device node shipped in a layer (a 0666 `c 1 11`) or made by the container
+    // is unusable on the root filesystem, whoever opens it.
+    if (::mount("overlay", merged.c_str(), "overlay", MS_NODEV, m.data.c_str()) != 0) {
         int err = errno;
         throw SystemError(err, "mount overlay on " + merged.string() + ": " + describe_errno(err) + " (" + m.data +
                                    (m.chdir_to.empty() ? "" : ", relative to " + m.chdir_to.string()) + ")");
@@ -197,7 +199,7 @@ void apply_mount_plan(const std::vector<MountOp>& plan, const fs::path& root) {
     using Apply = void (*)(int, const MountOp&);
     static constexpr std::pair<MountOpKind, Apply> kApply[] = {
         {MountOpKind::mount_fs, apply_mount_fs},      {MountOpKind::bind, apply_bind},
-        {MountOpKind::remount_ro, remount_read_only}, {MountOpKind::make_device, apply_make_device},
+        {MountOpKind::remount_ro, remount_read_only},
         {MountOpKind::symlink, apply_symlink},        {MountOpKind::mask, apply_mask},
         {MountOpKind::readonly, apply_readonly},
     };
