@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -19,6 +20,33 @@ CgroupVersion detect_cgroup_version() {
     struct statfs st {};
     if (::statfs("/sys/fs/cgroup", &st) != 0) throw_errno("statfs", "/sys/fs/cgroup");
     return st.f_type == CGROUP2_SUPER_MAGIC ? CgroupVersion::v2 : CgroupVersion::v1;
+}
+
+bool have_pids_controller(CgroupVersion version) {
+    try {
+        if (version == CgroupVersion::v2) {
+            std::string offered = " " + read_file("/sys/fs/cgroup/cgroup.controllers") + " ";
+            for (char& c : offered)
+                if (c == '\n') c = ' ';
+            return offered.find(" pids ") != std::string::npos;
+        }
+        // "#subsys_name hierarchy num_cgroups enabled": hierarchy 0 is v2 (or unmounted).
+        std::istringstream in(read_file("/proc/cgroups"));
+        std::string name;
+        int hierarchy = 0;
+        for (std::string line; std::getline(in, line);) {
+            std::istringstream fields(line);
+            if (fields >> name >> hierarchy && name == "pids") return hierarchy != 0;
+        }
+    } catch (const Error&) {
+    }
+    return false;
+}
+
+Limits effective_limits(const Limits& limits, bool rootless, CgroupVersion version) {
+    Limits out = limits;
+    if (!out.pids && !rootless && have_pids_controller(version)) out.pids = kDefaultPidsLimit;
+    return out;
 }
 
 std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion version) {
@@ -44,7 +72,9 @@ std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion v
             out.push_back({"memory", "memory.memsw.limit_in_bytes", bytes, true});
         }
     }
-    if (limits.pids) out.push_back({"pids", "pids.max", *limits.pids <= 0 ? "max" : std::to_string(*limits.pids)});
+    // Unlimited needs no v1 cgroup at all (and so no migration); v2 says "max".
+    if (limits.pids && (v2 || *limits.pids > 0))
+        out.push_back({"pids", "pids.max", *limits.pids <= 0 ? "max" : std::to_string(*limits.pids)});
     return out;
 }
 

@@ -19,6 +19,13 @@ enum class CgroupVersion { v1, v2 };
 
 [[nodiscard]] CgroupVersion detect_cgroup_version();
 
+// Whether a pids controller can limit containers here (v2: offered at the root; v1:
+// mounted, per /proc/cgroups).
+[[nodiscard]] bool have_pids_controller(CgroupVersion version);
+
+// `limits` with the default pids limit filled in when unset and a controller exists.
+[[nodiscard]] Limits effective_limits(const Limits& limits, bool rootless, CgroupVersion version);
+
 // One value to write: a file name per hierarchy and the text, in order (v1 needs the
 // period before the quota, memory.limit_in_bytes before memory.memsw.limit_in_bytes).
 struct CgroupSetting {
@@ -37,9 +44,11 @@ public:
     // A directory fd for clone3(CLONE_INTO_CGROUP) (v2): the child starts in the cgroup,
     // with no migration. -1 when the child must join by itself (v1).
     [[nodiscard]] virtual int clone_into_fd() const { return -1; }
-    // Open O_WRONLY cgroup.procs fds (close-on-exec) for the child to write "0" into.
-    // Each v1 migration costs an RCU grace period, so only the hierarchies that carry a
-    // limit are used on v1 (none at all when no limit is set).
+    // Open O_WRONLY cgroup.procs fds (close-on-exec) into which the parent writes the
+    // child's pid right after clone, while the child sets up its mounts: each v1 migration
+    // costs an RCU grace period (~10 ms), which this overlaps with the child's own work;
+    // the child waits for it before it drops privileges. Only the hierarchies that carry
+    // a limit (or the devices filter) are used on v1.
     [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
     // Directories of this cgroup (one per v1 hierarchy, one on v2).
     [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;

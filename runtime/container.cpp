@@ -163,7 +163,9 @@ std::string_view to_string(NetworkMode mode) {
 
 int run_container(const ContainerSpec& spec) {
     validate(spec);
-    const bool cgroup2 = detect_cgroup_version() == CgroupVersion::v2;
+    const CgroupVersion version = detect_cgroup_version();
+    const bool cgroup2 = version == CgroupVersion::v2;
+    const Limits limits = effective_limits(spec.limits, spec.rootless, version);
 
     // ---- everything the child needs, prepared while errors are still plain exceptions
     fs::path init_layer = prepare_init_dir(spec);
@@ -180,11 +182,15 @@ int run_container(const ContainerSpec& spec) {
     ctx.new_netns = spec.network != NetworkMode::host;
 
     std::unique_ptr<Cgroup> cgroup;
-    if (!spec.rootless || spec.limits.any())
-        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, spec.limits,
+    if (!spec.rootless || limits.any())
+        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, limits,
                                !spec.rootless);
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
-    for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
+    std::optional<Pipe> joined;  // the parent's "you are in the v1 cgroups" byte
+    if (!procs.empty()) {
+        joined = make_pipe("cgroup join sync");
+        ctx.cgroup_sync_fd = joined->read.get();
+    }
 
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
@@ -235,7 +241,6 @@ int run_container(const ContainerSpec& spec) {
     report.write.reset();
     tty_child.reset();
     net_child.reset();
-    procs.clear();
     if (out_pipe) {
         out_pipe->write.reset();
         err_pipe->write.reset();
@@ -253,6 +258,15 @@ int run_container(const ContainerSpec& spec) {
         sync->read.reset();
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
+    }
+    if (joined) {
+        joined->read.reset();
+        const std::string text = std::to_string(pid);
+        for (const auto& fd : procs)
+            if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+                throw_errno("write " + text + " to", "cgroup.procs");
+        procs.clear();
+        if (::write(joined->write.get(), "1", 1) != 1) throw_errno("write", "cgroup join sync");
     }
     std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
     if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());

@@ -56,9 +56,13 @@ struct Limits {
     std::optional<uint64_t> cpu_period_us;  // default 100000 when only a quota is given
     std::optional<uint64_t> cpu_quota_us;
     std::optional<int64_t> memory_bytes;    // swap is limited to the same total (no extra swap)
+    // Unset: kDefaultPidsLimit where a pids controller exists (podman's default); <= 0:
+    // unlimited (docker's --pids-limit -1 / 0).
     std::optional<int64_t> pids;
     [[nodiscard]] bool any() const { return cpu_quota_us || cpu_period_us || memory_bytes || pids; }
 };
+
+inline constexpr int64_t kDefaultPidsLimit = 2048;
 
 // One line of /proc/<pid>/uid_map or gid_map (rootless containers).
 struct IdMap {
