@@ -58,7 +58,7 @@ bool on_procfs(int dirfd) {
 }
 
 // One walk for both open_in_root (fallback) and mkdirs_in_root.
-unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs) {
+unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs, Symlinks symlinks) {
     std::deque<std::string> todo;
     split_into(path, todo, false);
     std::vector<unique_fd> stack;  // dirs below the root on the current path
@@ -66,6 +66,7 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
     auto current = [&] { return stack.empty() ? root_fd : stack.back().get(); };
     auto follow = [&](int dirfd, const std::string& name) {
         if (++links > kMaxSymlinks) throw_errno(ELOOP, "resolve in root", path);
+        if (symlinks == Symlinks::refuse) throw_errno(ELOOP, "resolve in root (a symlink in the way)", path);
         if (on_procfs(dirfd)) throw_errno(ELOOP, "resolve in root (symlink on /proc)", path);
         std::string target = read_link_at(dirfd, name);
         if (target.empty()) throw_errno(ENOENT, "resolve in root", path);
@@ -152,19 +153,19 @@ bool have_openat2() {
     return ok;
 }
 
-unique_fd open_in_root_walk(int root_fd, const std::filesystem::path& path, int flags, mode_t mode) {
-    return walk_in_root(root_fd, path.string(), flags, mode, false);
+unique_fd open_in_root_walk(int root_fd, const std::filesystem::path& path, int flags, mode_t mode, Symlinks symlinks) {
+    return walk_in_root(root_fd, path.string(), flags, mode, false, symlinks);
 }
 
 }  // namespace detail
 
-unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode) {
-    if (!detail::have_openat2()) return detail::open_in_root_walk(root_fd, path, flags, mode);
+unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode, Symlinks symlinks) {
+    if (!detail::have_openat2()) return detail::open_in_root_walk(root_fd, path, flags, mode, symlinks);
     const std::string p = path.empty() ? std::string(".") : path.string();
     open_how how{};
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (symlinks == Symlinks::refuse ? RESOLVE_NO_SYMLINKS : 0);
     for (int attempt = 0;; ++attempt) {
         long fd = sys_openat2(root_fd, p.c_str(), &how);
         if (fd >= 0) return unique_fd(static_cast<int>(fd));
@@ -211,8 +212,8 @@ std::optional<std::string> read_small_file_in_root(int root_fd, const std::files
     }
 }
 
-unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode) {
-    return walk_in_root(root_fd, path.string(), 0, mode, true);
+unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {
+    return walk_in_root(root_fd, path.string(), 0, mode, true, symlinks);
 }
 
 }  // namespace imgbuild

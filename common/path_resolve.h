@@ -19,21 +19,27 @@ namespace imgbuild {
 // "/" and "." give an empty vector (the root itself). Symlinks are not consulted.
 [[nodiscard]] std::optional<std::vector<std::string>> clean_path_components(std::string_view path);
 
+// Whether a path may pass through symlinks (of the tree, resolved in it) at all. Mount
+// points such as /proc, /dev, /sys refuse any: an image whose /proc is a symlink is refused.
+enum class Symlinks { follow, refuse };
+
 // Opens `path` in the tree at root_fd as if root_fd were "/" (chroot semantics): absolute
 // symlinks restart at the root, ".." stops at the root, /proc magic links are refused.
 // `path` may be absolute or relative (both from the root); "" and "/" are the root itself.
 // `flags` as for openat (O_CREAT creates the last component, O_NOFOLLOW does not follow a
 // final symlink; O_CLOEXEC is always added). Uses openat2(RESOLVE_IN_ROOT |
 // RESOLVE_NO_MAGICLINKS) and, where the kernel lacks it, an equivalent walk. Throws
-// SystemError naming `path`.
-[[nodiscard]] unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode = 0);
+// SystemError naming `path`. With Symlinks::refuse any symlink on the way is ELOOP.
+[[nodiscard]] unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode = 0,
+                                     Symlinks symlinks = Symlinks::follow);
 
 // Creates the directory `path` and any missing parents in the tree at root_fd, resolving
 // symlinks as open_in_root does (an image's /var/run -> /run creates under the image's
 // /run). New dirs get `mode` (minus umask) and the caller's owner. Returns an
 // O_PATH|O_DIRECTORY fd of the final directory. Throws SystemError naming `path` (ENOTDIR
 // when a component is not a directory).
-[[nodiscard]] unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode = 0755);
+[[nodiscard]] unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode = 0755,
+                                       Symlinks symlinks = Symlinks::follow);
 
 // Reads the regular file `path` of the tree at root_fd (resolved as open_in_root does),
 // at most `max_bytes` of it. Returns nullopt when it does not exist. Anything but a
@@ -48,7 +54,8 @@ namespace detail {
 // The userspace walk behind open_in_root (used when openat2 is unavailable); exposed so
 // that tests check both give the same answers. Not safe against a concurrent renamer
 // inside the tree (openat2 is): use it on trees nobody else is modifying.
-[[nodiscard]] unique_fd open_in_root_walk(int root_fd, const std::filesystem::path& path, int flags, mode_t mode);
+[[nodiscard]] unique_fd open_in_root_walk(int root_fd, const std::filesystem::path& path, int flags, mode_t mode,
+                                          Symlinks symlinks = Symlinks::follow);
 // Whether openat2 with RESOLVE_IN_ROOT works here (probed once).
 [[nodiscard]] bool have_openat2();
 }  // namespace detail

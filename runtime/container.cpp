@@ -255,18 +255,20 @@ int run_container(const ContainerSpec& spec) {
     });
 
     if (sync) {
-        sync->read.reset();
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
+        sync->read.reset();
     }
     if (joined) {
-        joined->read.reset();
+        // Our copy of the read end stays open until the byte is written: a child that has
+        // already failed must not turn this write into a SIGPIPE (its report says why).
         const std::string text = std::to_string(pid);
         for (const auto& fd : procs)
-            if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) && errno != ESRCH)
                 throw_errno("write " + text + " to", "cgroup.procs");
         procs.clear();
         if (::write(joined->write.get(), "1", 1) != 1) throw_errno("write", "cgroup join sync");
+        joined->read.reset();
     }
     std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
     if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());

@@ -1,9 +1,10 @@
 #include "runtime/mounts_apply.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -14,17 +15,12 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/path_resolve.h"
 
 namespace imgbuild::runtime {
 namespace {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-std::string relative(const std::string& path) {
-    size_t i = 0;
-    while (i < path.size() && path[i] == '/') ++i;
-    return i == path.size() ? "." : path.substr(i);
-}
 
 // Mount flags that a remount must repeat (in a user namespace they are locked, and
 // leaving one out makes the remount fail with EPERM).
@@ -86,6 +82,11 @@ void apply_bind(int root, const MountOp& op) {
                         ":" + std::to_string(minor(op.device)));
     }
     auto fd = create_in_root(root, op.target, is_dir(src.get()), op.no_symlinks);
+    // An image symlink such as /etc/hosts -> /proc/sys/kernel/hostname must not turn our
+    // bind into a mount on the container's procfs or sysfs (runc CVE-2025-52881).
+    struct statfs where {};
+    if (::fstatfs(fd.get(), &where) == 0 && (where.f_type == PROC_SUPER_MAGIC || where.f_type == SYSFS_MAGIC))
+        throw Error("bind mount " + op.source + " on " + op.target + ": the target resolves into /proc or /sys; refusing");
     if (is_dir(src.get()) != is_dir(fd.get()))
         throw Error("bind mount " + op.source + " on " + op.target + ": one is a directory and the other is not");
     do_mount(fd_path(src.get()).c_str(), fd.get(), nullptr, op.flags, "", op);
@@ -117,21 +118,6 @@ void apply_readonly(int root, const MountOp& op) {
     remount_read_only(root, op);
 }
 
-unique_fd openat2_path(int dirfd, const std::string& rel, uint64_t resolve) {
-    open_how how{};
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = resolve;
-    long fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
-    if (fd < 0) throw_errno("resolve", rel);
-    return unique_fd(static_cast<int>(fd));
-}
-
-uint64_t resolve_flags(bool no_symlinks) {
-    uint64_t r = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    if (no_symlinks) r |= RESOLVE_NO_SYMLINKS;
-    return r;
-}
-
 }  // namespace
 
 void make_mounts_private() {
@@ -149,49 +135,70 @@ void mount_overlay(const OverlayMount& m, const fs::path& merged) {
     }
 }
 
+namespace {
+
+Symlinks symlinks_for(bool no_symlinks) { return no_symlinks ? Symlinks::refuse : Symlinks::follow; }
+
+SystemError in_root_error(const SystemError& e, const std::string& path, bool no_symlinks) {
+    int err = e.error_number();
+    std::string why = err == ELOOP && no_symlinks ? " (a symlink in the image; refusing to mount through it)" : "";
+    return SystemError(err, "resolve " + path + " in the container root: " + describe_errno(err) + why);
+}
+
+// A missing file, or a symlink (chain) to a missing file such as an image's
+// /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf: the final target is created
+// (Docker creates it too), every step resolved in the root, never outside it.
+unique_fd create_file_in_root(int root_fd, const std::string& path, Symlinks symlinks) {
+    std::string current = path;
+    for (int hops = 0; hops < 40; ++hops) {
+        fs::path parent = fs::path(current).parent_path();
+        (void)mkdirs_in_root(root_fd, parent, 0755, symlinks);
+        std::optional<unique_fd> link;
+        try {
+            link = open_in_root(root_fd, current, O_PATH | O_NOFOLLOW, 0, symlinks);
+        } catch (const SystemError& e) {
+            if (e.error_number() != ENOENT) throw;
+        }
+        if (!link) {
+            (void)open_in_root(root_fd, current, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644, symlinks);
+            break;
+        }
+        struct stat st {};
+        if (::fstat(link->get(), &st) != 0) throw_errno("stat", current);
+        if (!S_ISLNK(st.st_mode)) break;
+        if (symlinks == Symlinks::refuse) throw_errno(ELOOP, "resolve", current);
+        char buf[4096];
+        ssize_t n = ::readlinkat(link->get(), "", buf, sizeof buf - 1);
+        if (n <= 0) throw_errno("readlink", current);
+        std::string target(buf, static_cast<size_t>(n));
+        current = target[0] == '/' ? target : (parent / target).string();
+    }
+    return open_in_root(root_fd, path, O_PATH, 0, symlinks);
+}
+
+}  // namespace
+
 unique_fd resolve_in_root(int root_fd, const std::string& path, bool no_symlinks) {
     try {
-        return openat2_path(root_fd, relative(path), resolve_flags(no_symlinks));
+        return open_in_root(root_fd, path, O_PATH, 0, symlinks_for(no_symlinks));
     } catch (const SystemError& e) {
-        int err = e.error_number();
-        std::string why = err == ELOOP && no_symlinks ? " (a symlink in the image; refusing to mount through it)" : "";
-        throw SystemError(err, "resolve " + path + " in the container root: " + describe_errno(err) + why);
+        throw in_root_error(e, path, no_symlinks);
     }
 }
 
 unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no_symlinks) {
+    const Symlinks symlinks = symlinks_for(no_symlinks);
     try {
-        return resolve_in_root(root_fd, path, no_symlinks);
-    } catch (const SystemError& e) {
-        if (e.error_number() != ENOENT) throw;
-    }
-    // Walk down from the root, creating what is missing; each step is resolved in the root.
-    fs::path rel(relative(path));
-    fs::path prefix;
-    unique_fd parent = resolve_in_root(root_fd, "/", no_symlinks);
-    size_t count = static_cast<size_t>(std::distance(rel.begin(), rel.end()));
-    size_t i = 0;
-    for (const auto& comp : rel) {
-        ++i;
-        prefix /= comp;
-        bool last = i == count;
+        if (dir) return mkdirs_in_root(root_fd, path, 0755, symlinks);
         try {
-            parent = resolve_in_root(root_fd, prefix.string(), no_symlinks);
-            continue;
+            return open_in_root(root_fd, path, O_PATH, 0, symlinks);
         } catch (const SystemError& e) {
             if (e.error_number() != ENOENT) throw;
         }
-        std::string name = comp.string();
-        if (!last || dir) {
-            if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir", "/" + prefix.string());
-        } else {
-            int fd = ::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-            if (fd < 0 && errno != EEXIST) throw_errno("create", "/" + prefix.string());
-            if (fd >= 0) ::close(fd);
-        }
-        parent = resolve_in_root(root_fd, prefix.string(), no_symlinks);
+        return create_file_in_root(root_fd, path, symlinks);
+    } catch (const SystemError& e) {
+        throw in_root_error(e, path, no_symlinks);
     }
-    return parent;
 }
 
 void apply_mount_plan(const std::vector<MountOp>& plan, const fs::path& root) {

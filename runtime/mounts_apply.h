@@ -1,6 +1,6 @@
 #pragma once
 // Applies a mount plan (mount_plan.h) inside the container's fresh mount namespace.
-// Every target is resolved inside the new root (openat2 RESOLVE_IN_ROOT): a symlink in the
+// Every target is resolved inside the new root (common/path_resolve.h: openat2 RESOLVE_IN_ROOT): a symlink in the
 // image such as `etc -> /host-etc` resolves to the image's /host-etc, never the host's.
 // Mounts then go onto "/proc/self/fd/N" of the resolved O_PATH fd, so nothing can swap
 // the path between the check and the mount.
