@@ -69,7 +69,11 @@ void write_setting(const fs::path& dir, const CgroupSetting& s);
 // rmdir that tolerates a missing dir and retries the short EBUSY window right after the
 // last task was reaped.
 void remove_cgroup_dir(const fs::path& dir);
-std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter);
+// automatic: the BPF program on the unified mount when there is one, else (or when that
+// fails) the v1 devices controller; v1_controller: the latter (tests of pure v1 hosts).
+enum class DeviceMechanism { automatic, v1_controller };
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter,
+                                  DeviceMechanism devices = DeviceMechanism::automatic);
 std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits, bool device_filter);
 }  // namespace cgroup_detail
 

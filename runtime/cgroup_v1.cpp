@@ -90,7 +90,7 @@ std::string own_unified_path() {
 
 class CgroupV1 final : public Cgroup {
 public:
-    CgroupV1(const std::string& name, const Limits& limits, bool device_filter) {
+    CgroupV1(const std::string& name, const Limits& limits, bool device_filter, DeviceMechanism devices) {
         auto hierarchies = find_hierarchies();
         auto own = own_paths();
         auto settings = cgroup_settings(limits, CgroupVersion::v1);
@@ -115,7 +115,7 @@ public:
                 by_controller_[controller] = dir;
             }
             for (const auto& s : settings) write_setting(by_controller_.at(s.controller), s);
-            if (device_filter) set_up_device_filter(name, hierarchies, own);
+            if (device_filter) set_up_device_filter(name, hierarchies, own, devices);
         } catch (...) {
             remove_all();
             throw;
@@ -145,16 +145,25 @@ private:
     // The BPF program on the unified hierarchy when there is one (no migration cost: the
     // child is cloned into it); else the v1 devices controller (one more migration).
     void set_up_device_filter(const std::string& name, const std::map<std::string, Hierarchy>& hierarchies,
-                              std::map<std::string, std::string>& own) {
-        if (have_unified_mount()) {
-            fs::path dir = (fs::path(kUnifiedMount) / fs::path(own_unified_path()).relative_path() / "imgbuild" / name)
-                               .lexically_normal();
-            make_dirs(dir.parent_path());
-            if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
-            unified_dir_ = dir;
-            unified_fd_ = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
-            attach_device_filter(unified_fd_.get(), dir.string());
-            return;
+                              std::map<std::string, std::string>& own, DeviceMechanism devices) {
+        if (devices == DeviceMechanism::automatic && have_unified_mount()) {
+            try {
+                fs::path dir = (fs::path(kUnifiedMount) / fs::path(own_unified_path()).relative_path() / "imgbuild" / name)
+                                   .lexically_normal();
+                make_dirs(dir.parent_path());
+                if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
+                unified_dir_ = dir;
+                unified_fd_ = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
+                attach_device_filter(unified_fd_.get(), dir.string());
+                return;
+            } catch (const Error& e) {
+                // A read-only or foreign unified mount: the devices controller does the same job.
+                if (hierarchies.find("devices") == hierarchies.end()) throw;
+                log::debug(std::string(e.what()) + "; using the v1 devices controller");
+                unified_fd_.reset();
+                if (!unified_dir_.empty()) remove_cgroup_dir(unified_dir_);
+                unified_dir_.clear();
+            }
         }
         auto h = hierarchies.find("devices");
         if (h == hierarchies.end()) {
@@ -189,8 +198,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter) {
-    return std::make_unique<CgroupV1>(name, limits, device_filter);
+std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter,
+                                  DeviceMechanism devices) {
+    return std::make_unique<CgroupV1>(name, limits, device_filter, devices);
 }
 
 }  // namespace imgbuild::runtime::cgroup_detail

@@ -13,7 +13,10 @@ namespace imgbuild::runtime {
 namespace {
 
 constexpr DeviceRule kDefaultRules[] = {
-    {'a', kAnyDeviceNumber, kAnyDeviceNumber, "m"},  // mknod of anything (CAP_MKNOD stays)
+    // mknod of anything (CAP_MKNOD stays). Two rules, not one 'a': in v1's devices.allow
+    // "a ..." means "allow everything", whatever access it names.
+    {'c', kAnyDeviceNumber, kAnyDeviceNumber, "m"},
+    {'b', kAnyDeviceNumber, kAnyDeviceNumber, "m"},
     {'c', 1, 3, "rwm"},                              // null
     {'c', 1, 5, "rwm"},                              // zero
     {'c', 1, 7, "rwm"},                              // full

@@ -23,7 +23,7 @@ namespace imgbuild::runtime {
 inline constexpr int64_t kAnyDeviceNumber = -1;
 
 struct DeviceRule {
-    char type;         // 'c', 'b', or 'a' (both)
+    char type;         // 'c', 'b', or 'a' (both; BPF only: v1 takes "a" as allow-all)
     int64_t major;     // kAnyDeviceNumber: any
     int64_t minor;
     const char* access;  // subset of "rwm"

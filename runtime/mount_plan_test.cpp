@@ -195,8 +195,10 @@ TEST_CASE("devices: Docker's default allow list, as data, v1 lines and a BPF pro
     CHECK(device_allowed(rules, 'b', 7, 0, "m"));          // mknod of anything (CAP_MKNOD kept)
     CHECK(device_allowed(rules, 'c', 1, 1, "m"));
     CHECK_FALSE(device_allowed(rules, 'c', 1, 1, "rm"));
-    CHECK(to_v1_line(rules.front()) == "a *:* m");
-    CHECK(to_v1_line(rules[1]) == "c 1:3 rwm");
+    CHECK(to_v1_line(rules[0]) == "c *:* m");
+    CHECK(to_v1_line(rules[1]) == "b *:* m");
+    CHECK(to_v1_line(rules[2]) == "c 1:3 rwm");
+    for (const auto& r : rules) CHECK(r.type != 'a');  // v1 reads "a" in devices.allow as "allow all"
     CHECK(to_v1_line(rules.back()) == "c 136:* rwm");
     auto prog = device_filter_program(rules);
     REQUIRE(prog.size() > rules.size() * 2);

@@ -1,0 +1,74 @@
+// The device filter enforced by the kernel (root only): the BPF program and the v1 devices
+// controller both let a process open the default nodes and nothing else.
+#include "runtime/devices.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "runtime/cgroup.h"
+
+using namespace imgbuild;
+using namespace imgbuild::runtime;
+
+namespace {
+
+// In a child moved into `cgroup` (v1 procs write, or cloned into the v2 fd by writing its
+// pid to cgroup.procs of the dir), try to open each node; returns the bit mask of successes.
+int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        for (const auto& dir : cgroup.dirs()) {
+            auto fd = open_or_throw(dir / "cgroup.procs", O_WRONLY);
+            if (::write(fd.get(), "0", 1) != 1) _exit(255);
+        }
+        int mask = 0;
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            int fd = ::open(nodes[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) mask |= 1 << i, ::close(fd);
+        }
+        _exit(mask);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+bool is_root() {
+    if (::geteuid() == 0) return true;
+    std::cerr << "devices_test: not root, skipping the kernel checks\n";
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
+    if (!is_root()) return;
+    // /dev/null and /dev/zero allowed; /dev/mem and /dev/kmsg denied (1 | 2 of the mask).
+    const std::vector<const char*> nodes = {"/dev/null", "/dev/zero", "/dev/mem", "/dev/kmsg"};
+    std::string name = "imgbuild-devtest-" + random_hex(6);
+    SUBCASE("the automatic mechanism (BPF program on the unified hierarchy, else v1)") {
+        auto cg = create_cgroup(name, Limits{}, true);
+        CHECK(open_mask_in(*cg, nodes) == 3);
+    }
+    SUBCASE("the v1 devices controller (pure v1 hosts)") {
+        if (detect_cgroup_version() != CgroupVersion::v1 || ::access("/sys/fs/cgroup/devices", F_OK) != 0) {
+            std::cerr << "devices_test: no v1 devices controller here\n";
+            return;
+        }
+        auto cg = cgroup_detail::create_v1(name, Limits{}, true, cgroup_detail::DeviceMechanism::v1_controller);
+        REQUIRE(cg->dirs().size() == 1);
+        std::string list = read_file(cg->dirs()[0] / "devices.list");
+        CHECK(list.find("c 1:3 rwm") != std::string::npos);
+        CHECK(list.find("c 136:* rwm") != std::string::npos);
+        CHECK(open_mask_in(*cg, nodes) == 3);
+    }
+}
