@@ -180,7 +180,7 @@ fi
 # ---- a FIFO /etc/passwd does not hang `run -u name`
 variant fifopasswd "rm -f etc/passwd && mkfifo etc/passwd"
 start=$(now)
-run timeout 20 "$IMGBUILD" --root "$store" run --rm -u nobody fifopasswd true
+run timeout -k 3 20 "$IMGBUILD" --root "$store" run --rm -u nobody fifopasswd true
 expect_eq "FIFO /etc/passwd: run -u nobody fails with 125 at once" 125 "$RC"
 expect_match "FIFO /etc/passwd: the error names the file" "/etc/passwd.*not a regular file|not a regular file.*/etc/passwd" "$ERR"
 
