@@ -2,8 +2,8 @@
 // A cgroup per container with cpu, memory and pids limits, on the unified hierarchy
 // (cgroup v2) or on the v1 hierarchies (legacy and hybrid hosts), detected at run time.
 //
-// The container's first process joins by writing "0" into the cgroup.procs files whose
-// fds it inherits (procs_fds), then unshares its cgroup namespace, so that inside the
+// The container's first process joins by writing "0" into the v1 tasks files whose fds
+// it inherits (procs_fds; on v2 it is cloned into its cgroup), then unshares its cgroup namespace, so that inside the
 // container its own cgroup is "/". The Cgroup object removes its directories when destroyed
 // (after the container's processes are gone).
 #include <memory>
@@ -44,11 +44,11 @@ public:
     // A directory fd for clone3(CLONE_INTO_CGROUP) (v2): the child starts in the cgroup,
     // with no migration. -1 when the child must join by itself (v1).
     [[nodiscard]] virtual int clone_into_fd() const { return -1; }
-    // Open O_WRONLY cgroup.procs fds (close-on-exec) into which the parent writes the
-    // child's pid right after clone, while the child sets up its mounts: each v1 migration
-    // costs an RCU grace period (~10 ms), which this overlaps with the child's own work;
-    // the child waits for it before it drops privileges. Only the hierarchies that carry
-    // a limit (or the devices filter) are used on v1.
+    // Open O_WRONLY fds (close-on-exec) for the child to write "0" into: v1 "tasks" files.
+    // Moving the calling thread alone skips the global threadgroup lock (and its RCU grace
+    // period, 5-15 ms) that a cgroup.procs write takes: ~30 us. The child is single-threaded,
+    // so that moves the whole process. Only the hierarchies that carry a limit (or the
+    // devices controller) are used on v1.
     [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
     // Directories of this cgroup (one per v1 hierarchy, one on v2).
     [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;

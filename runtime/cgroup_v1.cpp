@@ -127,7 +127,7 @@ public:
 
     std::vector<unique_fd> open_procs() const override {
         std::vector<unique_fd> fds;
-        for (const auto& d : dirs_) fds.push_back(open_or_throw(d / "cgroup.procs", O_WRONLY));
+        for (const auto& d : dirs_) fds.push_back(open_or_throw(d / "tasks", O_WRONLY));
         return fds;
     }
     std::vector<fs::path> dirs() const override {

@@ -25,7 +25,7 @@ struct ChildContext {
     const ContainerSpec* spec = nullptr;
     std::vector<MountOp> plan;
     OverlayMount overlay;
-    int cgroup_sync_fd = -1;   // read end: the parent's "pid written to the v1 cgroup.procs" byte
+    std::vector<int> cgroup_procs_fds;  // v1 "tasks" files to write "0" into
     int report_fd = -1;        // write end of the report pipe
     int sync_fd = -1;          // read end: the parent's "uid/gid maps written" byte (rootless)
     int net_sync_fd = -1;      // the parent's "private network ready" byte (network_private.h)

@@ -186,11 +186,7 @@ int run_container(const ContainerSpec& spec) {
         cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, limits,
                                !spec.rootless);
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
-    std::optional<Pipe> joined;  // the parent's "you are in the v1 cgroups" byte
-    if (!procs.empty()) {
-        joined = make_pipe("cgroup join sync");
-        ctx.cgroup_sync_fd = joined->read.get();
-    }
+    for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
@@ -241,6 +237,7 @@ int run_container(const ContainerSpec& spec) {
     report.write.reset();
     tty_child.reset();
     net_child.reset();
+    procs.clear();
     if (out_pipe) {
         out_pipe->write.reset();
         err_pipe->write.reset();
@@ -258,17 +255,6 @@ int run_container(const ContainerSpec& spec) {
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
         sync->read.reset();
-    }
-    if (joined) {
-        // Our copy of the read end stays open until the byte is written: a child that has
-        // already failed must not turn this write into a SIGPIPE (its report says why).
-        const std::string text = std::to_string(pid);
-        for (const auto& fd : procs)
-            if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) && errno != ESRCH)
-                throw_errno("write " + text + " to", "cgroup.procs");
-        procs.clear();
-        if (::write(joined->write.get(), "1", 1) != 1) throw_errno("write", "cgroup join sync");
-        joined->read.reset();
     }
     std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
     if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());
