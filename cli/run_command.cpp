@@ -236,7 +236,7 @@ VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App
     cmd.add_option("--cpu-quota", a->cpu_quota, "CFS quota in microseconds");
     cmd.add_option("--cpus", a->cpus, "number of CPUs (e.g. 0.5)");
     cmd.add_option("-m,--memory", a->memory, "memory limit (e.g. 512m)");
-    cmd.add_option("--pids-limit", a->pids_limit, "maximum number of processes");
+    cmd.add_option("--pids-limit", a->pids_limit, "maximum number of processes (default 2048 where a pids controller exists; -1 or 0: unlimited)");
     cmd.add_option("-v,--volume", a->volumes, "bind mount SRC:DST[:ro], or an anonymous volume DST")->allow_extra_args(false);
     cmd.add_flag("-i,--interactive", a->interactive, "keep stdin open");
     cmd.add_flag("-t,--tty", a->tty, "allocate a pseudo-terminal");
