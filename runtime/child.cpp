@@ -124,7 +124,9 @@ void enter_cwd(const unique_fd& dir, const std::string& cwd) {
 
 // The fds the child needs until execve; every other inherited fd is closed at once.
 std::vector<int> fds_to_keep(const ChildContext& ctx) {
-    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.tty_socket, ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
+    // Every fd field of ChildContext: a new one must be added here too.
+    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.tty_socket,
+                             ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
     keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
     return keep;
 }

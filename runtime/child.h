@@ -21,6 +21,8 @@ struct ChildReport {
     char message[2040] = {};
 };
 
+// Every fd in here must also be kept by fds_to_keep() (child.cpp): the child closes all
+// others before anything else.
 struct ChildContext {
     const ContainerSpec* spec = nullptr;
     std::vector<MountOp> plan;
