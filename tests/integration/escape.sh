@@ -176,6 +176,33 @@ if ((have_helper)); then
   run ib run --rm -v "$helper_dir:/h:ro" busybox /h/attack socket 1
   expect_match "socket(AF_UNIX) still works" "created" "$OUT"
 fi
+# The i386 ABI: socket(2) and socketcall(SYS_SOCKET) (whose arguments BPF cannot read).
+cat >"$helper_dir/sock32.c" <<'C'
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+  int family = atoi(argv[1]);
+  unsigned long args[3] = {family, SOCK_STREAM, 0};
+  long s = syscall(102 /* socketcall */, 1 /* SYS_SOCKET */, args);
+  printf("socketcall(%d): %s\n", family, s < 0 ? strerror(errno) : "created");
+  s = syscall(359 /* socket */, family, SOCK_STREAM, 0);
+  printf("socket(%d): %s\n", family, s < 0 ? strerror(errno) : "created");
+  return 0;
+}
+C
+if gcc -m32 -static -O -o "$helper_dir/sock32" "$helper_dir/sock32.c" 2>/dev/null; then
+  run ib run --rm -v "$helper_dir:/h:ro" busybox /h/sock32 40
+  expect_no_match "i386: AF_VSOCK through socket and socketcall is refused" "created" "$OUT"
+  run ib run --rm -v "$helper_dir:/h:ro" busybox /h/sock32 1
+  expect_match "i386: socket(AF_UNIX) through the socket syscall works" "^socket\(1\): created" "$OUT"
+else
+  echo "# no gcc -m32 (gcc-multilib): the i386 socketcall path is checked by the unit test only"
+fi
 
 # ---- a FIFO /etc/passwd does not hang `run -u name`
 variant fifopasswd "rm -f etc/passwd && mkfifo etc/passwd"
