@@ -19,8 +19,8 @@ using namespace imgbuild::runtime;
 
 namespace {
 
-// In a child moved into `cgroup` (v1 procs write, or cloned into the v2 fd by writing its
-// pid to cgroup.procs of the dir), try to open each node; returns the bit mask of successes.
+// In a child moved into every directory of `cgroup` (cgroup.procs), try to open each node;
+// returns the bit mask of the opens that succeeded.
 int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
@@ -32,7 +32,9 @@ int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
         int mask = 0;
         for (size_t i = 0; i < nodes.size(); ++i) {
             int fd = ::open(nodes[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-            if (fd >= 0) mask |= 1 << i, ::close(fd);
+            if (fd < 0) continue;
+            mask |= 1 << i;
+            ::close(fd);
         }
         _exit(mask);
     }
