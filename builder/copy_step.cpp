@@ -48,17 +48,10 @@ FromSource from_source(StepEnv& env, const std::string& from) {
     return {img->layers, "image:" + img->manifest_digest.str()};
 }
 
-std::string read_in_root(int root_fd, const char* path) {
-    try {
-        unique_fd fd = open_in_root(root_fd, path, O_RDONLY);
-        std::string out;
-        char buf[8192];
-        ssize_t n;
-        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-        return out;
-    } catch (const SystemError&) {
-        return "";  // an image without /etc/passwd: numeric ids still work
-    }
+// An image's /etc/passwd or /etc/group for --chown: read as a bounded regular file only
+// (a FIFO or a device there would hang the build or eat host memory); missing is "".
+std::string read_user_db(int root_fd, const char* path, const std::string& what) {
+    return read_small_file_in_root(root_fd, path, what).value_or("");
 }
 
 mode_t parse_chmod(const std::string& text, const std::string& label) {
@@ -115,8 +108,9 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     spec.multiple_sources_pattern = copy.sources.size() + copy.heredocs.size() > 1;
     for (const auto& src : copy.sources) spec.multiple_sources_pattern |= contains_wildcards(src);
     if (!copy.chown.empty()) {
-        auto user = runtime::resolve_user(copy.chown, read_in_root(view.root_fd(), "/etc/passwd"),
-                                          read_in_root(view.root_fd(), "/etc/group"));
+        const std::string what = copy.is_add ? "ADD --chown=" + copy.chown : "COPY --chown=" + copy.chown;
+        auto user = runtime::resolve_user(copy.chown, read_user_db(view.root_fd(), "/etc/passwd", what),
+                                          read_user_db(view.root_fd(), "/etc/group", what));
         spec.uid = user.uid;
         spec.gid = is_numeric_uid_only(copy.chown) ? user.uid : user.gid;
     }

@@ -57,8 +57,17 @@ bool on_procfs(int dirfd) {
     return ::fstatfs(dirfd, &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
 }
 
+// What mkdirs does with a dir it creates (nullptr: nothing beyond mkdirat's mode).
+struct NewDirPolicy {
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;
+    bool* created_last;
+};
+
 // One walk for both open_in_root (fallback) and mkdirs_in_root.
-unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs, Symlinks symlinks) {
+unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs, Symlinks symlinks,
+                       const NewDirPolicy* policy = nullptr) {
     std::deque<std::string> todo;
     split_into(path, todo, false);
     std::vector<unique_fd> stack;  // dirs below the root on the current path
@@ -79,6 +88,7 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
         todo.pop_front();
         if (comp == "..") {
             if (!stack.empty()) stack.pop_back();
+            if (policy) *policy->created_last = false;
             continue;
         }
         int dirfd = current();
@@ -97,6 +107,7 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
         int fd = ::openat(dirfd, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
             stack.emplace_back(fd);
+            if (policy) *policy->created_last = false;
             continue;
         }
         int err = errno;
@@ -105,13 +116,26 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
             continue;
         }
         if (err == ENOENT && make_dirs) {
-            if (::mkdirat(dirfd, comp.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir in root", path);
+            if (::mkdirat(dirfd, comp.c_str(), mode) != 0) {
+                if (errno != EEXIST) throw_errno("mkdir in root", path);
+            } else if (policy) {
+                // Just made by us, so not a symlink: fchownat/fchmodat cannot be redirected.
+                if (::fchownat(dirfd, comp.c_str(), policy->uid, policy->gid, AT_SYMLINK_NOFOLLOW) != 0)
+                    throw_errno("chown in root", path);
+                if (::fchmodat(dirfd, comp.c_str(), policy->mode, 0) != 0) throw_errno("chmod in root", path);
+                int made = ::openat(dirfd, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (made < 0) throw_errno("open in root", path);
+                stack.emplace_back(made);
+                *policy->created_last = true;
+                continue;
+            }
             todo.push_front(comp);  // open it next round (or follow what raced in)
             continue;
         }
         throw_errno(err, make_dirs ? "mkdir in root" : "open in root", path);
     }
     // The path named a directory (the root, or it ended in "..", or mkdirs).
+    if (policy && stack.empty()) *policy->created_last = false;
     int fd = ::openat(current(), ".", (make_dirs ? (O_PATH | O_DIRECTORY) : flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
     if (fd < 0) throw_errno(make_dirs ? "mkdir in root" : "open in root", path);
     return unique_fd(fd);
@@ -175,45 +199,49 @@ unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags
     }
 }
 
-std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path, size_t max_bytes) {
-    unique_fd where;
+unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {
+    return walk_in_root(root_fd, path.string(), 0, mode, true, symlinks);
+}
+
+MkdirsOwned mkdirs_in_root_owned(int root_fd, const std::filesystem::path& path, mode_t mode, uid_t uid, gid_t gid) {
+    MkdirsOwned out;
+    NewDirPolicy policy{uid, gid, mode, &out.created};
+    out.fd = walk_in_root(root_fd, path.string(), 0, mode, true, Symlinks::follow, &policy);
+    return out;
+}
+
+std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path,
+                                                   const std::string& what, size_t max_size) {
+    unique_fd pfd;
     try {
-        where = open_in_root(root_fd, path, O_PATH);
+        pfd = open_in_root(root_fd, path, O_PATH);
     } catch (const SystemError& e) {
-        if (e.error_number() == ENOENT) return std::nullopt;
+        if (e.error_number() == ENOENT || e.error_number() == ENOTDIR) return std::nullopt;
         throw;
     }
-    auto check = [&](int fd) {
-        struct stat st {};
-        if (::fstat(fd, &st) != 0) throw_errno("stat", path.string());
-        if (!S_ISREG(st.st_mode)) throw_errno(EINVAL, "read (not a regular file)", path.string());
-        if (static_cast<uint64_t>(st.st_size) > max_bytes)
-            throw_errno(EFBIG, "read (larger than " + std::to_string(max_bytes) + " bytes)", path.string());
+    struct stat st;
+    if (::fstat(pfd.get(), &st) != 0) throw_errno("stat", path.string());
+    if (!S_ISREG(st.st_mode)) throw Error(what + ": " + path.string() + " in the image is not a regular file");
+    auto too_big = [&] {
+        return Error(what + ": " + path.string() + " in the image is larger than " + std::to_string(max_size) +
+                     " bytes");
     };
-    check(where.get());
-    // Reopen the checked inode itself for reading (no second path walk to race with);
-    // without a /proc, a non-blocking open of the path, checked again.
-    int raw = ::open(("/proc/self/fd/" + std::to_string(where.get())).c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    unique_fd fd(raw);
-    if (raw < 0) {
-        fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-        check(fd.get());
-    }
+    if (static_cast<uint64_t>(st.st_size) > max_size) throw too_big();
+    // Reopened through the O_PATH fd: the very inode just checked, whatever renames since.
+    const std::string proc = "/proc/self/fd/" + std::to_string(pfd.get());
+    unique_fd fd(::open(proc.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) throw_errno("open", path.string());
     std::string out;
-    char buf[65536];
+    char buf[8192];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw_errno("read", path.string());
-        if (n == 0) return out;
+        if (n == 0) break;
+        if (out.size() + static_cast<size_t>(n) > max_size) throw too_big();  // grew since the fstat
         out.append(buf, static_cast<size_t>(n));
-        if (out.size() > max_bytes)
-            throw_errno(EFBIG, "read (larger than " + std::to_string(max_bytes) + " bytes)", path.string());
     }
-}
-
-unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {
-    return walk_in_root(root_fd, path.string(), 0, mode, true, symlinks);
+    return out;
 }
 
 }  // namespace imgbuild

@@ -41,14 +41,29 @@ enum class Symlinks { follow, refuse };
 [[nodiscard]] unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode = 0755,
                                        Symlinks symlinks = Symlinks::follow);
 
-// Reads the regular file `path` of the tree at root_fd (resolved as open_in_root does),
-// at most `max_bytes` of it. Returns nullopt when it does not exist. Anything but a
-// regular file (a FIFO that would hang the reader, a device such as /dev/zero that would
-// never end) is refused without being opened for reading: SystemError EINVAL naming the
-// path; so is a file larger than max_bytes (EFBIG). For image files read by imgbuild
-// itself (/etc/passwd, /etc/group).
+// mkdirs_in_root for callers that own what they create (COPY's parents: BuildKit's
+// MkdirAll with the --chown user): every new dir is chowned to uid:gid and chmodded to
+// `mode` exactly (no umask); `created` says whether the final dir was made by this call.
+// A dangling symlink on the way is followed and its target created inside the root (as
+// Docker and BuildKit do).
+struct MkdirsOwned {
+    unique_fd fd;  // O_PATH|O_DIRECTORY
+    bool created = false;
+};
+[[nodiscard]] MkdirsOwned mkdirs_in_root_owned(int root_fd, const std::filesystem::path& path, mode_t mode, uid_t uid,
+                                               gid_t gid);
+
+// Reads a small configuration file of an image (/etc/passwd, /etc/group, /etc/hosts...)
+// at `path` in the tree at root_fd, resolved as open_in_root does. Only a regular file is
+// read: the path is first opened O_PATH and fstat'ed (so a device or FIFO is never even
+// opened: no blocking, no driver side effects), then reopened through /proc/self/fd
+// O_RDONLY|O_NONBLOCK, and at most max_size bytes are accepted. Returns nullopt when the
+// path does not exist (ENOENT/ENOTDIR on the way). Throws Error "<what>: <path> in the image
+// is not a regular file" / "... is larger than <max_size> bytes", SystemError otherwise.
+inline constexpr size_t kSmallFileMax = 1 << 20;
 [[nodiscard]] std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path,
-                                                                 size_t max_bytes = size_t{1} << 20);
+                                                                 const std::string& what,
+                                                                 size_t max_size = kSmallFileMax);
 
 namespace detail {
 // The userspace walk behind open_in_root (used when openat2 is unavailable); exposed so

@@ -180,33 +180,17 @@ TEST_CASE("mkdirs_in_root") {
     }
 }
 
-TEST_CASE("read_small_file_in_root reads regular files only, in the root, with a cap") {
+TEST_CASE("read_small_file_in_root follows the image's links inside the root") {
     Tree t;
     int r = t.root_fd.get();
     put(t.root / "etc" / "passwd", "root:x:0:0::/root:/bin/sh\n");
     stdfs::create_symlink("/etc/passwd", t.root / "etc" / "alias");
     stdfs::create_symlink("/outside/secret", t.root / "etc" / "escape");
-    REQUIRE(::mkfifo((t.root / "etc" / "fifo").c_str(), 0644) == 0);
-    CHECK(read_small_file_in_root(r, "/etc/passwd") == "root:x:0:0::/root:/bin/sh\n");
-    CHECK(read_small_file_in_root(r, "etc/alias") == "root:x:0:0::/root:/bin/sh\n");
-    CHECK(read_small_file_in_root(r, "/etc/escape") == "inside-secret");  // the root's, not the host's
-    CHECK_FALSE(read_small_file_in_root(r, "/etc/missing").has_value());
-    auto error_of = [&](const char* path, size_t cap) {
-        try {
-            (void)read_small_file_in_root(r, path, cap);
-        } catch (const SystemError& e) {
-            CHECK(std::string(e.what()).find(path) != std::string::npos);
-            return e.error_number();
-        }
-        return 0;
-    };
-    CHECK(error_of("/etc/fifo", 1 << 20) == EINVAL);  // would hang a reader: refused, not opened
-    CHECK(error_of("/etc", 1 << 20) == EINVAL);
-    CHECK(error_of("/etc/passwd", 4) == EFBIG);
-    if (::geteuid() == 0) {
-        REQUIRE(::mknod((t.root / "etc" / "zero").c_str(), S_IFCHR | 0666, makedev(1, 5)) == 0);
-        CHECK(error_of("/etc/zero", 1 << 20) == EINVAL);  // would never end
-    }
+    CHECK(read_small_file_in_root(r, "/etc/passwd", "t") == "root:x:0:0::/root:/bin/sh\n");
+    CHECK(read_small_file_in_root(r, "etc/alias", "t") == "root:x:0:0::/root:/bin/sh\n");
+    CHECK(read_small_file_in_root(r, "/etc/escape", "t") == "inside-secret");  // the root's, not the host's
+    CHECK_FALSE(read_small_file_in_root(r, "/etc/missing", "t").has_value());
+    CHECK_THROWS_WITH_AS(read_small_file_in_root(r, "/etc", "t"), "t: /etc in the image is not a regular file", Error);
 }
 
 TEST_CASE("mkdirs_in_root does not follow procfs magic links by their text") {
@@ -219,4 +203,56 @@ TEST_CASE("mkdirs_in_root does not follow procfs magic links by their text") {
     } catch (const SystemError& e) {
         CHECK(e.error_number() == ELOOP);
     }
+}
+
+TEST_CASE("mkdirs_in_root_owned: owner and mode on new dirs only, dangling symlinks created inside") {
+    Tree t;
+    stdfs::create_symlink("/made/by/link", t.root / "dangdir");
+    auto r = mkdirs_in_root_owned(t.root_fd.get(), "/dangdir/sub", 0750, 1234, 4321);
+    CHECK(r.created);
+    CHECK(stdfs::is_directory(t.root / "made/by/link/sub"));
+    CHECK(stdfs::is_symlink(t.root / "dangdir"));  // the link stays, its target is made
+    CHECK_FALSE(stdfs::exists(t.tmp.path() / "made"));
+    struct stat st;
+    REQUIRE(::stat((t.root / "made/by/link/sub").c_str(), &st) == 0);
+    CHECK(st.st_uid == 1234);
+    CHECK(st.st_gid == 4321);
+    CHECK((st.st_mode & 07777) == 0750);
+    REQUIRE(::stat((t.root / "made").c_str(), &st) == 0);
+    CHECK(st.st_uid == 1234);
+    // Existing dirs keep their owner; the final dir existing means created == false.
+    REQUIRE(::stat((t.root / "usr").c_str(), &st) == 0);
+    uid_t usr_owner = st.st_uid;
+    auto again = mkdirs_in_root_owned(t.root_fd.get(), "/usr/lib", 0700, 99, 99);
+    CHECK_FALSE(again.created);
+    REQUIRE(::stat((t.root / "usr").c_str(), &st) == 0);
+    CHECK(st.st_uid == usr_owner);
+    CHECK_FALSE(mkdirs_in_root_owned(t.root_fd.get(), "/", 0755, 0, 0).created);
+    // An absolute escape through the link stays inside.
+    (void)mkdirs_in_root_owned(t.root_fd.get(), "/up/escaped", 0755, 0, 0);
+    CHECK(stdfs::is_directory(t.root / "escaped"));
+    CHECK_FALSE(stdfs::exists(t.tmp.path() / "escaped"));
+}
+
+TEST_CASE("read_small_file_in_root: regular files only, bounded, inside the root") {
+    Tree t;
+    CHECK(*read_small_file_in_root(t.root_fd.get(), "/usr/lib/f", "test") == "inside-f");
+    CHECK(*read_small_file_in_root(t.root_fd.get(), "/lib/f", "test") == "inside-f");  // symlink in root
+    CHECK(*read_small_file_in_root(t.root_fd.get(), "/esc", "test") == "inside-secret");
+    CHECK_FALSE(read_small_file_in_root(t.root_fd.get(), "/nope", "test").has_value());
+    CHECK_FALSE(read_small_file_in_root(t.root_fd.get(), "/plainfile/x", "test").has_value());
+    REQUIRE(::mkfifo((t.root / "fifo").c_str(), 0644) == 0);
+    CHECK_THROWS_WITH_AS(read_small_file_in_root(t.root_fd.get(), "/fifo", "COPY --chown=app"),
+                         "COPY --chown=app: /fifo in the image is not a regular file", Error);
+    CHECK_THROWS_WITH_AS(read_small_file_in_root(t.root_fd.get(), "/run", "x"), "x: /run in the image is not a regular file",
+                         Error);
+    if (::geteuid() == 0) {
+        REQUIRE(::mknod((t.root / "zero").c_str(), S_IFCHR | 0644, makedev(1, 5)) == 0);
+        CHECK_THROWS_WITH_AS(read_small_file_in_root(t.root_fd.get(), "/zero", "x"),
+                             "x: /zero in the image is not a regular file", Error);
+    }
+    put(t.root / "big", std::string(5000, 'b'));
+    CHECK_THROWS_WITH_AS(read_small_file_in_root(t.root_fd.get(), "/big", "x", 4096),
+                         "x: /big in the image is larger than 4096 bytes", Error);
+    CHECK(read_small_file_in_root(t.root_fd.get(), "/big", "x", 5000)->size() == 5000);
 }

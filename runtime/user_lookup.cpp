@@ -126,7 +126,8 @@ ResolvedUser resolve_user_in_current_root(std::string_view spec) {
     // The image owns these files: a FIFO would hang us before exec, a device would never
     // end. Only regular files up to 1 MiB are read (missing ones are empty).
     auto root = open_or_throw("/", O_PATH | O_DIRECTORY);
-    auto read_db = [&](const char* path) { return read_small_file_in_root(root.get(), path).value_or(std::string()); };
+    std::string what = "look up user \"" + std::string(spec) + "\"";
+    auto read_db = [&](const char* path) { return read_small_file_in_root(root.get(), path, what).value_or(std::string()); };
     return resolve_user(spec, read_db("/etc/passwd"), read_db("/etc/group"));
 }
 
