@@ -1,12 +1,9 @@
 #include "builder/copy_files.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -22,6 +19,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/path_resolve.h"
+#include "oci/layer_tar.h"
 
 namespace imgbuild::builder {
 
@@ -56,21 +54,6 @@ std::string container_path(const std::string& p) { return p.empty() || p.front()
 
 std::vector<std::string> list_sorted(int dirfd, const std::string& path_for_errors) {
     return sorted_dir_names(dirfd, path_for_errors);
-}
-
-// Removes dirfd/name recursively (an archive entry replacing a directory, as Docker's Untar).
-void remove_tree_at(int dirfd, const std::string& name, const std::string& path_for_errors) {
-    struct stat st{};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        unique_fd sub(::openat(dirfd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub) throw_errno("open", path_for_errors);
-        for (const auto& child : list_sorted(sub.get(), path_for_errors))
-            remove_tree_at(sub.get(), child, join_path(path_for_errors, child));
-        if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) throw_errno("rmdir", path_for_errors);
-    } else if (::unlinkat(dirfd, name.c_str(), 0) != 0) {
-        throw_errno("unlink", path_for_errors);
-    }
 }
 
 // Streams src to dst without holding the data in memory: copy_file_range (reflinks and
@@ -485,156 +468,33 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------
-// ADD of a local archive. The entries are resolved with dest as their root (as Docker's
-// chrootarchive): nothing lands outside dest, whatever the archive's paths and symlinks.
-
-struct ArchiveReader {
-    archive* a = archive_read_new();
-    ~ArchiveReader() { archive_read_free(a); }
-    explicit ArchiveReader(int fd) {
-        archive_read_support_format_tar(a);
-        archive_read_support_format_gnutar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_bzip2(a);
-        archive_read_support_filter_xz(a);
-        archive_read_support_filter_zstd(a);
-        ok = archive_read_open_fd(a, fd, 1 << 16) == ARCHIVE_OK;
-    }
-    bool ok = false;
-};
+// ADD of a local archive: the one layer extractor (oci::extract_layer_tar), with ADD's
+// options. The entries are resolved with dest as their root (as Docker's chrootarchive):
+// nothing lands outside dest, whatever the archive's paths, symlinks and hard links.
 
 void Copier::extract_archive(int fd, const std::string& src_desc) {
     if (::lseek(fd, 0, SEEK_SET) != 0) throw_errno("seek", src_desc);
     const std::string dest_path = container_path(spec_.dest);
     DestDir dest = ensure_dest_dirs(root_, spec_.dest, created_dir_owner());
-    ArchiveReader r(fd);
-    if (!r.ok) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
-    struct DirTime {
-        std::string path;
-        timespec mtime;
-    };
-    std::vector<DirTime> dir_times;
-    std::map<std::string, std::string> seen;  // cleaned entry path, to resolve hardlinks
-    archive_entry* e = nullptr;
-    for (;;) {
-        int rc = archive_read_next_header(r.a, &e);
-        if (rc == ARCHIVE_EOF) break;
-        if (rc < ARCHIVE_WARN) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
-        const char* raw = archive_entry_pathname(e);
-        auto comps = clean_path_components(raw ? raw : "");
-        if (!comps) throw Error("ADD " + src_desc + ": entry " + std::string(raw) + " leaves the destination");
-        if (comps->empty()) continue;  // "./": the destination itself
-        std::string rel;
-        for (auto& c : *comps) rel += (rel.empty() ? "" : "/") + c;
-        if (comps->back().starts_with(".wh..wh.")) continue;  // aufs bookkeeping, as Docker skips it
-        const std::string name = comps->back();
-        const std::string parent_rel = dir_name("/" + rel);
-        const std::string entry_path = join_path(dest_path, rel);
-        unique_fd parent = mkdirs_in_root(dest.fd.get(), parent_rel, 0755);
-
-        const mode_t type = archive_entry_filetype(e);
-        const mode_t perm = spec_.mode ? *spec_.mode : (archive_entry_perm(e) & 07777);
-        Owner o{static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))};
-        if (spec_.uid) o.uid = *spec_.uid;
-        if (spec_.gid) o.gid = *spec_.gid;
-        timespec mtime{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-
-        struct stat existing{};
-        const bool exists = ::fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
-        if (exists && !(type == AE_IFDIR && S_ISDIR(existing.st_mode)))
-            remove_tree_at(parent.get(), name, entry_path);
-
-        if (const char* hl = archive_entry_hardlink(e)) {
-            auto tcomps = clean_path_components(hl);
-            if (!tcomps || tcomps->empty()) throw Error("ADD " + src_desc + ": bad hardlink target " + hl);
-            std::string trel;
-            for (auto& c : *tcomps) trel += (trel.empty() ? "" : "/") + c;
-            if (!seen.count(trel)) throw Error("ADD " + src_desc + ": hardlink to " + trel + " which is not in the archive");
-            unique_fd tparent = open_in_root(dest.fd.get(), dir_name("/" + trel), O_PATH | O_DIRECTORY);
-            if (::linkat(tparent.get(), tcomps->back().c_str(), parent.get(), name.c_str(), 0) != 0)
-                throw_errno("link " + join_path(dest_path, trel) + " to", entry_path);
-            seen[rel] = rel;
-            continue;
-        }
-        switch (type) {
-            case AE_IFDIR: {
-                if (!exists || !S_ISDIR(existing.st_mode)) {
-                    if (::mkdirat(parent.get(), name.c_str(), 0700) != 0) throw_errno("mkdir", entry_path);
-                }
-                unique_fd d(::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                if (!d) throw_errno("open", entry_path);
-                if (::fchown(d.get(), o.uid, o.gid) != 0) throw_errno("chown", entry_path);
-                if (::fchmod(d.get(), perm) != 0) throw_errno("chmod", entry_path);
-                dir_times.push_back({rel, mtime});
-                break;
-            }
-            case AE_IFREG: {
-                unique_fd out(::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-                if (!out) throw_errno("create", entry_path);
-                const void* buf = nullptr;
-                size_t size = 0;
-                la_int64_t offset = 0;
-                for (;;) {
-                    int drc = archive_read_data_block(r.a, &buf, &size, &offset);
-                    if (drc == ARCHIVE_EOF) break;
-                    if (drc < ARCHIVE_WARN) throw Error("ADD " + src_desc + ": " + archive_error_string(r.a));
-                    if (::lseek(out.get(), offset, SEEK_SET) < 0) throw_errno("seek", entry_path);
-                    write_all(out.get(), std::string_view(static_cast<const char*>(buf), size), entry_path);
-                }
-                if (::ftruncate(out.get(), archive_entry_size(e)) != 0) throw_errno("truncate", entry_path);
-                apply_metadata_fd(out.get(), o, perm, mtime, entry_path);
-                // xattrs from the archive: the same subset as a copy keeps.
-                archive_entry_xattr_reset(e);
-                const char* xname = nullptr;
-                const void* xval = nullptr;
-                size_t xsize = 0;
-                while (archive_entry_xattr_next(e, &xname, &xval, &xsize) == ARCHIVE_OK) {
-                    if (!copied_xattr(xname)) continue;
-                    if (::fsetxattr(out.get(), xname, xval, xsize, 0) != 0)
-                        log::warn("cannot set xattr " + std::string(xname) + " on " + entry_path + ": " +
-                                  describe_errno(errno));
-                }
-                break;
-            }
-            case AE_IFLNK: {
-                const char* target = archive_entry_symlink(e);
-                if (::symlinkat(target ? target : "", parent.get(), name.c_str()) != 0) throw_errno("symlink", entry_path);
-                apply_metadata_at(parent.get(), name.c_str(), o, std::nullopt, mtime, entry_path);
-                break;
-            }
-            case AE_IFCHR:
-            case AE_IFBLK:
-            case AE_IFIFO: {
-                dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
-                if (::mknodat(parent.get(), name.c_str(), type | 0600, dev) != 0) throw_errno("mknod", entry_path);
-                apply_metadata_at(parent.get(), name.c_str(), o, perm, mtime, entry_path);
-                break;
-            }
-            default: log::debug("ADD " + src_desc + ": skipping entry " + rel + " of unsupported type"); continue;
-        }
-        seen[rel] = rel;
-    }
-    // Directory mtimes last (their entries changed them), deepest first.
-    for (auto it = dir_times.rbegin(); it != dir_times.rend(); ++it) {
-        unique_fd d = open_in_root(dest.fd.get(), it->path, O_PATH | O_DIRECTORY | O_NOFOLLOW);
-        const timespec ts[2] = {it->mtime, it->mtime};
-        if (::utimensat(d.get(), "", ts, AT_EMPTY_PATH) != 0) throw_errno("set times of", join_path(dest_path, it->path));
+    oci::ExtractOptions opts;
+    opts.whiteouts = false;  // Docker's Untar: .wh. files are content here, not layer whiteouts
+    opts.follow_symlinks_in_target = true;
+    opts.apply_root_entry = false;
+    if (spec_.uid) opts.uid = *spec_.uid;
+    if (spec_.gid) opts.gid = *spec_.gid;
+    if (spec_.mode) opts.perm = *spec_.mode;
+    opts.keep_xattr = [](std::string_view name) { return copied_xattr(name); };  // as a copy keeps
+    opts.xattr_errors_warn = true;
+    try {
+        (void)oci::extract_layer_tar(fd, dest.fd.get(), dest_path, opts);
+    } catch (const Error& e) {
+        throw Error("ADD " + src_desc + ": " + e.what());
     }
 }
 
 }  // namespace
 
-bool is_tar_archive(int fd) {
-    if (::lseek(fd, 0, SEEK_SET) != 0) return false;
-    bool is_tar = false;
-    {
-        ArchiveReader r(fd);
-        archive_entry* e = nullptr;
-        is_tar = r.ok && archive_read_next_header(r.a, &e) == ARCHIVE_OK;
-    }
-    (void)::lseek(fd, 0, SEEK_SET);
-    return is_tar;
-}
+bool is_tar_archive(int fd) { return oci::is_tar_stream(fd); }
 
 void copy_into_root(int dest_root_fd, const CopySpec& spec) { Copier(dest_root_fd, spec).run(); }
 

@@ -14,9 +14,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/digest.h"
 #include "oci/compression.h"
+#include "oci/expansion_limit.h"
 
 namespace imgbuild::oci {
 
@@ -48,6 +50,29 @@ struct ExtractOptions {
     // Opaque dirs get user.overlay.opaque; failures to chown, to create device nodes and to
     // set privileged xattrs are tolerated (skipped) instead of fatal.
     bool rootless = false;
+    // Decompression bomb guard (expansion_limit.h); applies to the decompressed stream.
+    ExpansionLimits limits = expansion_limits_from_env();
+
+    // The rest is the shape of containerd's archive.Apply options, for ADD of a local
+    // archive (defaults: a layer).
+    // Whiteouts (.wh.name, .wh..wh..opq) become overlay whiteouts and opaque dirs. Off
+    // (ADD, as Docker's Untar): they are plain files; aufs bookkeeping (.wh..wh.*) is
+    // skipped either way.
+    bool whiteouts = true;
+    // Symlinks already in the target (the image's lib -> usr/lib) are followed for an
+    // entry's parent dirs, resolved with the target as root (open_in_root semantics: never
+    // outside it), as Docker's chrootarchive does. Off (layers): such an entry is refused.
+    bool follow_symlinks_in_target = false;
+    // Overrides (ADD --chown, --chmod): every entry gets this owner / permission bits.
+    std::optional<uint32_t> uid, gid;
+    std::optional<uint32_t> perm;
+    // Which xattrs to apply (nullptr: all but the private ones); with xattr_errors_warn,
+    // failing to set one is a warning, not an error.
+    bool (*keep_xattr)(std::string_view name) = nullptr;
+    bool xattr_errors_warn = false;
+    // The "./" entry changes the target dir's owner, mode and times (a layer root); off
+    // (ADD): the existing destination dir keeps its metadata.
+    bool apply_root_entry = true;
 };
 
 struct ExtractResult {
@@ -76,6 +101,14 @@ struct ExtractResult {
 // are applied last. Throws Error naming the entry on a bad or hostile archive; `dir` is then
 // left partly extracted (the caller extracts into a temp dir and discards it).
 ExtractResult extract_layer_tar(int in_fd, const std::filesystem::path& dir, const ExtractOptions& opts);
+// The same into an open directory (O_PATH is enough), e.g. one resolved inside a
+// container root; `shown` names it in errors.
+ExtractResult extract_layer_tar(int in_fd, int dir_fd, const std::string& shown, const ExtractOptions& opts);
+
+// Whether the file behind fd is a tar stream (plain, gzip, bzip2, xz or zstd), judged by
+// its content: the first tar header must parse. Reads from offset 0 and leaves the
+// offset at 0.
+[[nodiscard]] bool is_tar_stream(int fd);
 
 // Compresses a stream (save/push compress an uncompressed tar): write() plain bytes, then
 // finish(). Writes the compressed bytes to out_fd (-1: compute digests only). diff_id is the

@@ -100,9 +100,10 @@ void remove_all_at(int dirfd, const std::string& name, const std::string& shown)
 
 class Extractor {
 public:
-    Extractor(int in_fd, const fs::path& dir, const ExtractOptions& opts)
-        : in_fd_(in_fd), in_buf_(new char[kReadChunk]), dir_(dir), opts_(opts) {
-        root_ = open_or_throw(dir_, O_PATH | O_DIRECTORY);
+    Extractor(int in_fd, int dir_fd, const std::string& shown, const ExtractOptions& opts)
+        : in_fd_(in_fd), in_buf_(new char[kReadChunk]), dir_(shown), opts_(opts), guard_(opts.limits) {
+        root_.reset(::openat(dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root_) throw_errno("open", shown);
     }
     ~Extractor() {
         if (outer_) archive_read_free(outer_);
@@ -175,6 +176,12 @@ private:
             if (*size == 0) continue;
             tar_hash_.update(*buf, *size);
             tar_size_ += *size;
+            try {
+                guard_.set(tar_size_, blob_size_, "layer stream");
+            } catch (const Error& e) {
+                inner_error_ = e.what();
+                return false;
+            }
             return true;
         }
         return true;
@@ -305,12 +312,25 @@ private:
         return cur;
     }
 
+    // The existing dir holding comps.back() (invalid fd when missing), as the options say
+    // symlinks in the target are treated.
+    unique_fd dir_of(const std::vector<std::string>& comps, const std::string& entry) {
+        if (!opts_.follow_symlinks_in_target) return walk(comps, comps.size() - 1, false, entry, true);
+        try {
+            return open_in_root(root_.get(), join(comps, comps.size() - 1), O_PATH | O_DIRECTORY);
+        } catch (const SystemError& e) {
+            if (e.error_number() == ENOENT || e.error_number() == ENOTDIR || e.error_number() == ELOOP) return {};
+            throw;
+        }
+    }
+
     // The parent dir of an entry, cached: consecutive entries mostly share it.
     int parent_dir(const std::vector<std::string>& comps, const std::string& entry) {
         std::string parent = join(comps, comps.size() - 1);
         if (!cache_fd_ || parent != cache_path_) {
             cache_fd_.reset();
-            cache_fd_ = walk(comps, comps.size() - 1, true, entry);
+            cache_fd_ = opts_.follow_symlinks_in_target ? mkdirs_in_root(root_.get(), parent)
+                                                        : walk(comps, comps.size() - 1, true, entry);
             cache_path_ = parent;
         }
         return cache_fd_.get();
@@ -349,6 +369,7 @@ private:
 
         if (comps.empty()) {  // "./" or "/": the layer root itself
             if (type != AE_IFDIR || hardlink) hostile(raw, "the layer root must be a directory");
+            if (!opts_.apply_root_entry) return;
             unique_fd fd(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             if (!fd) throw_errno("open", dir_.string());
             finish_dir(fd.get(), e, "", raw);
@@ -357,14 +378,15 @@ private:
         const std::string name = comps.back();
         const std::string path = join(comps, comps.size());
 
+        if (name.starts_with(".wh..wh.") && !(opts_.whiteouts && name == kOpaqueMarker))
+            return;  // aufs bookkeeping (.wh..wh.plnk etc.): not content
         if (name == kOpaqueMarker) {
             comps.pop_back();
             unique_fd d = walk(comps, comps.size(), true, raw);
             mark_opaque(d.get(), raw);
             return;
         }
-        if (name.starts_with(".wh..wh.")) return;  // aufs bookkeeping (.wh..wh.plnk etc.): not content
-        if (name.starts_with(kWhiteoutPrefix)) {
+        if (opts_.whiteouts && name.starts_with(kWhiteoutPrefix)) {
             std::string target = name.substr(kWhiteoutPrefix.size());
             if (target.empty() || target == "." || target == "..") hostile(raw, "bad whiteout name");
             comps.back() = target;
@@ -410,7 +432,7 @@ private:
         if (target->empty()) hostile(raw, "hardlink to the layer root");
         std::string target_path = join(*target, target->size());
         if (target_path == path) return;  // a link to itself: nothing to do
-        unique_fd tdir = walk(*target, target->size() - 1, false, raw, true);
+        unique_fd tdir = dir_of(*target, raw);
         struct stat st;
         if (!tdir || ::fstatat(tdir.get(), target->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
             hostile(raw, "hardlink target \"" + target_raw + "\" is not in the layer");
@@ -433,9 +455,9 @@ private:
     // Owner and xattrs now; mode and times once every child is in (children would change
     // the mtime, and a read-only mode would stop an unprivileged extraction).
     void finish_dir(int fd, archive_entry* e, const std::string& path, const std::string& raw) {
-        if (::fchown(fd, archive_entry_uid(e), archive_entry_gid(e)) != 0) chown_failed(path);
+        if (::fchown(fd, uid_of(e), gid_of(e)) != 0) chown_failed(path);
         apply_xattrs(e, raw, [&](const char* k, const void* v, size_t n) { return ::fsetxattr(fd, k, v, n, 0); });
-        dirs_.push_back({path, archive_entry_perm(e), entry_times(e)});
+        dirs_.push_back({path, perm_of(e), entry_times(e)});
     }
 
     void regular_file(int parent, const std::string& name, const std::string& path, archive_entry* e,
@@ -472,8 +494,8 @@ private:
         if (archive_entry_size_is_set(e) && archive_entry_size(e) > end && ::ftruncate(fd, archive_entry_size(e)) != 0)
             throw_errno("truncate", path);
         // Order matters: chown clears setuid bits and capabilities, so mode and xattrs follow it.
-        if (::fchown(fd, archive_entry_uid(e), archive_entry_gid(e)) != 0) chown_failed(path);
-        if (::fchmod(fd, archive_entry_perm(e)) != 0) throw_errno("chmod", path);
+        if (::fchown(fd, uid_of(e), gid_of(e)) != 0) chown_failed(path);
+        if (::fchmod(fd, perm_of(e)) != 0) throw_errno("chmod", path);
         apply_xattrs(e, raw, [&](const char* k, const void* v, size_t n) { return ::fsetxattr(fd, k, v, n, 0); });
         auto times = entry_times(e);
         if (::futimens(fd, times.data()) != 0) throw_errno("utimens", path);
@@ -505,12 +527,22 @@ private:
         }
         chown_at(parent, name, path, e);
         // We just created it as a device or fifo: fchmodat cannot meet a symlink here.
-        if (::fchmodat(parent, name.c_str(), archive_entry_perm(e), 0) != 0) throw_errno("chmod", path);
+        if (::fchmodat(parent, name.c_str(), perm_of(e), 0) != 0) throw_errno("chmod", path);
         set_xattrs_at(parent, name, e, raw);
         set_times_at(parent, name, path, e);
     }
 
     // ---- metadata helpers ----------------------------------------------------------------
+
+    [[nodiscard]] uid_t uid_of(archive_entry* e) const {
+        return opts_.uid ? *opts_.uid : static_cast<uid_t>(archive_entry_uid(e));
+    }
+    [[nodiscard]] gid_t gid_of(archive_entry* e) const {
+        return opts_.gid ? *opts_.gid : static_cast<gid_t>(archive_entry_gid(e));
+    }
+    [[nodiscard]] mode_t perm_of(archive_entry* e) const {
+        return opts_.perm ? (*opts_.perm & 07777) : archive_entry_perm(e);
+    }
 
     void chown_failed(const std::string& path) {
         if (opts_.rootless && (errno == EPERM || errno == EINVAL)) return;  // unmapped id
@@ -518,7 +550,7 @@ private:
     }
 
     void chown_at(int parent, const std::string& name, const std::string& path, archive_entry* e) {
-        if (::fchownat(parent, name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+        if (::fchownat(parent, name.c_str(), uid_of(e), gid_of(e), AT_SYMLINK_NOFOLLOW) != 0)
             chown_failed(path);
     }
 
@@ -547,7 +579,13 @@ private:
         size_t size = 0;
         while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
             if (!key || is_private_xattr(key)) continue;
+            if (opts_.keep_xattr && !opts_.keep_xattr(key)) continue;
             if (set(key, value, size) == 0) continue;
+            if (opts_.xattr_errors_warn) {
+                log::warn("cannot set xattr " + std::string(key) + " on " + dir_.string() + "/" + raw + ": " +
+                          describe_errno(errno));
+                continue;
+            }
             if (errno == ENOTSUP || errno == EOPNOTSUPP) continue;  // the filesystem has no such namespace
             // The kernel allows user.* only on files and dirs, never on symlinks or devices.
             if (errno == EPERM && std::string_view(key).starts_with("user.")) continue;
@@ -569,7 +607,7 @@ private:
                 fd.reset(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
             } else {
                 auto comps = *clean_path_components(d.path);
-                unique_fd parent = walk(comps, comps.size() - 1, false, d.path, true);
+                unique_fd parent = dir_of(comps, d.path);
                 if (!parent) continue;  // replaced by a later entry
                 fd.reset(::openat(parent.get(), comps.back().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             }
@@ -586,6 +624,7 @@ private:
     std::unique_ptr<char[]> in_buf_;
     fs::path dir_;
     ExtractOptions opts_;
+    ExpansionGuard guard_;
     unique_fd root_;
     archive* inner_ = nullptr;
     archive* outer_ = nullptr;
@@ -603,10 +642,32 @@ private:
 
 }  // namespace
 
-ExtractResult extract_layer_tar(int in_fd, const fs::path& dir, const ExtractOptions& opts) {
+bool is_tar_stream(int fd) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) return false;
+    bool is_tar = false;
+    {
+        archive* a = archive_read_new();
+        if (!a) return false;
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        for (const auto& f : kFilters) (void)f.enable(a);
+        archive_entry* e = nullptr;
+        is_tar = archive_read_open_fd(a, fd, 1 << 16) == ARCHIVE_OK && archive_read_next_header(a, &e) == ARCHIVE_OK;
+        archive_read_free(a);
+    }
+    (void)::lseek(fd, 0, SEEK_SET);
+    return is_tar;
+}
+
+ExtractResult extract_layer_tar(int in_fd, int dir_fd, const std::string& shown, const ExtractOptions& opts) {
     ScopedTarLocale locale;
-    Extractor x(in_fd, dir, opts);
+    Extractor x(in_fd, dir_fd, shown, opts);
     return x.run();
+}
+
+ExtractResult extract_layer_tar(int in_fd, const fs::path& dir, const ExtractOptions& opts) {
+    unique_fd d = open_or_throw(dir, O_PATH | O_DIRECTORY);
+    return extract_layer_tar(in_fd, d.get(), dir.string(), opts);
 }
 
 }  // namespace imgbuild::oci

@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <set>
 #include <vector>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/path_resolve.h"
+#include "oci/expansion_limit.h"
 
 namespace imgbuild::oci {
 
@@ -93,63 +98,112 @@ void TarArchiveWriter::close() {
 
 namespace {
 
-bool plain_relative(const std::string& path) {
-    if (path.empty() || path[0] == '/') return false;
-    for (const auto& part : fs::path(path))
-        if (part == "..") return false;
-    return true;
-}
-
-std::string strip_dot_slash(std::string name) {
-    while (name.rfind("./", 0) == 0) name = name.substr(2);
-    return name;
+// An entry path of an outer archive, cleaned lexically ("./a//b" -> "a/b"): empty when it
+// is absolute, climbs with "..", or names the archive root. Outer archives hold only
+// relative names; anything else is refused, never "contained".
+std::string clean_relative(const std::string& raw) {
+    if (raw.empty() || raw[0] == '/') return {};
+    auto comps = clean_path_components(raw);
+    if (!comps || comps->empty()) return {};
+    for (const auto& c : *comps)
+        if (c == "..") return {};
+    std::string out;
+    for (const auto& c : *comps) out += (out.empty() ? "" : "/") + c;
+    return out;
 }
 
 // A link entry, made once every regular file is out: `path` becomes a hard link to the
-// regular file at `target` (both relative to the archive root).
+// regular file at `target` (both cleaned, relative to the archive root).
 struct PendingLink {
     std::string path, target;
 };
 
-// The archive-relative target of a link entry, or "" when it points outside the archive.
-// A symlink target is relative to the link's directory; a hardlink target to the root.
+// The cleaned archive-relative target of a link entry, or "" when it points outside the
+// archive. A hardlink target is relative to the archive root, a symlink target to the
+// link's directory; absolute targets are refused for both (a hard link named
+// "/etc/shadow" must never reach the host's file).
 std::string link_target(archive_entry* e, const std::string& name) {
-    if (const char* hard = archive_entry_hardlink(e)) return strip_dot_slash(hard);
+    if (const char* hard = archive_entry_hardlink(e)) return clean_relative(hard);
     const char* sym = archive_entry_symlink(e);
     if (!sym || !*sym || sym[0] == '/') return {};
-    std::string joined = (fs::path(name).parent_path() / sym).lexically_normal().string();
-    return plain_relative(joined) && joined != "." ? joined : std::string();
+    std::string parent = fs::path(name).parent_path().string();
+    return clean_relative(parent.empty() ? std::string(sym) : parent + "/" + sym);
 }
 
-void copy_entry_data(struct archive* a, const fs::path& target, const std::string& name, const std::string& what) {
-    make_dirs(target.parent_path());
-    auto out = open_or_throw(target, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+std::string parent_of(const std::string& rel) {
+    size_t s = rel.rfind('/');
+    return s == std::string::npos ? std::string() : rel.substr(0, s);
+}
+std::string base_of(const std::string& rel) {
+    size_t s = rel.rfind('/');
+    return s == std::string::npos ? rel : rel.substr(s + 1);
+}
+
+// Raw (uncompressed) bytes read from the input fd, for the expansion limit.
+struct CountingInput {
+    int fd;
+    uint64_t bytes = 0;
+    std::vector<char> buf = std::vector<char>(1 << 20);
+    static la_ssize_t read_cb(struct archive* a, void* self_ptr, const void** out) {
+        auto* self = static_cast<CountingInput*>(self_ptr);
+        for (;;) {
+            ssize_t n = ::read(self->fd, self->buf.data(), self->buf.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                archive_set_error(a, errno, "read: %s", std::strerror(errno));
+                return -1;
+            }
+            self->bytes += static_cast<uint64_t>(n);
+            *out = self->buf.data();
+            return n;
+        }
+    }
+};
+
+// Copies one entry's data to a new file, keeping sparse holes as holes (libarchive hands
+// sparse entries over as data blocks at offsets; a trailing hole is made by ftruncate).
+void copy_entry_data(struct archive* a, int dirfd, const std::string& name, const std::string& shown,
+                     archive_entry* e, const std::string& what, ExpansionGuard& guard, const CountingInput& in) {
+    if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT && errno != EISDIR) throw_errno("unlink", shown);
+    unique_fd out(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!out) throw_errno("create", shown);
     const void* buf;
     size_t size;
     la_int64_t offset;
     int r;
     while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
-        if (::pwrite(out.get(), buf, size, offset) != static_cast<ssize_t>(size)) throw_errno("write", target.string());
+        guard.add(size, in.bytes, what);
+        if (size && ::pwrite(out.get(), buf, size, offset) != static_cast<ssize_t>(size)) throw_errno("write", shown);
     }
-    if (r != ARCHIVE_EOF) throw Error("read " + what + ": entry \"" + name + "\": " + archive_error_string(a));
+    if (r != ARCHIVE_EOF) throw Error("read " + what + ": entry \"" + shown + "\": " + archive_error_string(a));
+    if (archive_entry_size_is_set(e) && ::ftruncate(out.get(), archive_entry_size(e)) != 0) throw_errno("truncate", shown);
 }
 
-// Makes the links whose targets are regular files by now; a link to a link waits for a
-// later round. dest holds only regular files and directories that we made (no symlinks),
-// so a hard link made here never reaches outside dest.
-void make_pending_links(std::vector<PendingLink> links, const fs::path& dest, const std::string& what) {
+// Makes the links whose targets are regular files of the archive by now; a link to a link
+// waits for a later round. Targets are looked up in `extracted` (the paths this call
+// wrote), never on disk by name alone, and opened with the in-root resolver: nothing
+// outside dest, nor anything in dest that the archive did not put there, is ever linked.
+void make_pending_links(std::vector<PendingLink> links, int root_fd, std::set<std::string>& extracted,
+                        const std::string& what) {
     while (!links.empty()) {
         std::vector<PendingLink> waiting;
         for (const auto& l : links) {
-            fs::path from = dest / l.target, to = dest / l.path;
-            struct stat st;
-            if (::lstat(from.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (!extracted.count(l.target)) {
                 waiting.push_back(l);
                 continue;
             }
-            make_dirs(to.parent_path());
-            ::unlink(to.c_str());  // a later entry with the same path replaces the earlier one
-            if (::link(from.c_str(), to.c_str()) != 0) throw_errno("link " + from.string() + " to", to.string());
+            unique_fd from_dir = open_in_root(root_fd, parent_of(l.target), O_PATH | O_DIRECTORY | O_NOFOLLOW);
+            struct stat st;
+            if (::fstatat(from_dir.get(), base_of(l.target).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+                throw Error("read " + what + ": entry \"" + l.path + "\" links to \"" + l.target +
+                            "\", which is not a regular file");
+            unique_fd to_dir = mkdirs_in_root(root_fd, parent_of(l.path));
+            const std::string to = base_of(l.path);
+            if (::unlinkat(to_dir.get(), to.c_str(), 0) != 0 && errno != ENOENT)  // a later entry replaces it
+                throw_errno("unlink", l.path);
+            if (::linkat(from_dir.get(), base_of(l.target).c_str(), to_dir.get(), to.c_str(), 0) != 0)
+                throw_errno("link " + l.target + " to", l.path);
+            extracted.insert(l.path);
         }
         if (waiting.size() == links.size())
             throw Error("read " + what + ": entry \"" + waiting.front().path + "\" links to \"" + waiting.front().target +
@@ -164,31 +218,39 @@ void extract_plain_files(int in_fd, const fs::path& dest, const std::string& wha
     ArchiveReader reader;
     struct archive* a = reader.a;
     archive_read_support_format_tar(a);
-    if (archive_read_open_fd(a, in_fd, 1 << 20) != ARCHIVE_OK) throw Error("read " + what + ": " + archive_error_string(a));
+    CountingInput in{in_fd};
+    if (archive_read_open(a, &in, nullptr, &CountingInput::read_cb, nullptr) != ARCHIVE_OK)
+        throw Error("read " + what + ": " + archive_error_string(a));
+    unique_fd root = open_or_throw(dest, O_PATH | O_DIRECTORY);
+    ExpansionGuard guard(expansion_limits_from_env());
     std::vector<PendingLink> links;
+    std::set<std::string> extracted;  // the files of an image archive: a few per layer
     archive_entry* e;
     int rc;
     while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        std::string name = strip_dot_slash(archive_entry_pathname(e));
+        const char* raw_c = archive_entry_pathname(e);
+        std::string raw = raw_c ? raw_c : "";
         auto type = archive_entry_filetype(e);
         if (type == AE_IFDIR) continue;
-        if (!plain_relative(name)) throw Error("read " + what + ": entry \"" + name + "\" has an unsafe path");
+        std::string name = clean_relative(raw);
+        if (name.empty()) throw Error("read " + what + ": entry \"" + raw + "\" has an unsafe path");
         // podman save and docker save write <id>/layer.tar as a symlink to the layer file
         // that manifest.json names (or the other way round): links are kept, as hard links.
         bool is_link = archive_entry_hardlink(e) != nullptr || type == AE_IFLNK;
         if (is_link) {
             std::string target = link_target(e, name);
-            std::string path = fs::path(name).lexically_normal().string();
-            if (target.empty() || target == path)
-                throw Error("read " + what + ": entry \"" + name + "\" links outside the archive or to itself");
-            links.push_back({path, target});
+            if (target.empty() || target == name)
+                throw Error("read " + what + ": entry \"" + raw + "\" links outside the archive or to itself");
+            links.push_back({name, target});
             continue;
         }
-        if (type != AE_IFREG) throw Error("read " + what + ": entry \"" + name + "\" is not a regular file, directory or link");
-        copy_entry_data(a, dest / fs::path(name).lexically_normal(), name, what);
+        if (type != AE_IFREG) throw Error("read " + what + ": entry \"" + raw + "\" is not a regular file, directory or link");
+        unique_fd dir = mkdirs_in_root(root.get(), parent_of(name));
+        copy_entry_data(a, dir.get(), base_of(name), name, e, what, guard, in);
+        extracted.insert(name);
     }
     if (rc != ARCHIVE_EOF) throw Error("read " + what + ": " + archive_error_string(a));
-    make_pending_links(std::move(links), dest, what);
+    make_pending_links(std::move(links), root.get(), extracted, what);
 }
 
 }  // namespace imgbuild::oci
