@@ -56,47 +56,92 @@ std::vector<std::string> list_sorted(int dirfd, const std::string& path_for_erro
     return sorted_dir_names(dirfd, path_for_errors);
 }
 
-// Streams src to dst without holding the data in memory: copy_file_range (reflinks and
-// in-kernel copies), then sendfile, then read/write where neither applies.
-void copy_data(int src, int dst, uint64_t size, const std::string& src_path, const std::string& dst_path) {
-    uint64_t done = 0;
+// Copies [off, off+len) of src to the same offsets of dst without holding the data in
+// memory: copy_file_range (reflinks and in-kernel copies), then sendfile, then pread/pwrite
+// where neither applies. Returns false when the source ended early (it shrank).
+struct RangeCopier {
     bool try_cfr = true, try_sendfile = true;
-    while (done < size) {
-        const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size - done, 1ull << 30));
-        ssize_t n = -1;
-        if (try_cfr) {
-            n = ::copy_file_range(src, nullptr, dst, nullptr, chunk, 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
-                    errno == EBADF || errno == EPERM) {
-                    try_cfr = false;
-                    continue;
+
+    bool copy(int src, int dst, off_t off, uint64_t len, const std::string& src_path, const std::string& dst_path) {
+        uint64_t done = 0;
+        while (done < len) {
+            const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len - done, 1ull << 30));
+            off_t in_off = off + static_cast<off_t>(done), out_off = in_off;
+            ssize_t n = -1;
+            if (try_cfr) {
+                n = ::copy_file_range(src, &in_off, dst, &out_off, chunk, 0);
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF ||
+                        errno == EPERM) {
+                        try_cfr = false;
+                        continue;
+                    }
+                    throw_errno("copy " + src_path + " to", dst_path);
                 }
-                throw_errno("copy " + src_path + " to", dst_path);
-            }
-        } else if (try_sendfile) {
-            n = ::sendfile(dst, src, nullptr, chunk);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EINVAL || errno == ENOSYS) {
-                    try_sendfile = false;
-                    continue;
+            } else if (try_sendfile) {
+                if (::lseek(dst, out_off, SEEK_SET) < 0) throw_errno("seek", dst_path);
+                n = ::sendfile(dst, src, &in_off, chunk);
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    if (errno == EINVAL || errno == ENOSYS) {
+                        try_sendfile = false;
+                        continue;
+                    }
+                    throw_errno("copy " + src_path + " to", dst_path);
                 }
-                throw_errno("copy " + src_path + " to", dst_path);
+            } else {
+                char buf[1 << 16];
+                n = ::pread(src, buf, std::min(sizeof buf, chunk), in_off);
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    throw_errno("read", src_path);
+                }
+                for (ssize_t w = 0; w < n;) {
+                    ssize_t m = ::pwrite(dst, buf + w, static_cast<size_t>(n - w), out_off + w);
+                    if (m < 0 && errno == EINTR) continue;
+                    if (m < 0) throw_errno("write", dst_path);
+                    w += m;
+                }
             }
-        } else {
-            char buf[1 << 16];
-            n = ::read(src, buf, std::min(sizeof buf, chunk));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("read", src_path);
-            }
-            if (n > 0) write_all(dst, std::string_view(buf, static_cast<size_t>(n)), dst_path);
+            if (n == 0) return false;
+            done += static_cast<uint64_t>(n);
         }
-        if (n == 0) break;  // the source shrank while we copied: copy what there is
-        done += static_cast<uint64_t>(n);
+        return true;
     }
+};
+
+// Streams the first `size` bytes of src to dst, keeping holes as holes: only the data
+// ranges (SEEK_DATA/SEEK_HOLE) are copied and the length is set by ftruncate, so a 2 GiB
+// sparse file costs its data, not 2 GiB of writes. Filesystems without SEEK_DATA report
+// the whole file as data. A source that shrinks while copied gives what there is.
+void copy_data(int src, int dst, uint64_t size, const std::string& src_path, const std::string& dst_path) {
+    RangeCopier rc;
+    const off_t end = static_cast<off_t>(size);
+    off_t pos = 0;
+    while (pos < end) {
+        off_t data = ::lseek(src, pos, SEEK_DATA);
+        off_t hole = end;
+        if (data < 0) {
+            if (errno == ENXIO) break;  // only a hole from pos on
+            if (errno != EINVAL && errno != EOPNOTSUPP) throw_errno("seek", src_path);
+            data = pos;  // no SEEK_DATA here: all data
+        } else {
+            hole = ::lseek(src, data, SEEK_HOLE);
+            if (hole < 0 || hole > end) hole = end;
+        }
+        if (data >= end) break;
+        if (!rc.copy(src, dst, data, static_cast<uint64_t>(hole - data), src_path, dst_path)) {
+            struct stat st{};
+            if (::fstat(src, &st) == 0 && st.st_size < end) {
+                if (::ftruncate(dst, st.st_size) != 0) throw_errno("truncate", dst_path);
+                return;
+            }
+            break;
+        }
+        pos = hole;
+    }
+    if (::ftruncate(dst, end) != 0) throw_errno("truncate", dst_path);
 }
 
 bool copied_xattr(std::string_view name) {
@@ -162,37 +207,18 @@ struct DestDir {
     bool created = false;
 };
 
-// Opens the directory `path` in the root, creating what is missing (0755, owner `o`).
-// Symlinks on the way are followed inside the root.
+// Opens the directory `path` in the root, creating what is missing (0755, owner `o`), as
+// BuildKit's MkdirAll in fs.RootPath: symlinks on the way are followed inside the root,
+// a dangling one too (its target is created, in the root), so COPY, ADD and WORKDIR agree.
 DestDir ensure_dest_dirs(int root_fd, const std::string& path, Owner o) {
-    auto comps = clean_path_components(path);
-    DestDir out;
-    out.fd = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
-    std::string prefix;
-    for (const auto& c : comps.value_or(std::vector<std::string>{})) {
-        prefix += "/" + c;
-        try {
-            out.fd = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
-            out.created = false;
-            continue;
-        } catch (const SystemError& e) {
-            if (e.error_number() == ENOTDIR)
-                throw Error("cannot create directory " + prefix + ": a non-directory exists there");
-            if (e.error_number() != ENOENT) throw;
-        }
-        if (::mkdirat(out.fd.get(), c.c_str(), 0755) != 0) {
-            if (errno == EEXIST)  // a dangling symlink or a file raced in
-                throw Error("cannot create directory " + prefix + ": a non-directory exists there");
-            throw_errno("mkdir", prefix);
-        }
-        if (::fchownat(out.fd.get(), c.c_str(), o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("chown", prefix);
-        if (::fchmodat(out.fd.get(), c.c_str(), 0755, 0) != 0) throw_errno("chmod", prefix);
-        unique_fd next(::openat(out.fd.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!next) throw_errno("open", prefix);
-        out.fd = std::move(next);
-        out.created = true;
+    try {
+        MkdirsOwned m = mkdirs_in_root_owned(root_fd, path, 0755, o.uid, o.gid);
+        return DestDir{std::move(m.fd), m.created};
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOTDIR || e.error_number() == EEXIST)
+            throw Error("cannot create directory " + container_path(path) + ": a non-directory exists there");
+        throw;
     }
-    return out;
 }
 
 // Makes room for a non-directory at dirfd/name: removes an existing non-directory; an

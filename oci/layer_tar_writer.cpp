@@ -252,16 +252,42 @@ private:
         write_header(rel);
         if (st.st_size == 0) return;
         ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        uint64_t left = static_cast<uint64_t>(st.st_size);
-        while (left > 0) {
-            ssize_t n = ::read(fd, buf_.get(), std::min<uint64_t>(left, kReadChunk));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("read", shown(rel));
+        // Holes are fed as zeros from memory, not read: a sparse 4 GiB file costs its
+        // data plus hashing, not 4 GiB of read() calls.
+        const off_t size = st.st_size;
+        off_t pos = 0;
+        while (pos < size) {
+            off_t data = ::lseek(fd, pos, SEEK_DATA);
+            if (data < 0 && errno == ENXIO) data = size;         // a hole up to the end
+            else if (data < 0) data = pos;                        // no SEEK_DATA: all data
+            if (data > size) data = size;
+            zeros(static_cast<uint64_t>(data - pos), rel);
+            pos = data;
+            if (pos >= size) break;
+            off_t hole = ::lseek(fd, pos, SEEK_HOLE);
+            if (hole < 0 || hole > size) hole = size;
+            if (::lseek(fd, pos, SEEK_SET) < 0) throw_errno("seek", shown(rel));
+            uint64_t left = static_cast<uint64_t>(hole - pos);
+            while (left > 0) {
+                ssize_t n = ::read(fd, buf_.get(), std::min<uint64_t>(left, kReadChunk));
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    throw_errno("read", shown(rel));
+                }
+                if (n == 0) throw Error("write layer tar: " + shown(rel) + " shrank while being archived");
+                if (archive_write_data(a_, buf_.get(), static_cast<size_t>(n)) != n) fail("data of " + rel);
+                left -= static_cast<uint64_t>(n);
             }
-            if (n == 0) throw Error("write layer tar: " + shown(rel) + " shrank while being archived");
-            if (archive_write_data(a_, buf_.get(), static_cast<size_t>(n)) != n) fail("data of " + rel);
-            left -= static_cast<uint64_t>(n);
+            pos = hole;
+        }
+    }
+
+    void zeros(uint64_t n, const std::string& rel) {
+        static const std::unique_ptr<char[]> zero(new char[kReadChunk]());
+        while (n > 0) {
+            size_t k = static_cast<size_t>(std::min<uint64_t>(n, kReadChunk));
+            if (archive_write_data(a_, zero.get(), k) != static_cast<la_ssize_t>(k)) fail("data of " + rel);
+            n -= k;
         }
     }
 
