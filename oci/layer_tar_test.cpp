@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "oci/compression.h"
+#include "oci/tar_archive.h"
 
 using namespace imgbuild;
 using namespace imgbuild::oci;
@@ -967,4 +968,303 @@ TEST_CASE("throughput: digest-only write of a 768 MiB file" * doctest::skip()) {
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         MESSAGE(compression_name(c) << " 768 MiB (highly compressible): " << s << " s, " << (size / 1048576.0) / s << " MiB/s");
     }
+}
+
+// ---- hostile archives: links out, bombs, holes (issue 8, findings 3 and 9) ------------------
+
+namespace {
+
+// A tar holding one sparse entry `name` of `size` bytes whose only data is `tail` at its end.
+// (libarchive's writer takes the whole logical content and stores only the mapped data.)
+std::string sparse_tar(const std::string& name, int64_t size, const std::string& tail) {
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    std::string out;
+    auto cb = [](archive*, void* s, const void* b, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(s)->append(static_cast<const char*>(b), n);
+        return static_cast<la_ssize_t>(n);
+    };
+    REQUIRE(archive_write_open(a, &out, nullptr, cb, nullptr) == ARCHIVE_OK);
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, size);
+    const int64_t hole = size - static_cast<int64_t>(tail.size());
+    archive_entry_sparse_add_entry(e, hole, static_cast<int64_t>(tail.size()));
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    static const std::string zeros(1 << 20, '\0');
+    for (int64_t done = 0; done < hole;) {
+        size_t n = static_cast<size_t>(std::min<int64_t>(hole - done, static_cast<int64_t>(zeros.size())));
+        REQUIRE(archive_write_data(a, zeros.data(), n) == static_cast<la_ssize_t>(n));
+        done += static_cast<int64_t>(n);
+    }
+    REQUIRE(archive_write_data(a, tail.data(), tail.size()) == static_cast<la_ssize_t>(tail.size()));
+    archive_entry_free(e);
+    REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+    archive_write_free(a);
+    return out;
+}
+
+// A gzip tar with one file of `bytes` zeros (compresses ~1000:1).
+std::string zero_bomb(size_t bytes) {
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_gzip(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    std::string out;
+    auto cb = [](archive*, void* s, const void* b, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(s)->append(static_cast<const char*>(b), n);
+        return static_cast<la_ssize_t>(n);
+    };
+    REQUIRE(archive_write_open(a, &out, nullptr, cb, nullptr) == ARCHIVE_OK);
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, "zeros");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(bytes));
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    std::string chunk(1 << 20, '\0');
+    for (size_t done = 0; done < bytes; done += chunk.size()) archive_write_data(a, chunk.data(), chunk.size());
+    archive_entry_free(e);
+    REQUIRE(archive_write_close(a) == ARCHIVE_OK);
+    archive_write_free(a);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("extract: sparse entries stay sparse (a 4 GiB hole writes only its data)") {
+    TempDir tmp(stdfs::temp_directory_path(), "layertar");
+    const int64_t size = int64_t{4} << 30;
+    std::string tar = sparse_tar("holey", size, "tail-data");
+    CHECK(tar.size() < 64 * 1024);
+    auto t0 = std::chrono::steady_clock::now();
+    extract_bytes(tar, tmp.path());
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    struct stat st;
+    REQUIRE(::stat((tmp.path() / "holey").c_str(), &st) == 0);
+    CHECK(st.st_size == size);
+    CHECK(st.st_blocks * 512 < 1 << 20);  // the hole takes no disk
+    CHECK(secs < 2.0);
+    unique_fd fd = open_or_throw(tmp.path() / "holey", O_RDONLY);
+    char buf[9];
+    REQUIRE(::pread(fd.get(), buf, 9, size - 9) == 9);
+    CHECK(std::string(buf, 9) == "tail-data");
+}
+
+TEST_CASE("write: holes are hashed as zeros without being read; the tar equals the dense file's") {
+    TempDir tmp(stdfs::temp_directory_path(), "layertar");
+    stdfs::path sparse = tmp.path() / "s", dense = tmp.path() / "d";
+    stdfs::create_directories(sparse);
+    stdfs::create_directories(dense);
+    const off_t size = 64 << 20;
+    {
+        unique_fd f = open_or_throw(sparse / "f", O_WRONLY | O_CREAT, 0644);
+        REQUIRE(::pwrite(f.get(), "head", 4, 0) == 4);
+        REQUIRE(::pwrite(f.get(), "mid", 3, size / 2) == 3);
+        REQUIRE(::ftruncate(f.get(), size) == 0);
+        unique_fd g = open_or_throw(dense / "f", O_WRONLY | O_CREAT, 0644);
+        std::string all(static_cast<size_t>(size), '\0');
+        std::memcpy(all.data(), "head", 4);
+        std::memcpy(all.data() + size / 2, "mid", 3);
+        write_all(g.get(), all, dense / "f");
+    }
+    for (const auto& p : {sparse / "f", dense / "f"}) set_mtime(p, 1000);
+    set_mtime(sparse, 1000);
+    set_mtime(dense, 1000);
+    CHECK(write_layer_tar(sparse, -1, {}).diff_id == write_layer_tar(dense, -1, {}).diff_id);
+}
+
+TEST_CASE("extract: a decompression bomb stops at the configured limits with a clear error") {
+    TempDir tmp(stdfs::temp_directory_path(), "layertar");
+    std::string bomb = zero_bomb(64 << 20);  // 64 MiB of zeros: ~64 KiB of gzip
+    CHECK(bomb.size() < (1u << 20));
+    ExtractOptions o;
+    o.limits.max_ratio = 100;
+    o.limits.ratio_from = 8 << 20;
+    o.limits.max_size = 0;
+    std::string err;
+    try {
+        extract_bytes(bomb, tmp.path(), o);
+    } catch (const Error& e) {
+        err = e.what();
+    }
+    CHECK(err.find("decompression bomb") != std::string::npos);
+    // It stopped near the limit: the file holds little more than 8 MiB.
+    struct stat st;
+    if (::stat((tmp.path() / "zeros").c_str(), &st) == 0) CHECK(st.st_size < (16 << 20));
+    // An absolute cap, whatever the ratio.
+    ExtractOptions capped;
+    capped.limits.max_ratio = 0;
+    capped.limits.max_size = 4 << 20;
+    TempDir tmp2(stdfs::temp_directory_path(), "layertar");
+    err.clear();
+    try {
+        extract_bytes(bomb, tmp2.path(), capped);
+    } catch (const Error& e) {
+        err = e.what();
+    }
+    CHECK(err.find("IMGBUILD_MAX_LAYER_SIZE") != std::string::npos);
+    // Below the size where the ratio applies, the same archive is fine.
+    ExtractOptions lax;
+    lax.limits.ratio_from = 128 << 20;
+    TempDir tmp3(stdfs::temp_directory_path(), "layertar");
+    CHECK_NOTHROW(extract_bytes(bomb, tmp3.path(), lax));
+    // The defaults pass it too (64 MiB is below 256 MiB).
+    TempDir tmp4(stdfs::temp_directory_path(), "layertar");
+    CHECK_NOTHROW(extract_bytes(bomb, tmp4.path(), {}));
+}
+
+TEST_CASE("expansion limits: sizes and the environment") {
+    CHECK(parse_size("0", "X") == 0);
+    CHECK(parse_size("4096", "X") == 4096);
+    CHECK(parse_size("64K", "X") == 64 << 10);
+    CHECK(parse_size("256M", "X") == 256u << 20);
+    CHECK(parse_size("10g", "X") == uint64_t{10} << 30);
+    CHECK(parse_size("1TB", "X") == uint64_t{1} << 40);
+    CHECK_THROWS_AS((void)parse_size("", "X"), UsageError);
+    CHECK_THROWS_AS((void)parse_size("12Q", "X"), UsageError);
+    CHECK_THROWS_AS((void)parse_size("-1", "X"), UsageError);
+    CHECK_THROWS_WITH((void)parse_size("M", "IMGBUILD_MAX_LAYER_SIZE"),
+                      doctest::Contains("IMGBUILD_MAX_LAYER_SIZE=M"));
+    ::setenv("IMGBUILD_MAX_LAYER_SIZE", "1G", 1);
+    ::setenv("IMGBUILD_MAX_LAYER_RATIO", "0", 1);
+    auto l = expansion_limits_from_env();
+    CHECK(l.max_size == uint64_t{1} << 30);
+    CHECK(l.max_ratio == 0);
+    CHECK(l.ratio_from == uint64_t{256} << 20);
+    ::unsetenv("IMGBUILD_MAX_LAYER_SIZE");
+    ::unsetenv("IMGBUILD_MAX_LAYER_RATIO");
+    auto d = expansion_limits_from_env();
+    CHECK(d.max_size == 0);
+    CHECK(d.max_ratio == 100);
+}
+
+TEST_CASE("extract: devices and fifos become nodes inside the target only") {
+    if (!is_root()) return;
+    Sandbox sb;
+    std::string tar = TarBuilder()
+                          .node("dev/mem", AE_IFCHR, 1, 1)
+                          .node("dev/loop0", AE_IFBLK, 7, 0)
+                          .node("/abs/fifo", AE_IFIFO, 0, 0)
+                          .symlink("out", "../../..")
+                          .finish();
+    CHECK(extract_error(tar, sb.target).empty());
+    struct stat st;
+    REQUIRE(::lstat((sb.target / "dev/mem").c_str(), &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    REQUIRE(::lstat((sb.target / "abs/fifo").c_str(), &st) == 0);
+    CHECK(S_ISFIFO(st.st_mode));
+    // A node through the archive's own symlink is refused.
+    CHECK_FALSE(extract_error(TarBuilder().symlink("out", "../../..").node("out/x", AE_IFCHR, 1, 1).finish(), sb.target)
+                    .empty());
+    sb.check_nothing_outside();
+}
+
+TEST_CASE("extract (ADD options): no whiteouts, symlinks in the target followed inside it, owner and mode overrides") {
+    if (!is_root()) return;
+    Sandbox sb;
+    // The target already holds an image's symlinks: lib -> usr/lib, abs -> /usr, up -> ../../..
+    stdfs::create_directories(sb.target / "usr/lib");
+    stdfs::create_symlink("usr/lib", sb.target / "lib");
+    stdfs::create_symlink("/usr", sb.target / "abs");
+    stdfs::create_symlink("../../../..", sb.target / "up");
+    ExtractOptions o;
+    o.whiteouts = false;
+    o.follow_symlinks_in_target = true;
+    o.apply_root_entry = false;
+    o.uid = 1234;
+    o.gid = 4321;
+    o.perm = 0600;
+    std::string tar = TarBuilder()
+                          .dir("./", 0700)
+                          .file("lib/a", "A")
+                          .file("abs/b", "B")
+                          .file("up/outside/secret", "pwn")
+                          .file(".wh.kept", "wh")
+                          .file("d/.wh..wh..opq", "")
+                          .hardlink("up/hl", "/outside/secret")
+                          .finish();
+    extract_bytes(tar, sb.target, o);
+    // The absolute hard link name is the target's own outside/secret (written above).
+    CHECK(read_file(sb.target / "hl") == "pwn");
+    CHECK_THROWS_WITH_AS(extract_bytes(TarBuilder().hardlink("x", "/nope").finish(), sb.target, o),
+                         doctest::Contains("is not in the layer"), Error);
+    CHECK(read_file(sb.target / "usr/lib/a") == "A");
+    CHECK(read_file(sb.target / "usr/b") == "B");
+    CHECK(read_file(sb.target / "outside/secret") == "pwn");  // "up" stopped at the target
+    CHECK(read_file(sb.tmp.path() / "outside/secret") == "secret");
+    CHECK(read_file(sb.target / ".wh.kept") == "wh");           // a plain file, no whiteout
+    CHECK_FALSE(stdfs::exists(sb.target / "d/.wh..wh..opq"));    // aufs bookkeeping: skipped
+    struct stat st;
+    REQUIRE(::stat((sb.target / "usr/lib/a").c_str(), &st) == 0);
+    CHECK(st.st_uid == 1234);
+    CHECK(st.st_gid == 4321);
+    CHECK((st.st_mode & 07777) == 0600);
+    REQUIRE(::stat(sb.target.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) != 0700);  // the "./" entry left the destination alone
+    sb.check_nothing_outside();
+}
+
+TEST_CASE("extract_plain_files (load): links stay among the archive's own files") {
+    auto plain_error = [](const std::string& tar, const stdfs::path& dest) -> std::string {
+        unique_fd fd = memfd_with(tar);
+        try {
+            extract_plain_files(fd.get(), dest, "archive");
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    };
+    Sandbox sb;
+    const stdfs::path secret = sb.tmp.path() / "outside" / "secret";
+    SUBCASE("absolute hard link to a host file") {
+        std::string err = plain_error(TarBuilder().hardlink("blobs/sha256/x", secret.string()).finish(), sb.target);
+        CHECK(err.find("links outside the archive") != std::string::npos);
+        CHECK(err.find("secret\n") == std::string::npos);
+    }
+    SUBCASE("hard link climbing out") {
+        CHECK(plain_error(TarBuilder().hardlink("x", "../../../outside/secret").finish(), sb.target)
+                  .find("links outside") != std::string::npos);
+    }
+    SUBCASE("hard link to a file already in dest that the archive did not write") {
+        put_file(sb.target / "preexisting", "not from the archive");
+        CHECK(plain_error(TarBuilder().hardlink("x", "preexisting").finish(), sb.target).find("not a file in the archive") !=
+              std::string::npos);
+        CHECK_FALSE(stdfs::exists(sb.target / "x"));
+    }
+    SUBCASE("symlinks out, absolute or climbing; devices") {
+        CHECK_FALSE(plain_error(TarBuilder().symlink("x", secret.string()).finish(), sb.target).empty());
+        CHECK_FALSE(plain_error(TarBuilder().symlink("a/x", "../../outside/secret").finish(), sb.target).empty());
+        CHECK_FALSE(plain_error(TarBuilder().node("dev", AE_IFCHR, 1, 5).finish(), sb.target).empty());
+        CHECK_FALSE(plain_error(TarBuilder().file("/abs", "x").finish(), sb.target).empty());
+        CHECK_FALSE(plain_error(TarBuilder().file("a/../../x", "x").finish(), sb.target).empty());
+    }
+    SUBCASE("links within the archive work, in either order, and through a link") {
+        std::string tar = TarBuilder()
+                              .symlink("id/layer.tar", "../blobs/sha256/aa")
+                              .file("blobs/sha256/aa", "layer")
+                              .hardlink("second", "id/layer.tar")
+                              .finish();
+        CHECK(plain_error(tar, sb.target).empty());
+        CHECK(read_file(sb.target / "id/layer.tar") == "layer");
+        CHECK(read_file(sb.target / "second") == "layer");
+        CHECK_FALSE(stdfs::is_symlink(sb.target / "id/layer.tar"));
+    }
+    SUBCASE("a sparse file stays sparse; a bomb stops at the environment's limits") {
+        CHECK(plain_error(sparse_tar("big", int64_t{2} << 30, "end"), sb.target).empty());
+        struct stat st;
+        REQUIRE(::stat((sb.target / "big").c_str(), &st) == 0);
+        CHECK(st.st_size == int64_t{2} << 30);
+        CHECK(st.st_blocks * 512 < 1 << 20);
+        ::setenv("IMGBUILD_LAYER_RATIO_FROM", "4M", 1);
+        CHECK(plain_error(zero_bomb(32 << 20), sb.target).find("decompression bomb") != std::string::npos);
+        ::unsetenv("IMGBUILD_LAYER_RATIO_FROM");
+    }
+    sb.check_nothing_outside();
+    struct stat st;
+    REQUIRE(::stat(secret.c_str(), &st) == 0);
+    CHECK(st.st_nlink == 1);
+    CHECK(read_file(secret) == "secret");
 }
