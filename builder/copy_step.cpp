@@ -22,13 +22,12 @@ namespace {
 // A writable overlay for one step: upper/, work/, merged/ and an empty bottom dir.
 struct StepDirs {
     explicit StepDirs(const layerstore::Store& store) : dir(store.make_temp_dir("copy")) {
-        for (const char* d : {"upper", "work", "merged", "empty"}) make_dirs(dir.path() / d);
+        for (const char* d : {"upper", "work", "merged"}) make_dirs(dir.path() / d);
     }
     TempDir dir;
     fs::path upper() const { return dir.path() / "upper"; }
     fs::path work() const { return dir.path() / "work"; }
     fs::path merged() const { return dir.path() / "merged"; }
-    fs::path empty() const { return dir.path() / "empty"; }
 };
 
 // The layers COPY --from reads: an earlier stage (by name or index) or an image.
@@ -99,7 +98,7 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string label = env.step_label(step.instruction);
     StepDirs dirs(env.store);
-    OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged(), dirs.empty());
+    OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
 
     CopySpec spec;
     spec.dest = join_workdir(s.config["config"].value("WorkingDir", "/"), copy.dest);
@@ -124,7 +123,7 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     if (!copy.from.empty()) {
         FromSource from = from_source(env, copy.from);
         from_dirs.emplace(env.store);
-        from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged(), from_dirs->empty());
+        from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged());
         from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);
         spec.preserve_ownership = !spec.uid;  // files from a stage or image keep their owners
         for (auto& m : from_context->match_all_sources(copy.sources, step.instruction.keyword))
@@ -165,7 +164,7 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
 uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path) {
     StepDirs dirs(env.store);
     {
-        OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged(), dirs.empty());
+        OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
         (void)mkdirs_in_root(view.root_fd(), path, 0755);
         view.unmount();
     }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "runtime/overlay.h"
 
 namespace imgbuild::builder {
 
@@ -22,31 +23,24 @@ void enter_private_mount_namespace() {
 }
 
 OverlayView::OverlayView(const layerstore::Store& store, const std::vector<layerstore::LayerInfo>& layers,
-                         const fs::path& upper, const fs::path& work, const fs::path& merged, const fs::path& empty_dir)
-    : merged_(merged) {
-    // lowerdir lists the top layer first. Short links (l/<prefix>, relative to the store
-    // root, where we chdir for the mount) keep 100+ layers within one page of options.
-    std::string lower;
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-        fs::path link = store.short_links_dir() / it->id.substr(0, 20);
-        if (!fs::is_symlink(link)) {
-            std::error_code ec;
-            fs::create_symlink(fs::path("../layers") / it->id / "diff", link, ec);
-        }
-        lower += "l/" + it->id.substr(0, 20) + ":";
-    }
-    lower += empty_dir.string();
-    // redirect_dir, metacopy and index off: the upper dir must be a complete diff (DESIGN §4).
-    std::string data = "lowerdir=" + lower + ",redirect_dir=off,index=off,metacopy=off";
-    if (!upper.empty()) data += ",upperdir=" + upper.string() + ",workdir=" + work.string();
-    unique_fd cwd = open_or_throw(".", O_PATH | O_DIRECTORY);
-    if (::chdir(store.root().c_str()) != 0) throw_errno("chdir", store.root().string());
-    int rc = ::mount("overlay", merged.c_str(), "overlay", 0, data.c_str());
-    int err = errno;
-    if (::fchdir(cwd.get()) != 0) throw_errno("fchdir", "previous working directory");
-    if (rc != 0) throw_errno(err, "mount overlay on", merged.string() + " (" + data + ")");
+                         const fs::path& upper, const fs::path& work, const fs::path& merged)
+    : merged_(fs::absolute(merged)) {
+    // The runtime's overlay (runtime/overlay.cpp) owns the options and the short links
+    // (l/<12 hex of the lower's path>, which keep 100+ layers within a page of options).
+    // The bottom lower is one empty dir of the store: overlay wants a lower even for FROM
+    // scratch, and two when read-only; a stable path means one short link, not one per step.
+    std::vector<fs::path> lowers;
+    lowers.reserve(layers.size());
+    for (const auto& l : layers) lowers.push_back(fs::absolute(store.root() / "layers" / l.id / "diff"));
+    const fs::path links = fs::absolute(store.short_links_dir());
+    const fs::path empty = links / "empty-lower";
+    make_dirs(empty, 0755);
+    runtime::ensure_short_links(lowers, empty, links);
+    runtime::OverlayMount m = runtime::overlay_options(lowers, empty, upper.empty() ? upper : fs::absolute(upper),
+                                                       upper.empty() ? work : fs::absolute(work), links, false);
+    runtime::mount_overlay_no_chdir(m, merged_);
     mounted_ = true;
-    root_ = open_or_throw(merged, O_PATH | O_DIRECTORY);
+    root_ = open_or_throw(merged_, O_PATH | O_DIRECTORY);
 }
 
 void OverlayView::unmount() {

@@ -15,12 +15,12 @@ void enter_private_mount_namespace();
 
 class OverlayView {
 public:
-    // Mounts `layers` (bottom first) on `merged`. With an upper dir the view is writable and
-    // the upper dir collects the changes; without, it is read-only. `empty_dir` is an empty
-    // directory used as the bottom lowerdir (overlay wants at least one, two when read-only).
+    // Mounts `layers` (bottom first) on `merged` with runtime/overlay's options and short
+    // links, without changing the working directory. With an upper dir the view is writable
+    // and the upper dir collects the changes; without (empty path), it is read-only.
     OverlayView(const layerstore::Store& store, const std::vector<layerstore::LayerInfo>& layers,
                 const std::filesystem::path& upper, const std::filesystem::path& work,
-                const std::filesystem::path& merged, const std::filesystem::path& empty_dir);
+                const std::filesystem::path& merged);
     ~OverlayView();
     OverlayView(const OverlayView&) = delete;
     OverlayView& operator=(const OverlayView&) = delete;

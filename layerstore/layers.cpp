@@ -1,5 +1,5 @@
-// Unpacked layers: layers/<chain id>/{diff/,meta.json}, plus the short links in l/ that keep
-// overlay lowerdir= options under a page.
+// Unpacked layers: layers/<chain id>/{diff/,meta.json}. (The short links in l/ that keep
+// overlay lowerdir= options under a page are runtime/overlay.cpp's, made on first mount.)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,10 +102,8 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
     }
     staged.release();
     fsync_dir(final_dir.parent_path());
-    // Short link l/<prefix> -> ../layers/<id>/diff for overlay mount options.
-    fs::path link = store.short_links_dir() / info.id.substr(0, 20);
-    std::error_code ec;
-    fs::create_symlink(fs::path("../layers") / info.id / "diff", link, ec);
+    // Short links for overlay options are made when a layer is first mounted
+    // (runtime::ensure_short_links): one naming scheme for builds and containers.
     info.diff_dir = final_dir / "diff";
     return info;
 }

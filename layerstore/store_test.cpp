@@ -128,7 +128,7 @@ TEST_CASE("layers: chain ids, the same diff on the same parent is one layer, the
     LayerInfo a = make_layer(s, "a.txt", "A");
     CHECK(a.id == a.diff_id.hex());
     CHECK(fs::exists(a.diff_dir / "a.txt"));
-    CHECK(fs::is_symlink(s.short_links_dir() / a.id.substr(0, 20)));
+    CHECK(fs::is_empty(s.short_links_dir()));  // short links are made on mount (runtime/overlay.cpp)
     LayerInfo b = make_layer(s, "b.txt", "B", a.id);
     CHECK(b.id == Store::chain_id(a.id, b.diff_id));
     CHECK(b.parent == a.id);

@@ -1,10 +1,14 @@
 #include "runtime/overlay.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/error.h"
@@ -72,7 +76,8 @@ OverlayMount overlay_options(const std::vector<fs::path>& lowers, const fs::path
     // The option lists the top layer first; the spec gives the bottom first.
     for (auto it = lowers.rbegin(); it != lowers.rend(); ++it) m.data += lower_entry(*it, links_dir) + ":";
     m.data += lower_entry(init_layer, links_dir);
-    m.data += ",upperdir=" + upper.string() + ",workdir=" + work.string() + "," + kOverlayOptions;
+    if (!upper.empty()) m.data += ",upperdir=" + upper.string() + ",workdir=" + work.string();
+    m.data += std::string(",") + kOverlayOptions;
     if (rootless) m.data += ",userxattr";
     if (volatile_mount) m.data += ",volatile";
     if (!links_dir.empty()) m.chdir_to = links_dir.parent_path();
@@ -95,7 +100,49 @@ void ensure_short_links(const std::vector<fs::path>& lowers, const fs::path& ini
                         ", not " + target.string());
     };
     for (const auto& l : lowers) ensure(l);
-    ensure(init_layer);
+    if (!init_layer.empty()) ensure(init_layer);
+}
+
+namespace {
+
+struct MountJob {
+    const char* dir;
+    const char* target;
+    const char* data;
+    int err = 0;
+};
+
+// Runs in the vfork child (shared memory, own cwd): only raw syscalls, then _exit.
+int mount_in_child(void* p) {
+    auto* job = static_cast<MountJob*>(p);
+    if (::chdir(job->dir) != 0 || ::mount("overlay", job->target, "overlay", 0, job->data) != 0) {
+        job->err = errno;
+        ::_exit(1);
+    }
+    ::_exit(0);
+}
+
+}  // namespace
+
+void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target) {
+    auto fail = [&](int err) {
+        throw_errno(err, "mount overlay on",
+                    target.string() + " (" + m.data + (m.chdir_to.empty() ? "" : ", relative to " + m.chdir_to.string()) + ")");
+    };
+    if (m.chdir_to.empty()) {
+        if (::mount("overlay", target.c_str(), "overlay", 0, m.data.c_str()) != 0) fail(errno);
+        return;
+    }
+    MountJob job{m.chdir_to.c_str(), target.c_str(), m.data.c_str()};
+    std::vector<char> stack(64 * 1024);
+    pid_t pid = ::clone(mount_in_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
+    if (pid < 0) throw_errno("clone", "overlay mount helper");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) throw_errno("wait", "overlay mount helper");
+    }
+    if (job.err != 0) fail(job.err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(EIO);
 }
 
 void clear_volatile_marker(const fs::path& work) {

@@ -18,9 +18,20 @@ struct OverlayMount {
 
 // Builds the option string. `lowers` bottom first (as in the spec); the init layer is put
 // below them all. With a links dir, the links are named, not created (see ensure_short_links).
+// An empty `upper` gives a read-only overlay (no upperdir/workdir; overlay then wants two
+// lowers or more). Used by the runtime and the builder's rootfs views alike: one option
+// set (DESIGN.md §4), one link naming scheme.
 [[nodiscard]] OverlayMount overlay_options(const std::vector<fs::path>& lowers, const fs::path& init_layer,
                                            const fs::path& upper, const fs::path& work, const fs::path& links_dir,
                                            bool rootless, bool volatile_mount = false);
+
+// Mounts the overlay `m` on `target` (absolute) without touching this process's working
+// directory: when the lowerdirs are relative (short links), the chdir and the mount run in
+// a short-lived CLONE_VM|CLONE_VFORK child that has its own cwd (no CLONE_FS) but shares
+// the mount namespace, so the mount is ours. Costs a vfork (~0.1 ms). Throws SystemError
+// naming the target and the options. (mounts_apply.h mount_overlay is the container
+// child's: it may chdir, the child is about to chdir into the root anyway.)
+void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target);
 
 // A volatile overlay leaves work/work/incompat/volatile behind; the kernel refuses to mount
 // the same upper/work again until it is gone. Removes it (for a restarted container).
