@@ -8,17 +8,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <deque>
 
 #include "builder/copy_files.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/path_resolve.h"
 
 namespace imgbuild::builder {
 
 namespace {
-
-constexpr int kMaxSymlinks = 40;
 
 std::vector<std::string> split(std::string_view path) {
     std::vector<std::string> out;
@@ -99,69 +97,32 @@ std::string BuildContext::clean_in(std::string_view relative) const {
 
 std::optional<BuildContext::Resolved> BuildContext::resolve_path(std::string_view cleaned, std::string_view original,
                                                                  std::string_view instr) const {
-    std::deque<std::string> todo;
-    for (auto& c : split(cleaned)) todo.push_back(std::move(c));
-    std::vector<std::string> done;
-    std::string cur;  // join(done)
-    int links = 0;
-    auto outside = [&](const std::string& why) {
-        return Error(std::string(instr) + " failed: forbidden path outside the build context: " +
-                     std::string(original) + why);
-    };
-    auto rebuild = [&] {
-        cur.clear();
-        for (auto& d : done) cur = join(cur, d);
-    };
-    while (!todo.empty()) {
-        std::string c = std::move(todo.front());
-        todo.pop_front();
-        if (c.empty() || c == ".") continue;
-        if (c == "..") {
-            if (done.empty()) {
-                if (kind_ == ContextKind::rootfs) continue;  // ".." at "/" is "/"
-                throw outside("");
-            }
-            done.pop_back();
-            rebuild();
-            continue;
-        }
-        const std::string p = join(cur, c);
-        struct stat st{};
-        if (::fstatat(root_fd_.get(), p.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw_errno("stat", (root_ / p).string());
-        }
-        if (S_ISLNK(st.st_mode)) {
-            if (++links > kMaxSymlinks) throw_errno(ELOOP, "resolve", (root_ / original).string());
-            char buf[PATH_MAX];
-            ssize_t n = ::readlinkat(root_fd_.get(), p.c_str(), buf, sizeof buf);
-            if (n < 0) throw_errno("readlink", (root_ / p).string());
-            std::string target(buf, static_cast<size_t>(n));
-            if (target.starts_with('/') && kind_ == ContextKind::rootfs) {
-                done.clear();
-                cur.clear();
-            } else if (target.starts_with('/')) {
-                // An absolute link is fine only when it points into the context by its host path.
-                if (target == root_abs_ || target.starts_with(root_abs_ + "/")) {
-                    target = target.substr(root_abs_.size());
-                    done.clear();
-                    cur.clear();
-                } else {
-                    throw outside(" (symlink " + p + " -> " + target + ")");
-                }
-            }
-            auto parts = split(target);
-            todo.insert(todo.begin(), parts.begin(), parts.end());
-            continue;
-        }
-        if (!todo.empty() && !S_ISDIR(st.st_mode)) return std::nullopt;
-        done.push_back(c);
-        cur = p;
+    // The one in-root resolver (common/path_resolve), with a build context's rules: ".."
+    // above the context and absolute links elsewhere than into it (by its host path) are
+    // refused, as Docker does; a rootfs (COPY --from) is a plain chroot.
+    InRootRules rules;
+    if (kind_ != ContextKind::rootfs) {
+        rules.refuse_dotdot_at_root = true;
+        rules.absolute_link = [this](const std::string& target) -> std::optional<std::string> {
+            if (target == root_abs_) return std::string();
+            if (target.starts_with(root_abs_ + "/")) return target.substr(root_abs_.size() + 1);
+            return std::nullopt;
+        };
     }
+    std::optional<InRootPath> found;
+    try {
+        found = resolve_path_in_root(root_fd_.get(), cleaned, rules);
+    } catch (const OutsideRootError& e) {
+        throw Error(std::string(instr) + " failed: forbidden path outside the build context: " + std::string(original) +
+                    (e.link().empty() ? "" : " (symlink " + e.link() + " -> " + e.target() + ")"));
+    } catch (const SystemError& e) {
+        if (e.error_number() == ELOOP) throw_errno(ELOOP, "resolve", (root_ / original).string());
+        throw;
+    }
+    if (!found) return std::nullopt;
     Resolved r;
-    r.path = cur.empty() ? "." : cur;
-    if (::fstatat(root_fd_.get(), cur.empty() ? "." : cur.c_str(), &r.st, AT_SYMLINK_NOFOLLOW) != 0)
-        throw_errno("stat", (root_ / r.path).string());
+    r.path = found->path.empty() ? "." : found->path;
+    r.st = found->st;
     return r;
 }
 

@@ -65,9 +65,18 @@ struct NewDirPolicy {
     bool* created_last;
 };
 
-// One walk for both open_in_root (fallback) and mkdirs_in_root.
+// What resolve_path_in_root wants from the walk: the names of the dirs it is in (so the
+// resolved path can be told), and the caller's rules for ".." at the root and for
+// absolute symlink targets.
+struct PathTrace {
+    const InRootRules* rules;
+    std::vector<std::string> names;  // parallel to the walk's dir stack
+    std::string last;                // the final component opened ("" when the path ended on a dir)
+};
+
+// One walk for open_in_root (fallback), mkdirs_in_root and resolve_path_in_root.
 unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t mode, bool make_dirs, Symlinks symlinks,
-                       const NewDirPolicy* policy = nullptr) {
+                       const NewDirPolicy* policy = nullptr, PathTrace* trace = nullptr) {
     std::deque<std::string> todo;
     split_into(path, todo, false);
     std::vector<unique_fd> stack;  // dirs below the root on the current path
@@ -79,7 +88,15 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
         if (on_procfs(dirfd)) throw_errno(ELOOP, "resolve in root (symlink on /proc)", path);
         std::string target = read_link_at(dirfd, name);
         if (target.empty()) throw_errno(ENOENT, "resolve in root", path);
-        if (target.front() == '/') stack.clear();
+        if (target.front() == '/') {
+            if (trace && trace->rules && trace->rules->absolute_link) {
+                auto mapped = trace->rules->absolute_link(target);
+                if (!mapped) throw OutsideRootError(name, target);
+                target = "/" + *mapped;
+            }
+            stack.clear();
+            if (trace) trace->names.clear();
+        }
         split_into(target, todo, true);
     };
 
@@ -87,7 +104,10 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
         std::string comp = std::move(todo.front());
         todo.pop_front();
         if (comp == "..") {
+            if (stack.empty() && trace && trace->rules && trace->rules->refuse_dotdot_at_root)
+                throw OutsideRootError("", "");
             if (!stack.empty()) stack.pop_back();
+            if (trace && !trace->names.empty()) trace->names.pop_back();
             if (policy) *policy->created_last = false;
             continue;
         }
@@ -102,11 +122,13 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
             }
             int fd = ::openat(dirfd, comp.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
             if (fd < 0) throw_errno("open in root", path);
+            if (trace) trace->last = comp;
             return unique_fd(fd);
         }
         int fd = ::openat(dirfd, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
             stack.emplace_back(fd);
+            if (trace) trace->names.push_back(comp);
             if (policy) *policy->created_last = false;
             continue;
         }
@@ -126,6 +148,7 @@ unique_fd walk_in_root(int root_fd, const std::string& path, int flags, mode_t m
                 int made = ::openat(dirfd, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (made < 0) throw_errno("open in root", path);
                 stack.emplace_back(made);
+                if (trace) trace->names.push_back(comp);
                 *policy->created_last = true;
                 continue;
             }
@@ -201,6 +224,29 @@ unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags
 
 unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {
     return walk_in_root(root_fd, path.string(), 0, mode, true, symlinks);
+}
+
+OutsideRootError::OutsideRootError(const std::string& link, const std::string& target)
+    : Error(link.empty() ? std::string("path climbs above the root")
+                         : "symlink " + link + " -> " + target + " leads outside the root"),
+      link_(link),
+      target_(target) {}
+
+std::optional<InRootPath> resolve_path_in_root(int root_fd, std::string_view path, const InRootRules& rules) {
+    PathTrace trace{&rules, {}, {}};
+    unique_fd fd;
+    try {
+        fd = walk_in_root(root_fd, std::string(path), O_PATH, 0, false, Symlinks::follow, nullptr, &trace);
+    } catch (const SystemError& e) {
+        if (e.error_number() == ENOENT || e.error_number() == ENOTDIR) return std::nullopt;
+        throw;
+    }
+    InRootPath out;
+    for (const auto& n : trace.names) out.path += (out.path.empty() ? "" : "/") + n;
+    if (!trace.last.empty()) out.path += (out.path.empty() ? "" : "/") + trace.last;
+    if (::fstat(fd.get(), &out.st) != 0) throw_errno("stat", std::string(path));
+    out.fd = std::move(fd);
+    return out;
 }
 
 MkdirsOwned mkdirs_in_root_owned(int root_fd, const std::filesystem::path& path, mode_t mode, uid_t uid, gid_t gid) {

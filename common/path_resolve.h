@@ -1,14 +1,17 @@
 #pragma once
 // Resolving paths inside a directory tree that is someone else's root (an image rootfs, a
 // layer being extracted): nothing outside the tree is ever opened or created.
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/error.h"
 #include "common/unique_fd.h"
 
 namespace imgbuild {
@@ -64,6 +67,40 @@ inline constexpr size_t kSmallFileMax = 1 << 20;
 [[nodiscard]] std::optional<std::string> read_small_file_in_root(int root_fd, const std::filesystem::path& path,
                                                                  const std::string& what,
                                                                  size_t max_size = kSmallFileMax);
+
+// resolve_path_in_root for a tree with stricter rules than a chroot (a build context).
+struct InRootRules {
+    // ".." at the root is an OutsideRootError instead of staying at the root.
+    bool refuse_dotdot_at_root = false;
+    // An absolute symlink target: return where it leads relative to the root (a build
+    // context accepts links that name it by its host path), or nullopt to refuse it
+    // (OutsideRootError). Unset: the target is taken from the root (chroot semantics).
+    std::function<std::optional<std::string>(const std::string& target)> absolute_link;
+};
+
+// Refused by InRootRules: `link` -> `target` (both empty for ".." at the root).
+class OutsideRootError : public Error {
+public:
+    OutsideRootError(const std::string& link, const std::string& target);
+    [[nodiscard]] const std::string& link() const { return link_; }
+    [[nodiscard]] const std::string& target() const { return target_; }
+
+private:
+    std::string link_, target_;
+};
+
+struct InRootPath {
+    std::string path;  // relative to the root, no symlink in it; "" is the root
+    struct stat st;    // of what it names
+    unique_fd fd;      // O_PATH
+};
+
+// Resolves `path` (relative or absolute, both from the root) in the tree at root_fd with
+// the walk behind open_in_root, every symlink followed (the last one too), and tells the
+// path it ends at. nullopt when something on the way is missing or not a directory.
+// Not safe against a concurrent renamer inside the tree (a build context is the user's).
+[[nodiscard]] std::optional<InRootPath> resolve_path_in_root(int root_fd, std::string_view path,
+                                                             const InRootRules& rules = {});
 
 namespace detail {
 // The userspace walk behind open_in_root (used when openat2 is unavailable); exposed so

@@ -256,3 +256,43 @@ TEST_CASE("read_small_file_in_root: regular files only, bounded, inside the root
                          "x: /big in the image is larger than 4096 bytes", Error);
     CHECK(read_small_file_in_root(t.root_fd.get(), "/big", "x", 5000)->size() == 5000);
 }
+
+TEST_CASE("resolve_path_in_root: the resolved path, chroot rules and stricter ones") {
+    Tree t;
+    auto path_of = [&](const std::string& p, const InRootRules& rules = {}) -> std::string {
+        auto r = resolve_path_in_root(t.root_fd.get(), p, rules);
+        return r ? r->path : "<none>";
+    };
+    CHECK(path_of("lib/f") == "usr/lib/f");
+    CHECK(path_of("/abs/lib") == "usr/lib");
+    CHECK(path_of("up/usr") == "usr");       // ".." stops at the root
+    CHECK(path_of("esc") == "outside/secret");
+    CHECK(path_of("var/run") == "run");
+    CHECK(path_of("lib/..") == "usr");
+    CHECK(path_of(".") == "");
+    CHECK(path_of("nope/x") == "<none>");
+    CHECK(path_of("plainfile/x") == "<none>");
+    CHECK(path_of("dang") == "<none>");
+    auto r = resolve_path_in_root(t.root_fd.get(), "lib/f");
+    REQUIRE(r);
+    CHECK(S_ISREG(r->st.st_mode));
+    CHECK(read_fd(open_in_root(t.root_fd.get(), r->path, O_RDONLY).get()) == "inside-f");
+    CHECK_THROWS_AS((void)resolve_path_in_root(t.root_fd.get(), "loop1"), SystemError);
+
+    InRootRules strict;
+    strict.refuse_dotdot_at_root = true;
+    strict.absolute_link = [](const std::string& target) -> std::optional<std::string> {
+        if (target.starts_with("/usr")) return target.substr(1);
+        return std::nullopt;
+    };
+    CHECK(path_of("abs/lib", strict) == "usr/lib");
+    CHECK_THROWS_AS((void)resolve_path_in_root(t.root_fd.get(), "up/usr", strict), OutsideRootError);
+    CHECK_THROWS_AS((void)resolve_path_in_root(t.root_fd.get(), "../x", strict), OutsideRootError);
+    try {
+        (void)resolve_path_in_root(t.root_fd.get(), "var/run", strict);
+        FAIL("an absolute link outside the allowed prefix must be refused");
+    } catch (const OutsideRootError& e) {
+        CHECK(e.link() == "run");
+        CHECK(e.target() == "/run");
+    }
+}
