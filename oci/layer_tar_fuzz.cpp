@@ -33,8 +33,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!fd) return 0;
     imgbuild::write_all(fd.get(), std::string_view(reinterpret_cast<const char*>(data), size), "memfd");
     ::lseek(fd.get(), 0, SEEK_SET);
+    // The last byte picks the options: a layer, or ADD's (no whiteouts, symlinks in the
+    // target followed inside it, owner and mode overrides). Both must stay inside target.
+    imgbuild::oci::ExtractOptions opts;
+    if (size > 0 && (data[size - 1] & 1)) {
+        opts.whiteouts = false;
+        opts.follow_symlinks_in_target = true;
+        opts.apply_root_entry = false;
+        opts.uid = 1000;
+        opts.gid = 1000;
+        opts.perm = 0644;
+    }
+    opts.limits.ratio_from = 64u << 20;  // keep bombs cheap for the fuzzer
     try {
-        (void)imgbuild::oci::extract_layer_tar(fd.get(), target, {});
+        (void)imgbuild::oci::extract_layer_tar(fd.get(), target, opts);
     } catch (const imgbuild::Error&) {
     }
     for (const auto& e : stdfs::directory_iterator(sandbox()))
