@@ -5,7 +5,8 @@
 # CVE-2024-21626 (inherited fd as -w, image WorkingDir, Dockerfile WORKDIR), /dev and /proc
 # symlinks (CVE-2025-31133 family), init-file symlinks, shocker open_by_handle_at, cgroup
 # release_agent, mknod + open of host devices, a device node shipped in a layer, kill -1,
-# mount/unshare, /proc/sys and /sys writes, AF_VSOCK/AF_ALG, a FIFO /etc/passwd, pids limit.
+# mount/unshare, /proc/sys and /sys writes, AF_VSOCK/AF_ALG, AF_PACKET under --network none,
+# a FIFO /etc/passwd, pids limit.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ $(id -u) != 0 ]]; then
@@ -40,6 +41,8 @@ cat >"$helper_dir/attack.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 int main(int argc, char** argv) {
@@ -49,6 +52,15 @@ int main(int argc, char** argv) {
     int s = socket(family, family == 38 ? SOCK_SEQPACKET : SOCK_STREAM, 0);
     if (s < 0) { printf("socket(%d): %s\n", family, strerror(errno)); return 1; }
     printf("socket(%d): created\n", family);
+    return 0;
+  }
+  if (!strcmp(argv[1], "packet")) {  /* AF_PACKET: raw frames of whatever interfaces it can see */
+    int s = socket(17 /* AF_PACKET */, SOCK_RAW, htons(0x0003 /* ETH_P_ALL */));
+    printf("packet socket: %s\n", s < 0 ? strerror(errno) : "created");
+    struct if_nameindex* ifs = if_nameindex();
+    printf("interfaces:");
+    for (struct if_nameindex* i = ifs; i && i->if_index; ++i) printf(" %s", i->if_name);
+    printf("\n");
     return 0;
   }
   if (!strcmp(argv[1], "handle")) {  /* shocker: open the root inode of the host fs by handle */
@@ -175,6 +187,19 @@ if ((have_helper)); then
   done
   run ib run --rm -v "$helper_dir:/h:ro" busybox /h/attack socket 1
   expect_match "socket(AF_UNIX) still works" "created" "$OUT"
+fi
+# AF_PACKET under --network none (run and a build's RUN): whatever socket it gets, it sees
+# the container's own lo only, never a host interface.
+if ((have_helper)); then
+  host_ifs=$(ls /sys/class/net | grep -vx lo | tr '\n' ' ')
+  run ib run --rm --network none -v "$helper_dir:/h:ro" busybox /h/attack packet
+  expect_match "AF_PACKET under run --network none sees only lo (host has: $host_ifs)" "^interfaces: lo$" "$OUT"
+  mkdir -p "$TEST_TMP/ctx-packet"
+  cp "$helper_dir/attack" "$TEST_TMP/ctx-packet/attack"
+  printf 'FROM busybox:latest\nCOPY attack /attack\nRUN /attack packet > /packet.txt\n' >"$TEST_TMP/ctx-packet/Dockerfile"
+  check "a build's RUN under --network none opens AF_PACKET" ib build -q --network none -t packet-none "$TEST_TMP/ctx-packet"
+  run ib run --rm packet-none cat /packet.txt
+  expect_match "AF_PACKET in a RUN under build --network none sees only lo" "^interfaces: lo$" "$OUT"
 fi
 # The i386 ABI: socket(2) and socketcall(SYS_SOCKET) (whose arguments BPF cannot read).
 cat >"$helper_dir/sock32.c" <<'C'
