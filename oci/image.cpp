@@ -110,7 +110,7 @@ Index index_from_json(const json& j, const std::string& what) {
 json parse_json(const std::string& text, const std::string& what) {
     try {
         return json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number that overflows
         throw Error(what + ": invalid JSON: " + e.what());
     }
 }

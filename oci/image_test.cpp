@@ -71,3 +71,7 @@ TEST_CASE("canonical JSON is stable: the same document gives the same digest") {
     CHECK(canonical(a) == canonical(b));
     CHECK(Digest::of(canonical(a)) == Digest::of(canonical(b)));
 }
+
+TEST_CASE("a number too large for a double is bad JSON, not a crash (found by image_fuzz)") {
+    CHECK_THROWS_AS((void)oci::parse_json(R"({"size": 4444444e444444444444444})", "m"), Error);
+}
