@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "builder/build_state.h"
+#include "builder/container_spec.h"
 #include "builder/image_config.h"
 #include "builder/run_network.h"
 #include "common/error.h"
@@ -53,21 +54,15 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
     TempDir dir = env.store.make_temp_dir("run");
-    runtime::ContainerSpec spec;
-    for (const auto& l : s.layers) spec.lower_dirs.push_back(l.diff_dir);
-    spec.upper_dir = dir.path() / "upper";
-    spec.work_dir = dir.path() / "work";
-    spec.merged_dir = dir.path() / "merged";
-    spec.init_dir = dir.path() / "init";
-    for (const auto& d : {spec.upper_dir, spec.work_dir, spec.merged_dir}) make_dirs(d);
-    spec.short_links_dir = env.store.short_links_dir();
-    spec.argv = run_argv(run, s.config);
-    spec.env = step.visible().to_list();
-    spec.cwd = cfg.value("WorkingDir", "");
-    if (spec.cwd.empty()) spec.cwd = "/";
-    spec.user = cfg.value("User", "");
-    spec.hostname = "imgbuild";
-    spec.network = runtime::parse_network_mode(network);
+    RunOptions options;
+    options.argv = run_argv(run, s.config);
+    options.env = step.visible().to_list();
+    options.user = cfg.value("User", "");
+    options.hostname = "imgbuild";
+    options.network = runtime::parse_network_mode(network);
+    std::vector<fs::path> lowers;
+    for (const auto& l : s.layers) lowers.push_back(l.diff_dir);
+    runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
     unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);
     spec.stdin_fd = devnull.get();

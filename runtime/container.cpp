@@ -30,6 +30,7 @@
 #include "runtime/overlay.h"
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
+#include "runtime/signal_forwarding.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -61,32 +62,6 @@ void validate(const ContainerSpec& spec) {
     if (spec.cwd.empty() || spec.cwd[0] != '/') throw UsageError("working directory must be absolute: \"" + spec.cwd + "\"");
     if (spec.hostname.size() > 64) throw UsageError("hostname longer than 64 characters: " + spec.hostname);
 }
-
-// Blocks the forwarded signals in this thread and reads them from a signalfd instead;
-// the old mask comes back when the object dies.
-class SignalForwarding {
-public:
-    explicit SignalForwarding(bool enabled) {
-        if (!enabled) return;
-        sigset_t set;
-        sigemptyset(&set);
-        for (int sig : forwarded_signals()) sigaddset(&set, sig);
-        pthread_sigmask(SIG_BLOCK, &set, &previous_);
-        active_ = true;
-        int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (fd < 0) throw_errno("signalfd", "forwarded signals");
-        fd_.reset(fd);
-    }
-    ~SignalForwarding() {
-        if (active_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-    }
-    [[nodiscard]] int fd() const { return fd_.get(); }
-
-private:
-    sigset_t previous_{};
-    bool active_ = false;
-    unique_fd fd_;
-};
 
 // clone3 with fork semantics (no new stack) and a pidfd for the child.
 pid_t clone_child(unsigned long flags, int* pidfd, int cgroup_fd) {

@@ -50,6 +50,8 @@ struct BindMount {
     fs::path source;      // host path (file or directory)
     std::string target;   // absolute path inside the container; resolved inside its root
     bool read_only = false;
+    bool tmpfs = false;        // mount a new tmpfs at target (source unused) with tmpfs_options
+    std::string tmpfs_options; // "size=64m,mode=1777"
 };
 
 struct Limits {

@@ -138,6 +138,17 @@ void add_binds(std::vector<MountOp>& plan, const MountPlanInput& in) {
     std::stable_sort(binds.begin(), binds.end(),
                      [](const BindMount& a, const BindMount& b) { return depth(a.target) < depth(b.target); });
     for (const auto& b : binds) {
+        if (b.tmpfs) {  // --mount type=tmpfs: a fresh tmpfs instead of a host path
+            MountOp op;
+            op.kind = MountOpKind::mount_fs;
+            op.target = b.target;
+            op.source = "tmpfs";
+            op.fstype = "tmpfs";
+            op.flags = MS_NOSUID | MS_NODEV | (b.read_only ? MS_RDONLY : 0);
+            op.data = b.tmpfs_options;
+            plan.push_back(op);
+            continue;
+        }
         // The target's type follows the source's; decided when applied (stat of the source).
         plan.push_back(bind_op(b.source.string(), b.target, true));
         if (b.read_only) plan.push_back(remount_ro_op(b.target));
@@ -205,7 +216,7 @@ std::vector<MountOp> build_mount_plan(const MountPlanInput& in) {
     for (const auto& b : in.binds) {
         if (b.target.empty() || b.target[0] != '/')
             throw UsageError("bind mount target must be an absolute path: \"" + b.target + "\"");
-        if (!b.source.is_absolute())
+        if (!b.tmpfs && !b.source.is_absolute())
             throw UsageError("bind mount source must be an absolute path: \"" + b.source.string() + "\"");
     }
     std::vector<MountOp> plan;

@@ -1,0 +1,32 @@
+#pragma once
+// A running container seen from the host through /proc: the processes of its pid
+// namespace (`top`, `pause` on cgroup v1) and the cgroup directories it is in.
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace imgbuild::runtime {
+
+// Every process in the pid namespace of `pid` (pid included), as host pids, sorted.
+[[nodiscard]] std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid);
+
+// The cgroup directories of `pid` (from /proc/<pid>/cgroup, under /sys/fs/cgroup) whose
+// last component is `leaf` (the container's cgroup name): what is left to remove when the
+// container ends. Pure parser below; unit-tested.
+[[nodiscard]] std::vector<std::string> process_cgroup_dirs(pid_t pid, const std::string& leaf);
+[[nodiscard]] std::vector<std::string> cgroup_dirs_from(const std::string& proc_cgroup, const std::string& leaf,
+                                                        bool unified_host);
+
+// rmdir of each directory (missing is fine; retries EBUSY right after the last task left).
+void remove_cgroup_dirs(const std::vector<std::string>& dirs);
+
+struct ProcessInfo {
+    pid_t pid = 0, ppid = 0;
+    uid_t uid = 0;
+    unsigned long long cpu_ticks = 0;  // utime + stime
+    std::string command;               // cmdline with spaces, or [comm]
+};
+[[nodiscard]] ProcessInfo process_info(pid_t pid);
+
+}  // namespace imgbuild::runtime
