@@ -51,7 +51,7 @@ void apply_changes(json& config, const std::vector<std::string>& changes) {
             config["config"]["WorkingDir"] = workdir_value(config["config"].value("WorkingDir", "/"), w->path);
             continue;
         }
-        apply_config_instruction(config["config"], instr, cmd_set);
+        apply_config_instruction(config, instr, cmd_set);
     }
 }
 

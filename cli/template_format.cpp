@@ -1,5 +1,6 @@
 #include "cli/template_format.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -82,6 +83,8 @@ json field(const json& dot, const std::string& path) {
 
 json argument(const json& dot, const std::string& word) {
     if (!word.empty() && word[0] == '"') return json::parse(word);  // a Go string literal is a JSON one here
+    if (!word.empty() && std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::stoll(word);
     return field(dot, word);
 }
 

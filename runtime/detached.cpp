@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ void null_stdio() {
         close_fds_except(keep);
         null_stdio();
         ::signal(SIGPIPE, SIG_IGN);
+        (void)::prctl(PR_SET_NAME, "imgbuild-mon", 0, 0, 0);
         ::signal(SIGHUP, SIG_IGN);
         LogWriter log(opt.log_path);
         unique_fd tty_read;
@@ -147,6 +149,9 @@ uint64_t process_start_time(pid_t pid) {
     size_t close = text.rfind(')');
     if (close == std::string::npos) return 0;
     size_t pos = close + 2;
+    // A zombie (or a dead task) is gone for our purposes: its parent (init, which may be
+    // slow to reap, or nobody in a container without a reaping init) still shows it.
+    if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'X')) return 0;
     for (int field = 3; field < 22 && pos < text.size(); ++field) {
         pos = text.find(' ', pos);
         if (pos == std::string::npos) return 0;
