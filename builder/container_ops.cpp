@@ -163,15 +163,16 @@ runtime::ContainerSpec spec_from_record(const layerstore::Store& store, const Co
     o.limits.pids = c.pids_limit;
     layerstore::Volumes volumes(store);
     for (const auto& m : c.mounts) {
+        if (m.type == "tmpfs") {
+            o.tmpfs.push_back({m.destination, m.tmpfs_options, m.read_only});
+            continue;
+        }
         runtime::BindMount b;
         b.target = m.destination;
         b.read_only = m.read_only;
         if (m.type == "volume") {
             b.source = volumes.data_dir(m.source);
             if (!fs::is_directory(b.source)) throw Error("volume " + m.source + " is missing: " + b.source.string());
-        } else if (m.type == "tmpfs") {
-            b.tmpfs = true;
-            b.tmpfs_options = m.tmpfs_options;
         } else {
             b.source = m.source;
         }

@@ -83,6 +83,7 @@ runtime::ContainerSpec make_container_spec(const std::vector<fs::path>& lower_di
     spec.network = o.network;
     spec.limits = o.limits;
     spec.binds = o.binds;
+    spec.tmpfs = o.tmpfs;
     spec.tty = o.tty;
     spec.interactive = o.interactive;
     spec.init = o.init;

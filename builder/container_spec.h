@@ -30,6 +30,7 @@ struct RunOptions {
     runtime::NetworkMode network = runtime::NetworkMode::private_;
     runtime::Limits limits;
     std::vector<runtime::BindMount> binds;
+    std::vector<runtime::TmpfsMount> tmpfs;
     bool tty = false, interactive = false, init = false;
 };
 

@@ -43,9 +43,12 @@ json describe_container(const layerstore::Store& store, const std::string& id) {
 // templates such as {{.Config.Cmd}} work on any image.
 json image_config_section(const json& config) {
     json c = config.value("config", json::object());
-    for (const char* key : {"User", "WorkingDir", "StopSignal"})
+    for (const char* key : {"Hostname", "Domainname", "User", "Image", "WorkingDir"})
         if (!c.contains(key)) c[key] = "";
-    for (const char* key : {"Env", "Cmd", "Entrypoint", "Labels", "ExposedPorts", "Volumes"})
+    for (const char* key : {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"})
+        if (!c.contains(key)) c[key] = false;
+    for (const char* key : {"Env", "Cmd", "Entrypoint", "Labels", "ExposedPorts", "Volumes", "OnBuild", "Healthcheck",
+                            "Shell", "StopSignal", "ArgsEscaped"})
         if (!c.contains(key)) c[key] = nullptr;
     return c;
 }

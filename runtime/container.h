@@ -50,8 +50,13 @@ struct BindMount {
     fs::path source;      // host path (file or directory)
     std::string target;   // absolute path inside the container; resolved inside its root
     bool read_only = false;
-    bool tmpfs = false;        // mount a new tmpfs at target (source unused) with tmpfs_options
-    std::string tmpfs_options; // "size=64m,mode=1777"
+};
+
+// A fresh tmpfs at target (--mount type=tmpfs).
+struct TmpfsMount {
+    std::string target;        // absolute path inside the container
+    std::string options;       // "size=64m,mode=1777"
+    bool read_only = false;
 };
 
 struct Limits {
@@ -92,6 +97,7 @@ struct ContainerSpec {
     std::string user;                // "", "name", "uid", "name:group", "uid:gid"; from the image's /etc/passwd
     std::string hostname = "container";
     std::vector<BindMount> binds;
+    std::vector<TmpfsMount> tmpfs;   // mounted with the binds, parents before children
     NetworkMode network = NetworkMode::private_;
     Limits limits;
 

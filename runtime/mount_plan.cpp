@@ -133,22 +133,30 @@ void add_init_files(std::vector<MountOp>& plan, const MountPlanInput& in) {
 }
 
 void add_binds(std::vector<MountOp>& plan, const MountPlanInput& in) {
-    std::vector<BindMount> binds = in.binds;
-    // Parents before children: /data before /data/sub, whatever the command-line order.
-    std::stable_sort(binds.begin(), binds.end(),
-                     [](const BindMount& a, const BindMount& b) { return depth(a.target) < depth(b.target); });
-    for (const auto& b : binds) {
-        if (b.tmpfs) {  // --mount type=tmpfs: a fresh tmpfs instead of a host path
+    // Binds and tmpfs mounts, parents before children (/data before /data/sub), whatever
+    // the command-line order.
+    struct Entry {
+        const BindMount* bind;
+        const TmpfsMount* tmpfs;
+        size_t depth;
+    };
+    std::vector<Entry> entries;
+    for (const auto& b : in.binds) entries.push_back({&b, nullptr, depth(b.target)});
+    for (const auto& t : in.tmpfs) entries.push_back({nullptr, &t, depth(t.target)});
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.depth < b.depth; });
+    for (const auto& e : entries) {
+        if (e.tmpfs) {
             MountOp op;
             op.kind = MountOpKind::mount_fs;
-            op.target = b.target;
+            op.target = e.tmpfs->target;
             op.source = "tmpfs";
             op.fstype = "tmpfs";
-            op.flags = MS_NOSUID | MS_NODEV | (b.read_only ? MS_RDONLY : 0);
-            op.data = b.tmpfs_options;
+            op.flags = MS_NOSUID | MS_NODEV | (e.tmpfs->read_only ? MS_RDONLY : 0);
+            op.data = e.tmpfs->options;
             plan.push_back(op);
             continue;
         }
+        const BindMount& b = *e.bind;
         // The target's type follows the source's; decided when applied (stat of the source).
         plan.push_back(bind_op(b.source.string(), b.target, true));
         if (b.read_only) plan.push_back(remount_ro_op(b.target));
@@ -209,6 +217,7 @@ MountPlanInput plan_input_from_spec(const ContainerSpec& spec, bool cgroup2) {
     in.cgroup2 = cgroup2;
     in.init_dir = spec.init_dir;
     in.binds = spec.binds;
+    in.tmpfs = spec.tmpfs;
     return in;
 }
 
@@ -216,9 +225,12 @@ std::vector<MountOp> build_mount_plan(const MountPlanInput& in) {
     for (const auto& b : in.binds) {
         if (b.target.empty() || b.target[0] != '/')
             throw UsageError("bind mount target must be an absolute path: \"" + b.target + "\"");
-        if (!b.tmpfs && !b.source.is_absolute())
+        if (!b.source.is_absolute())
             throw UsageError("bind mount source must be an absolute path: \"" + b.source.string() + "\"");
     }
+    for (const auto& t : in.tmpfs)
+        if (t.target.empty() || t.target[0] != '/')
+            throw UsageError("tmpfs mount target must be an absolute path: \"" + t.target + "\"");
     std::vector<MountOp> plan;
     plan.push_back(system_mount("/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
     add_dev(plan, in.rootless);

@@ -44,6 +44,7 @@ struct MountPlanInput {
     bool cgroup2 = false;            // host has a unified cgroup hierarchy: mount it ro
     fs::path init_dir;               // hosts, hostname, resolv.conf come from here
     std::vector<BindMount> binds;
+    std::vector<TmpfsMount> tmpfs;
 };
 
 [[nodiscard]] MountPlanInput plan_input_from_spec(const ContainerSpec& spec, bool cgroup2);

@@ -1,0 +1,138 @@
+#include <doctest/doctest.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "layerstore/containers.h"
+#include "layerstore/store.h"
+#include "layerstore/volumes.h"
+
+using namespace imgbuild;
+using namespace imgbuild::layerstore;
+namespace fs = std::filesystem;
+
+namespace {
+
+ContainerConfig sample_config(const std::string& id, const std::string& name) {
+    ContainerConfig c;
+    c.id = id;
+    c.name = name;
+    c.image = "busybox";
+    c.image_id = "sha256:" + std::string(64, 'a');
+    c.created = "2026-12-01T10:00:00Z";
+    c.layers = {"l1", "l2"};
+    c.argv = {"sh", "-c", "echo hi"};
+    c.env = {"PATH=/bin", "A=b"};
+    c.cwd = "/app";
+    c.user = "1000:1000";
+    c.hostname = "h";
+    c.network = "none";
+    c.cpu_period = 100000;
+    c.cpu_quota = 20000;
+    c.memory = 64 << 20;
+    c.pids_limit = 10;
+    c.mounts = {{"bind", "/host", "/ctr", true, false, ""},
+                {"volume", "v1", "/data", false, true, ""},
+                {"tmpfs", "", "/scratch", false, false, "size=1m"}};
+    c.ports = {{"127.0.0.1", 8080, 80, "tcp"}};
+    c.tty = true;
+    c.init = true;
+    c.auto_remove = true;
+    c.stop_signal = "SIGINT";
+    c.stop_timeout = 3;
+    c.image_config = {{"Labels", {{"k", "v"}}}};
+    return c;
+}
+
+struct Sandbox {
+    TempDir dir{fs::temp_directory_path(), "imgbuild-containers-test"};
+    Store store{dir.path() / "store"};
+};
+
+}  // namespace
+
+TEST_CASE("container config and state round-trip through JSON") {
+    ContainerConfig c = sample_config(std::string(64, '1'), "web");
+    CHECK(container_config_from_json(to_json(c)) == c);
+    ContainerState s;
+    s.status = ContainerStatus::paused;
+    s.pid = 42;
+    s.monitor_pid = 41;
+    s.monitor_start_time = 12345;
+    s.exit_code = 137;
+    s.started_at = "a";
+    s.finished_at = "b";
+    s.error = "the monitor died";
+    s.cgroup_dirs = {"/sys/fs/cgroup/pids/imgbuild/x"};
+    s.ports = {{"0.0.0.0", 40000, 80, "tcp"}};
+    CHECK(container_state_from_json(to_json(s)) == s);
+    CHECK(to_json(s)["status"] == "paused");
+    // Old or partial records read with defaults; bad ones are errors.
+    CHECK(container_state_from_json(nlohmann::json::object()).status == ContainerStatus::created);
+    CHECK_THROWS_AS((void)container_state_from_json(nlohmann::json{{"status", "zombie"}}), Error);
+    CHECK_THROWS_AS((void)container_config_from_json(nlohmann::json::array()), Error);
+}
+
+TEST_CASE("container records: create, find by id, prefix and name, state, remove") {
+    Sandbox sb;
+    Containers cs(sb.store);
+    std::string a = "ab" + std::string(62, '0'), b = "ac" + std::string(62, '0');
+    cs.create(sample_config(a, "web"));
+    cs.create(sample_config(b, ""));
+    CHECK(cs.ids() == std::vector<std::string>{a, b});
+    CHECK(cs.find(a) == a);
+    CHECK(cs.find("web") == a);
+    CHECK(cs.find("ac") == b);
+    CHECK_THROWS_AS((void)cs.find("a"), Error);  // ambiguous prefix
+    CHECK(!cs.find("zz"));
+    CHECK_THROWS_WITH_AS((void)cs.resolve("zz"), "no such container: zz", Error);
+    CHECK(cs.config(a) == sample_config(a, "web"));
+    CHECK(cs.state(a).status == ContainerStatus::created);
+    for (const char* sub : {"upper", "work", "merged", "init"}) CHECK(fs::is_directory(cs.dir(a) / sub));
+
+    // A name is unique; a bad name is refused.
+    CHECK_THROWS_AS(cs.create(sample_config(std::string(64, 'f'), "web")), UsageError);
+    CHECK_THROWS_AS(cs.create(sample_config(std::string(64, 'e'), "-bad")), UsageError);
+    CHECK_THROWS_AS(cs.create(sample_config("notanid", "x")), Error);
+
+    auto s = cs.update_state(a, [](ContainerState& st) {
+        st.status = ContainerStatus::running;
+        st.pid = 7;
+    });
+    CHECK(s.pid == 7);
+    CHECK(cs.state(a).status == ContainerStatus::running);
+
+    cs.remove(a);
+    CHECK(cs.ids() == std::vector<std::string>{b});
+    CHECK(!fs::exists(cs.dir(a)));
+    CHECK(!cs.find("web"));
+}
+
+TEST_CASE("container names follow docker's rule") {
+    CHECK(valid_container_name("web"));
+    CHECK(valid_container_name("a.b_c-1"));
+    CHECK(!valid_container_name(""));
+    CHECK(!valid_container_name("_x"));
+    CHECK(!valid_container_name("a/b"));
+    CHECK(!valid_container_name("a b"));
+}
+
+TEST_CASE("volumes: named create is idempotent, anonymous ones get an id, remove") {
+    Sandbox sb;
+    Volumes vs(sb.store);
+    bool created = false;
+    auto v = vs.create("data", false, {{"k", "v"}}, &created);
+    CHECK(created);
+    CHECK(v.mountpoint == sb.store.volumes_dir() / "data" / "_data");
+    CHECK(fs::is_directory(v.mountpoint));
+    auto again = vs.create("data", false, nlohmann::json::object(), &created);
+    CHECK(!created);
+    CHECK(again.labels["k"] == "v");
+    auto anon = vs.create("", true);
+    CHECK(anon.name.size() == 64);
+    CHECK(vs.find(anon.name)->anonymous);
+    CHECK(vs.list().size() == 2);
+    CHECK_THROWS_AS(vs.create("../x", false), UsageError);
+    vs.remove("data");
+    CHECK(!vs.find("data"));
+    CHECK_THROWS_AS(vs.remove("data"), Error);
+}

@@ -1,0 +1,38 @@
+#include <doctest/doctest.h>
+
+#include "runtime/container_log.h"
+#include "runtime/container_procs.h"
+
+using namespace imgbuild::runtime;
+
+TEST_CASE("log records: one per line, partial lines marked P, every byte kept") {
+    std::string ts = "2026-12-01T00:00:00.000000001Z";
+    CHECK(format_log_records(ts, 1, "a\nb\n") == ts + " stdout F a\n" + ts + " stdout F b\n");
+    CHECK(format_log_records(ts, 2, "no newline") == ts + " stderr P no newline\n");
+    CHECK(format_log_records(ts, 1, "\n") == ts + " stdout F \n");
+    CHECK(format_log_records(ts, 1, "").empty());
+    auto r = parse_log_record(ts + " stderr P x y");
+    REQUIRE(r);
+    CHECK(r->stream == 2);
+    CHECK(r->partial);
+    CHECK(r->text == "x y");
+    CHECK(r->timestamp == ts);
+    auto empty = parse_log_record(ts + " stdout F ");
+    REQUIRE(empty);
+    CHECK(empty->text.empty());
+    CHECK(!parse_log_record("garbage"));
+    CHECK(!parse_log_record(ts + " stdin F x"));
+    CHECK(!parse_log_record(ts + " stdout Q x"));
+    CHECK(log_timestamp_now().size() == ts.size());
+}
+
+TEST_CASE("cgroup dirs of a process, from /proc/<pid>/cgroup") {
+    std::string v1 = "9:name=systemd:/\n8:pids:/imgbuild/imgbuild-abc\n2:cpuacct:/x/imgbuild/imgbuild-abc\n"
+                     "1:cpu,cpuacct:/imgbuild/other\n0::/\n";
+    CHECK(cgroup_dirs_from(v1, "imgbuild-abc", false) ==
+          std::vector<std::string>{"/sys/fs/cgroup/pids/imgbuild/imgbuild-abc", "/sys/fs/cgroup/cpuacct/x/imgbuild/imgbuild-abc"});
+    CHECK(cgroup_dirs_from("0::/imgbuild/imgbuild-abc\n", "imgbuild-abc", true) ==
+          std::vector<std::string>{"/sys/fs/cgroup/imgbuild/imgbuild-abc"});
+    CHECK(cgroup_dirs_from("0::/imgbuild/imgbuild-abc\n", "imgbuild-abc", false) ==
+          std::vector<std::string>{"/sys/fs/cgroup/unified/imgbuild/imgbuild-abc"});
+}
