@@ -142,8 +142,9 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     for (const auto& l : image.layers) c.layers.push_back(l.id);
     // The spec decides command, env, cwd and user once; the record keeps the outcome.
     {
-        TempDir scratch = store.make_temp_dir("spec");
-        auto spec = builder::make_container_spec({}, cfg, o, scratch.path(), {});
+        // (upper/ work/ merged/ are made in the container's dir; the record itself counts
+        // only once config.json is written.)
+        auto spec = builder::make_container_spec({}, cfg, o, containers.dir(id), {});
         c.argv = spec.argv;
         c.env = spec.env;
         c.cwd = spec.cwd;
