@@ -49,6 +49,22 @@ expect_match "served from the container (its hostname)" "^Hostname: ${id:0:12}\$
 run ib port "$name"
 expect_eq "port" "80/tcp -> 0.0.0.0:$port" "$OUT"
 
+# ---- a detached container has the private network (outbound through slirp4netns); exec too
+host_ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n1)
+if [[ -n $host_ip ]] && command -v slirp4netns >/dev/null; then
+  mkdir -p "$TEST_TMP/www" && echo canary >"$TEST_TMP/www/index.html"
+  ext_port=$(free_port)
+  python3 -m http.server --bind "$host_ip" --directory "$TEST_TMP/www" "$ext_port" >/dev/null 2>&1 &
+  at_exit kill $!
+  for _ in $(seq 50); do curl -fsS "http://$host_ip:$ext_port/" >/dev/null 2>&1 && break; sleep 0.1; done
+  run ib exec "$name" sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 $host_ip $ext_port | head -n1"
+  expect_match "exec in a run -d container reaches $host_ip by TCP (private network)" '^HTTP/1\.0 200' "$OUT"
+  run ib exec "$name" sh -c 'ls /sys/class/net'
+  expect_match "the detached container has tap0" '^tap0$' "$OUT"
+else
+  echo "# no global IPv4 address or no slirp4netns: outbound check skipped"
+fi
+
 # ---- exec
 check "exec touch /app/test.txt" ib exec "$name" touch /app/test.txt
 check_exit "exec passes the exit status through" 7 ib exec "$name" sh -c 'exit 7'
