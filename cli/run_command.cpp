@@ -20,6 +20,7 @@ struct RunArgs : CreateArgs {
 };
 
 int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest) {
+    if (a.detach && !a.attach.empty()) throw UsageError("conflicting options: -a and -d");
     std::string id = create_container(store, a, rest);
     if (a.detach) {
         auto r = builder::start_detached_container(store, id);

@@ -52,7 +52,8 @@ VerbRegistration port_verb{"port", "List a container's published ports", [](CLI:
         layerstore::Containers containers(*store);
         auto st = builder::current_state(containers, containers.resolve(a->container));
         bool found = false;
-        for (const auto& p : st.ports) {
+        bool live = st.status == layerstore::ContainerStatus::running || st.status == layerstore::ContainerStatus::paused;
+        for (const auto& p : live ? st.ports : std::vector<layerstore::PortRecord>{}) {
             std::string key = std::to_string(p.container_port) + "/" + p.protocol;
             if (!a->port.empty() && a->port != key && a->port != std::to_string(p.container_port)) continue;
             found = true;

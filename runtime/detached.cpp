@@ -95,7 +95,17 @@ void null_stdio() {
         } else {
             spec.on_output = [&log](int stream, std::string_view data) { log.write(stream, data); };
         }
-        spec.stdin_fd = -1;
+        // -i without a terminal: stdin is a pipe that the monitor holds open and never
+        // writes, so a shell waits on it as under docker run -di (nothing attaches to it yet).
+        unique_fd stdin_hold;
+        if (spec.interactive && !spec.tty) {
+            int p[2];
+            if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe2", "container stdin");
+            spec.stdin_fd = p[0];
+            stdin_hold.reset(p[1]);
+        } else {
+            spec.stdin_fd = -1;
+        }
         spec.interactive = false;
         spec.forward_signals = false;
         spec.on_started = [&](pid_t pid) {

@@ -113,6 +113,21 @@ TEST_CASE("mount plan: binds sorted parents first, read-only ones remounted") {
     CHECK(sub < index_of(plan, "/proc/kcore", MountOpKind::mask));
 }
 
+TEST_CASE("mount plan: tmpfs mounts sorted with the binds") {
+    auto in = base_input();
+    in.binds = {{"/host/data", "/data", false}};
+    in.tmpfs = {{"/data/cache", "size=1m", false}, {"/scratch", "", true}};
+    auto plan = build_mount_plan(in);
+    auto cache = index_of(plan, "/data/cache", MountOpKind::mount_fs);
+    CHECK(index_of(plan, "/data", MountOpKind::bind) < cache);
+    CHECK(plan[cache].fstype == "tmpfs");
+    CHECK(plan[cache].data == "size=1m");
+    CHECK(plan[cache].flags == (MS_NOSUID | MS_NODEV));
+    CHECK(find_op(plan, "/scratch", MountOpKind::mount_fs)->flags == (MS_NOSUID | MS_NODEV | MS_RDONLY));
+    in.tmpfs = {{"relative", "", false}};
+    CHECK_THROWS_AS((void)build_mount_plan(in), UsageError);
+}
+
 TEST_CASE("mount plan: relative bind paths are refused") {
     auto in = base_input();
     in.binds = {{"/host", "relative/target", false}};
