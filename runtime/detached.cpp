@@ -93,7 +93,13 @@ void null_stdio() {
                 }
             });
         } else {
-            spec.on_output = [&log](int stream, std::string_view data) { log.write(stream, data); };
+            // A full disk must not take the container down with the log: drop the output.
+            spec.on_output = [&log](int stream, std::string_view data) {
+                try {
+                    log.write(stream, data);
+                } catch (const std::exception&) {
+                }
+            };
         }
         // -i without a terminal: stdin is a pipe that the monitor holds open and never
         // writes, so a shell waits on it as under docker run -di (nothing attaches to it yet).
