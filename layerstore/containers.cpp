@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "layerstore/container_names.h"
 #include "layerstore/file_lock.h"
 #include "layerstore/store.h"
 
@@ -218,14 +219,21 @@ std::optional<std::string> Containers::id_of_name(const std::string& name) const
     return std::nullopt;
 }
 
-void Containers::create(const ContainerConfig& config) {
+void Containers::create(ContainerConfig& config) {
     if (!is_hex_id(config.id)) throw Error("container id must be 64 hex digits: " + config.id);
     if (!config.name.empty() && !valid_container_name(config.name))
         throw UsageError("invalid container name \"" + config.name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
     FileLock lock(root_ / ".lock", LOCK_EX);
-    if (!config.name.empty())
+    if (!config.name.empty()) {
         if (auto other = id_of_name(config.name))
             throw UsageError("container name \"" + config.name + "\" is already in use by container " + *other);
+    } else {
+        // A generated name, as docker gives one; the id's bits pick it, a suffix makes it unique.
+        uint64_t salt = std::stoull(config.id.substr(0, 15), nullptr, 16);
+        std::string name = generated_container_name(salt);
+        for (int n = 2; id_of_name(name); ++n) name = generated_container_name(salt) + std::to_string(n);
+        config.name = name;
+    }
     fs::path d = dir(config.id);
     for (const char* sub : {"upper", "work", "merged", "init"}) make_dirs(d / sub);
     write_state(config.id, ContainerState{});

@@ -102,8 +102,9 @@ public:
     [[nodiscard]] std::filesystem::path log_path(const std::string& id) const { return dir(id) / "log"; }
 
     // Creates containers/<id>/ with upper/ work/ merged/ init/, config.json and a "created"
-    // state. Throws UsageError when the name is taken.
-    void create(const ContainerConfig& config);
+    // state. Throws UsageError when the name is taken; an empty name is replaced by a
+    // generated one ("quirky_turing"), written back into `config`.
+    void create(ContainerConfig& config);
     [[nodiscard]] std::vector<std::string> ids() const;  // sorted
     // Id, unique id prefix or name; nullopt when nothing matches; Error when ambiguous.
     [[nodiscard]] std::optional<std::string> find(const std::string& ref) const;

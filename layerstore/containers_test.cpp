@@ -76,9 +76,14 @@ TEST_CASE("container records: create, find by id, prefix and name, state, remove
     Sandbox sb;
     Containers cs(sb.store);
     std::string a = "ab" + std::string(62, '0'), b = "ac" + std::string(62, '0');
-    cs.create(sample_config(a, "web"));
-    cs.create(sample_config(b, ""));
+    auto ca = sample_config(a, "web"), cb = sample_config(b, "");
+    cs.create(ca);
+    cs.create(cb);
+    CHECK(!cb.name.empty());  // a generated name, docker style
+    CHECK(cb.name.find('_') != std::string::npos);
+    CHECK(cs.find(cb.name) == b);
     CHECK(cs.ids() == std::vector<std::string>{a, b});
+    CHECK(cs.config(b).name == cb.name);
     CHECK(cs.find(a) == a);
     CHECK(cs.find("web") == a);
     CHECK(cs.find("ac") == b);
@@ -90,9 +95,16 @@ TEST_CASE("container records: create, find by id, prefix and name, state, remove
     for (const char* sub : {"upper", "work", "merged", "init"}) CHECK(fs::is_directory(cs.dir(a) / sub));
 
     // A name is unique; a bad name is refused.
-    CHECK_THROWS_AS(cs.create(sample_config(std::string(64, 'f'), "web")), UsageError);
-    CHECK_THROWS_AS(cs.create(sample_config(std::string(64, 'e'), "-bad")), UsageError);
-    CHECK_THROWS_AS(cs.create(sample_config("notanid", "x")), Error);
+    auto dup = sample_config(std::string(64, 'f'), "web"), bad = sample_config(std::string(64, 'e'), "-bad"),
+         noid = sample_config("notanid", "x");
+    CHECK_THROWS_AS(cs.create(dup), UsageError);
+    CHECK_THROWS_AS(cs.create(bad), UsageError);
+    CHECK_THROWS_AS(cs.create(noid), Error);
+    // Two containers without a name never get the same one.
+    auto c1 = sample_config(std::string(64, '3'), ""), c2 = sample_config(std::string(63, '3') + "4", "");
+    cs.create(c1);
+    cs.create(c2);
+    CHECK(c1.name != c2.name);
 
     auto s = cs.update_state(a, [](ContainerState& st) {
         st.status = ContainerStatus::running;
@@ -102,7 +114,7 @@ TEST_CASE("container records: create, find by id, prefix and name, state, remove
     CHECK(cs.state(a).status == ContainerStatus::running);
 
     cs.remove(a);
-    CHECK(cs.ids() == std::vector<std::string>{b});
+    CHECK(cs.ids().size() == 3);
     CHECK(!fs::exists(cs.dir(a)));
     CHECK(!cs.find("web"));
 }
