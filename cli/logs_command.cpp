@@ -1,4 +1,5 @@
-// `imgbuild logs [-f] [--tail N] [-t] C`: the container's output from its log (CRI format,
+// `imgbuild logs [-f] [--tail N] [-t] C` and `imgbuild attach C` (stdout/stderr only: output
+// from now on, then the exit status). The container's output comes from its log (CRI format,
 // runtime/container_log.h), stdout to stdout and stderr to stderr; -f follows until the
 // container has exited and everything is printed.
 #include <fcntl.h>
@@ -20,6 +21,7 @@ namespace {
 struct LogsArgs {
     std::string container;
     bool follow = false, timestamps = false;
+    bool attach = false;  // `attach`: from the log's current end, exit with the container's status
     std::string tail = "all";
 };
 
@@ -107,8 +109,10 @@ int logs(const LogsArgs& a, const GlobalOptions& g) {
         if (!notify) throw_errno("inotify_init1", path.string());
         (void)::inotify_add_watch(notify.get(), containers.dir(id).c_str(), IN_MODIFY | IN_MOVED_TO | IN_CREATE);
     }
+    if (a.attach) (void)builder::running_state(containers, id);
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd && errno != ENOENT) throw_errno("open", path.string());
+    if (fd && a.attach && ::lseek(fd.get(), 0, SEEK_END) < 0) throw_errno("lseek", path.string());
     LogPrinter printer(a.timestamps, skip);
     char buf[65536];
     for (;;) {
@@ -126,7 +130,7 @@ int logs(const LogsArgs& a, const GlobalOptions& g) {
             // One last read: the monitor writes the final output before the state.
             for (ssize_t n; fd && (n = ::read(fd.get(), buf, sizeof buf)) > 0;)
                 printer.feed(std::string_view(buf, static_cast<size_t>(n)));
-            return 0;
+            return a.attach ? st.exit_code : 0;
         }
         pollfd p{notify.get(), POLLIN, 0};
         // The timeout only guards against a monitor killed without a last state write.
@@ -143,6 +147,14 @@ VerbRegistration logs_verb{"logs", "Print a container's output", [](CLI::App& cm
     cmd.add_flag("-f,--follow", a->follow, "keep printing new output until the container exits");
     cmd.add_flag("-t,--timestamps", a->timestamps, "prefix each line with its time");
     cmd.add_option("-n,--tail", a->tail, "only the last N lines (default all)");
+    return [a, &g] { return logs(*a, g); };
+}};
+
+VerbRegistration attach_verb{"attach", "Follow a running container's output until it exits (exit with its status)",
+                             [](CLI::App& cmd, const GlobalOptions& g) {
+    auto a = std::make_shared<LogsArgs>();
+    a->follow = a->attach = true;
+    cmd.add_option("container", a->container, "container")->required();
     return [a, &g] { return logs(*a, g); };
 }};
 

@@ -235,6 +235,10 @@ check "run -d a slow writer" ib run -d --name "follow-$uniq" busybox sh -c 'for 
 run ib logs -f "follow-$uniq"
 expect_eq "logs -f follows until the container exits" "line1 line2 line3" "$(echo $OUT)"
 
+check "run -d a late writer" ib run -d --name "attach-$uniq" busybox sh -c 'sleep 0.5; echo late; exit 6'
+check_exit "attach follows the output and exits with the container's status" 6 ib attach "attach-$uniq"
+expect_eq "attach printed the output" late "$OUT"
+
 # ---- stop: SIGTERM ignored, SIGKILL after -t
 check "run -d a SIGTERM-ignoring process" ib run -d --name "stop-$uniq" busybox sh -c "trap '' TERM; while :; do sleep 0.1; done"
 t0=$(now)
