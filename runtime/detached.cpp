@@ -1,6 +1,5 @@
 #include "runtime/detached.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,12 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <set>
 #include <thread>
 
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/container_log.h"
+#include "runtime/fd_hygiene.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -35,22 +34,6 @@ void send_report(int fd, const StartReport& r) {
     ::close(fd);
 }
 
-// Closes every fd but those in `keep` (the caller's store lock, terminals, pipes must
-// not be held by a process that outlives it).
-void close_fds_except(const std::set<int>& keep) {
-    std::vector<int> doomed;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        int self = ::dirfd(d);
-        while (dirent* e = ::readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            int fd = std::atoi(e->d_name);
-            if (fd != self && !keep.count(fd)) doomed.push_back(fd);
-        }
-        ::closedir(d);
-    }
-    for (int fd : doomed) ::close(fd);
-}
-
 void null_stdio() {
     int fd = ::open("/dev/null", O_RDWR);
     if (fd < 0) return;
@@ -64,8 +47,10 @@ void null_stdio() {
     int status = exit_runtime_failure;
     std::string error;
     try {
-        std::set<int> keep = {report_fd};
-        for (const auto& f : opt.forwards) keep.insert(f.listener.get());
+        // The caller's fds (its store lock, terminals, pipes) must not be held by a process
+        // that outlives it: only the start pipe and the port listeners stay.
+        std::vector<int> keep = {report_fd};
+        for (const auto& f : opt.forwards) keep.push_back(f.listener.get());
         close_fds_except(keep);
         null_stdio();
         ::signal(SIGPIPE, SIG_IGN);

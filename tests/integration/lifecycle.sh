@@ -87,6 +87,24 @@ expect_eq "its ipc mnt net pid uts cgroup namespaces differ from the host's" "" 
 run ib exec "$name" sh -c 'for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n; done'
 expect_eq "exec joins the container's namespaces" "$(for n in mnt pid net ipc uts cgroup; do readlink /proc/$pid/ns/$n; done)" "$OUT"
 
+# exec gets the container's hardening: no inherited fd, no cwd outside the root, the device filter
+hostdir=$TEST_TMP/hostdir && mkdir -p "$hostdir" && echo HOST-MARKER >"$hostdir/marker"
+run bash -c "exec 7<'$hostdir'; '$IMGBUILD' --root '$store' exec '$name' ls /proc/self/fd"
+expect_eq "exec: an inherited fd 7 is not open in the process" "$(printf '0\n1\n2\n3')" "$OUT"
+run bash -c "exec 7<'$hostdir'; '$IMGBUILD' --root '$store' exec -w /proc/self/fd/7 '$name' sh -c 'ls; ls ../../..'"
+expect_no_match "exec -w /proc/self/fd/7 does not reach the host dir" "HOST-MARKER|marker" "$OUT"
+expect_ne "exec -w /proc/self/fd/7 is refused" 0 "$RC"
+run ib exec "$name" sh -c 'for n in "b 7 0" "c 1 11" "c 1 1"; do set -- $n; mknod /tmp/x$2$3 $1 $2 $3 || echo MKNOD-FAILED; head -c 16 /tmp/x$2$3 >/dev/null 2>&1 && echo READ $n; echo pwned 2>/dev/null > /tmp/x$2$3 && echo WROTE $n; rm -f /tmp/x$2$3; done; head -c 4 /dev/urandom >/dev/null && echo DEFAULTS-OK'
+expect_no_match "exec: host devices cannot be opened (device filter)" "READ|WROTE" "$OUT"
+expect_match "exec: the default devices work" "DEFAULTS-OK" "$OUT"
+check "run -d a device probe" ib run -d --name "dev-$uniq" busybox sh -c 'mknod /tmp/mem c 1 1; head -c 16 /tmp/mem >/dev/null 2>&1 && echo READ; echo probed'
+ib wait "dev-$uniq" >/dev/null
+run ib logs "dev-$uniq"
+expect_eq "run -d: host devices cannot be opened (device filter)" probed "$OUT"
+check "run -d: an inherited fd does not reach the container" bash -c "exec 7<'$hostdir'; '$IMGBUILD' --root '$store' run -d --name 'fd-$uniq' busybox ls /proc/self/fd"
+ib wait "fd-$uniq" >/dev/null
+expect_eq "run -d: only 0 1 2 in the container" "$(printf '0\n1\n2\n3')" "$(ib logs "fd-$uniq")"
+
 # exec -it through a real pty (python pty): a terminal, resize included, status passed through
 cat >"$TEST_TMP/pty_exec.py" <<'PY'
 import fcntl, os, pty, signal, struct, sys, termios, time
