@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "layerstore/container_names.h"
 #include "layerstore/file_lock.h"
+#include <unistd.h>
 #include "layerstore/store.h"
 
 namespace imgbuild::layerstore {
@@ -208,30 +209,51 @@ std::vector<std::string> Containers::ids() const {
     return out;
 }
 
+// Names are an index of symlinks, containers/names/<name> -> <id>: symlink(2) either
+// creates one or fails with EEXIST, so a name is taken atomically and found without
+// reading every record (a store with hundreds of containers keeps `run` as fast).
 std::optional<std::string> Containers::id_of_name(const std::string& name) const {
-    for (const auto& id : ids()) {
-        try {
-            if (config(id).name == name) return id;
-        } catch (const Error&) {
-            // a record being removed right now
-        }
+    if (!valid_container_name(name)) return std::nullopt;
+    char buf[128];
+    fs::path link = root_ / "names" / name;
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return std::nullopt;
+    std::string id(buf, static_cast<size_t>(n));
+    if (!is_hex_id(id) || !fs::exists(dir(id) / "config.json")) return std::nullopt;
+    return id;
+}
+
+bool Containers::reserve_name(const std::string& name, const std::string& id) const {
+    fs::path link = root_ / "names" / name;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (::symlink(id.c_str(), link.c_str()) == 0) return true;
+        if (errno != EEXIST) throw_errno("symlink " + link.string() + " ->", id);
+        // A link whose container is gone (a crash between the two) does not hold the name.
+        char buf[128];
+        ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+        std::string other = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+        if (is_hex_id(other) && fs::exists(dir(other))) return false;
+        ::unlink(link.c_str());
     }
-    return std::nullopt;
+    return false;
 }
 
 void Containers::create(ContainerConfig& config) {
     if (!is_hex_id(config.id)) throw Error("container id must be 64 hex digits: " + config.id);
     if (!config.name.empty() && !valid_container_name(config.name))
         throw UsageError("invalid container name \"" + config.name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-    FileLock lock(root_ / ".lock", LOCK_EX);
+    make_dirs(root_ / "names");
     if (!config.name.empty()) {
-        if (auto other = id_of_name(config.name))
-            throw UsageError("container name \"" + config.name + "\" is already in use by container " + *other);
+        if (!reserve_name(config.name, config.id)) {
+            auto other = id_of_name(config.name);
+            throw UsageError("container name \"" + config.name + "\" is already in use by container " +
+                             other.value_or("(being created or removed)"));
+        }
     } else {
         // A generated name, as docker gives one; the id's bits pick it, a suffix makes it unique.
         uint64_t salt = std::stoull(config.id.substr(0, 15), nullptr, 16);
         std::string name = generated_container_name(salt);
-        for (int n = 2; id_of_name(name); ++n) name = generated_container_name(salt) + std::to_string(n);
+        for (int n = 2; !reserve_name(name, config.id); ++n) name = generated_container_name(salt) + std::to_string(n);
         config.name = name;
     }
     fs::path d = dir(config.id);
@@ -295,8 +317,17 @@ ContainerState Containers::update_state(const std::string& id, const std::functi
 }
 
 void Containers::remove(const std::string& id) const {
-    // Rename first so that the record vanishes at once (ids() no longer lists it), then
-    // delete the tree (upper dirs can be large).
+    // The name goes first (if it is still this container's), then the record: renamed so
+    // that it vanishes at once (ids() no longer lists it), then deleted (upper dirs can be
+    // large).
+    try {
+        std::string name = config(id).name;
+        char buf[128];
+        ssize_t n = ::readlink((root_ / "names" / name).c_str(), buf, sizeof buf - 1);
+        if (n > 0 && std::string(buf, static_cast<size_t>(n)) == id) ::unlink((root_ / "names" / name).c_str());
+    } catch (const Error&) {
+        // no readable config: no name to free
+    }
     fs::path d = dir(id);
     fs::path doomed = tmp_ / ("rm-" + id);
     if (::rename(d.c_str(), doomed.c_str()) != 0) throw_errno("rename", d.string());

@@ -8,8 +8,9 @@
 // - config.json is written once (create) and never changes; state.json is rewritten as the
 //   container moves on. Both are written atomically (tmp/ + rename) without fsync: a
 //   container does not survive a host crash either.
-// - Names are unique: create() checks and writes under containers/.lock (exclusive flock),
-//   so two concurrent `run --name x` give one container and one clear error.
+// - Names are unique: create() takes a name with symlink(2) in containers/names/ (atomic:
+//   two concurrent `run --name x` give one container and one clear error), and finding a
+//   name reads one link, whatever the number of containers.
 // - find() takes a full id, a unique id prefix or a name; an ambiguous prefix is an error.
 #include <sys/types.h>
 
@@ -118,10 +119,12 @@ public:
     ContainerState update_state(const std::string& id, const std::function<void(ContainerState&)>& change) const;
     // Removes the record and its dirs (the caller made sure nothing runs).
     void remove(const std::string& id) const;
-    // Whether a name is in use (by a container other than `except_id`).
+    // The container that holds a name (containers/names/<name>, a symlink to its id).
     [[nodiscard]] std::optional<std::string> id_of_name(const std::string& name) const;
 
 private:
+    // Takes `name` for `id` (atomic); false when another container has it.
+    [[nodiscard]] bool reserve_name(const std::string& name, const std::string& id) const;
     std::filesystem::path root_, tmp_;
 };
 
