@@ -98,7 +98,7 @@ VerbRegistration inspect_verb{"inspect", "Show details of images", [](CLI::App& 
                 }
             if (a->type == "container") throw Error("no such container: " + t);
             auto img = store->find_image(t);
-            if (!img) throw Error("no such object: " + t);
+            if (!img) throw Error("image not found: " + t + (a->type.empty() ? " (and no container of that name)" : ""));
             all.push_back(describe(*store, *img));
         }
         if (a->format.empty()) {
