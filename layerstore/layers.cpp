@@ -129,6 +129,11 @@ LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::
     return install_layer(*this, staged, info);
 }
 
+LayerInfo Store::install_staged_layer(TempDir& staged, const LayerInfo& info) {
+    if (auto existing = layer(info.id)) return *existing;
+    return install_layer(*this, staged, info);
+}
+
 LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,
                                 const std::optional<Digest>& diff_id) {
     std::string what = "layer " + expected.digest.str();

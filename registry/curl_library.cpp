@@ -30,6 +30,9 @@ CurlLibrary load() {
     bind(lib, "curl_easy_getinfo", c.easy_getinfo);
     bind(lib, "curl_easy_cleanup", c.easy_cleanup);
     bind(lib, "curl_easy_strerror", c.easy_strerror);
+    bind(lib, "curl_easy_reset", c.easy_reset);
+    bind(lib, "curl_slist_append", c.slist_append);
+    bind(lib, "curl_slist_free_all", c.slist_free_all);
     if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: curl_global_init failed");
     return c;  // the library stays loaded for the life of the process
 }

@@ -13,6 +13,9 @@ struct CurlLibrary {
     CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
     void (*easy_cleanup)(CURL*);
     const char* (*easy_strerror)(CURLcode);
+    void (*easy_reset)(CURL*);
+    curl_slist* (*slist_append)(curl_slist*, const char*);
+    void (*slist_free_all)(curl_slist*);
 };
 
 // Loads libcurl.so.4 and runs curl_global_init, once per process. Throws Error naming the

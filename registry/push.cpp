@@ -1,0 +1,219 @@
+#include "registry/push.h"
+
+#include <fcntl.h>
+
+#include <atomic>
+
+#include "common/error.h"
+#include "layerstore/layer_blobs.h"
+#include "layerstore/layer_import.h"
+#include "registry/parallel.h"
+
+namespace imgbuild::registry {
+
+namespace {
+
+constexpr int kUploadAttempts = 3;
+
+enum class Outcome { present, mounted, uploaded };
+
+std::string with_query(const std::string& url, const std::string& kv) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
+}
+
+std::string upload_location(Client& c, const Response& r, const std::string& what) {
+    std::string loc = r.header("location");
+    if (loc.empty()) throw Error(what + ": the registry gave no upload Location");
+    (void)c;
+    return loc;
+}
+
+class Pusher {
+public:
+    Pusher(layerstore::Store& store, Client& c, const Reference& dest, TransferProgress& p)
+        : store_(store), c_(c), dest_(dest), progress_(p), scopes_{push_scope(dest.repository)} {}
+
+    // One blob (in the store) into the repository, by whichever way costs least.
+    Outcome push_blob(const oci::Descriptor& d) {
+        std::string what = "blob " + d.digest.str();
+        Request head;
+        head.method = "HEAD";
+        head.url = "/v2/" + dest_.repository + "/blobs/" + d.digest.str();
+        Response r = c_.send(head, scopes_);
+        if (r.ok()) {
+            progress_.finish(d.digest, "Already exists");
+            return Outcome::present;
+        }
+        if (r.status != 404) c_.fail(r, "HEAD " + what);
+        for (int attempt = 1;; ++attempt) {
+            try {
+                return upload(d, what);
+            } catch (const RegistryError& e) {
+                if (e.status() == 401 || e.status() == 403 || e.status() == 404 || attempt >= kUploadAttempts) throw;
+                progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
+            } catch (const TransportError& e) {
+                if (attempt >= kUploadAttempts) throw;
+                progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
+            }
+        }
+    }
+
+    void remember(const Digest& d) { layerstore::remember_blob_source(store_, d, dest_.registry + "/" + dest_.repository); }
+
+private:
+    // Another repository of this registry the store knows the blob from.
+    std::optional<std::string> mount_source(const Digest& d) {
+        std::string prefix = dest_.registry + "/";
+        for (const auto& s : layerstore::blob_sources(store_, d)) {
+            if (s.rfind(prefix, 0) != 0) continue;
+            std::string repo = s.substr(prefix.size());
+            if (repo != dest_.repository) return repo;
+        }
+        return std::nullopt;
+    }
+
+    Outcome upload(const oci::Descriptor& d, const std::string& what) {
+        Request post;
+        post.method = "POST";
+        post.url = "/v2/" + dest_.repository + "/blobs/uploads/";
+        std::vector<std::string> scopes = scopes_;
+        auto from = mount_source(d.digest);
+        if (from) {
+            post.url += "?mount=" + url_escape(d.digest.str()) + "&from=" + url_escape(*from);
+            scopes.push_back(pull_scope(*from));
+        }
+        Response r = c_.send(post, scopes);
+        if (from && r.status == 201) {
+            progress_.finish(d.digest, "Mounted from " + *from);
+            return Outcome::mounted;
+        }
+        if (r.status != 202) c_.fail(r, "POST " + what + " upload");
+        std::string loc = upload_location(c_, r, what);
+        auto fd = store_.open_blob(d.digest);
+        uint64_t size = static_cast<uint64_t>(d.size);
+        progress_.start(d.digest, "Pushing", size);
+        if (size <= kMonolithicLimit) {
+            Request put;
+            put.method = "PUT";
+            put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
+            put.headers = {"Content-Type: application/octet-stream"};
+            put.body_fd = fd.get();
+            put.body_size = size;
+            put.sent = [&](uint64_t n) { progress_.update(d.digest, n); };
+            Response done = c_.send(put, scopes_);
+            if (done.status != 201) c_.fail(done, "PUT " + what);
+        } else {
+            for (uint64_t off = 0; off < size; off += kUploadChunk) {
+                uint64_t len = std::min(kUploadChunk, size - off);
+                Request patch;
+                patch.method = "PATCH";
+                patch.url = loc;
+                patch.headers = {"Content-Type: application/octet-stream",
+                                 "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)};
+                patch.body_fd = fd.get();
+                patch.body_offset = off;
+                patch.body_size = len;
+                patch.sent = [&, off](uint64_t n) { progress_.update(d.digest, off + n); };
+                Response pr = c_.send(patch, scopes_);
+                if (pr.status != 202) c_.fail(pr, "PATCH " + what);
+                loc = upload_location(c_, pr, what);
+            }
+            Request put;
+            put.method = "PUT";
+            put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
+            put.body = std::string();
+            Response done = c_.send(put, scopes_);
+            if (done.status != 201) c_.fail(done, "PUT " + what);
+        }
+        progress_.finish(d.digest, "Pushed");
+        return Outcome::uploaded;
+    }
+
+    layerstore::Store& store_;
+    Client& c_;
+    const Reference& dest_;
+    TransferProgress& progress_;
+    std::vector<std::string> scopes_;
+};
+
+oci::Descriptor oci_layer_descriptor(oci::Descriptor d) {
+    static const std::pair<const char*, const char*> docker_to_oci[] = {
+        {oci::media::docker_layer_gzip, oci::media::oci_layer_gzip},
+        {oci::media::docker_layer_tar, oci::media::oci_layer_tar},
+        {oci::media::docker_layer_zstd, oci::media::oci_layer_zstd}};
+    for (auto [from, to] : docker_to_oci)
+        if (d.media_type == from) d.media_type = to;
+    d.annotations.clear();
+    d.platform.reset();
+    return d;
+}
+
+PushResult push(layerstore::Store& store, const layerstore::Image& image, const Reference& dest,
+                const RegistryOptions& opts, const PushOptions& popts, TransferProgress& progress) {
+    Transport transport(opts.tls_verify);
+    Client c(transport, dest.registry, opts);
+    Pusher pusher(store, c, dest, progress);
+    // The stored manifest goes up as it is when every blob it names is at hand.
+    bool as_is = true;
+    for (const auto& l : image.manifest.layers) as_is = as_is && store.has_blob(l.digest);
+    std::vector<oci::Descriptor> layers(image.layers.size());
+    std::atomic<size_t> uploaded{0}, mounted{0}, present{0};
+    auto count = [&](Outcome o) { (o == Outcome::uploaded ? uploaded : o == Outcome::mounted ? mounted : present)++; };
+    // The config first and alone: small, and some registries want it before the manifest.
+    count(pusher.push_blob(image.manifest.config));
+    parallel_for(image.layers.size(), kParallelTransfers, [&](size_t i) {
+        layers[i] = as_is ? image.manifest.layers[i]
+                          : oci_layer_descriptor(layerstore::stored_or_compressed_blob(store, image.layers[i], popts.compression));
+        count(pusher.push_blob(layers[i]));
+    });
+    std::string bytes, media_type;
+    if (as_is) {
+        bytes = store.read_blob(image.manifest_digest);
+        media_type = image.manifest.media_type;
+    } else {
+        oci::Manifest m;
+        m.media_type = oci::media::oci_manifest;
+        m.config = image.manifest.config;
+        m.config.media_type = oci::media::oci_config;
+        m.layers = layers;
+        bytes = oci::canonical(oci::to_json(m));
+        media_type = m.media_type;
+    }
+    Digest digest = Digest::of(bytes);
+    Request put;
+    put.method = "PUT";
+    put.url = "/v2/" + dest.repository + "/manifests/" + (dest.tag.empty() ? digest.str() : dest.tag);
+    put.headers = {"Content-Type: " + media_type};
+    put.body = bytes;
+    Response r = c.send(put, {push_scope(dest.repository)});
+    if (r.status != 201 && r.status != 200) c.fail(r, "PUT manifest");
+    std::string theirs = r.header("docker-content-digest");
+    if (!theirs.empty() && theirs != digest.str())
+        progress.message("warning: the registry says the manifest is " + theirs + ", we computed " + digest.str());
+    pusher.remember(image.manifest.config.digest);
+    for (const auto& l : layers) pusher.remember(l.digest);
+    PushResult res{digest, bytes.size(), uploaded, mounted, present};
+    return res;
+}
+
+}  // namespace
+
+PushResult push_image(layerstore::Store& store, const layerstore::Image& image, const Reference& dest,
+                      const RegistryOptions& opts, const PushOptions& popts, TransferProgress& progress) {
+    PushResult res;
+    try {
+        res = push(store, image, dest, opts, popts, progress);
+    } catch (const Error& e) {
+        throw Error("push " + dest.local_name() + ": " + e.what());
+    }
+    if (popts.digestfile) {
+        auto dir = popts.digestfile->parent_path();
+        atomic_write_file(*popts.digestfile, res.digest.str(), dir.empty() ? "." : dir, Durability::relaxed);
+    }
+    progress.summary((dest.tag.empty() ? dest.local_name() : dest.tag) + ": digest: " + res.digest.str() +
+                         " size: " + std::to_string(res.size),
+                     res.digest.str());
+    return res;
+}
+
+}  // namespace imgbuild::registry
