@@ -7,10 +7,14 @@
 #include <vector>
 
 #include "oci/compression.h"
+#include "registry/client.h"
 
 namespace imgbuild::builder {
 
 enum class ProgressMode { auto_, plain, tty, json, quiet };
+
+// build --pull: when a FROM image is fetched from its registry.
+enum class PullPolicy { missing, always, never };
 
 struct OutputSpec {
     std::string type;  // "oci" or "docker"
@@ -32,6 +36,8 @@ struct BuildOptions {
     std::optional<OutputSpec> output;
     oci::Compression compression = oci::Compression::gzip;
     std::map<std::string, std::string> labels;    // --label, added to the final image
+    PullPolicy pull = PullPolicy::missing;
+    registry::RegistryOptions registry;           // for FROM pulls
 };
 
 }  // namespace imgbuild::builder

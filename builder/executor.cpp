@@ -16,6 +16,7 @@
 #include "common/time.h"
 #include "layerstore/archives.h"
 #include "oci/image.h"
+#include "registry/pull.h"
 
 namespace imgbuild::builder {
 
@@ -103,11 +104,15 @@ private:
             s.config = scratch_config();
             s.state = CacheKey(Digest::of("")).add("from", "scratch").finish();
         } else {
-            auto img = store_.find_image(stage.base);
-            if (!img)
-                throw Error(parsed_.filename + ":" + std::to_string(stage.from.location.start_line) + ":" +
-                            std::to_string(stage.from.location.column) + ": FROM " + stage.base +
-                            ": image not found in the local store (import or load it first)");
+            std::string where = parsed_.filename + ":" + std::to_string(stage.from.location.start_line) + ":" +
+                                std::to_string(stage.from.location.column) + ": FROM " + stage.base + ": ";
+            std::optional<layerstore::Image> img;
+            try {
+                img = base_image(stage.base);
+            } catch (const Error& e) {
+                throw Error(where + e.what());
+            }
+            if (!img) throw Error(where + "image not found in the local store (and --pull=never)");
             s.config = stage_config_from_base(img->config);
             s.layers = img->layers;
             s.state = CacheKey(img->manifest_digest).add("from", "image").finish();
@@ -119,6 +124,25 @@ private:
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(step_, total_, false, secs, 0);
         return s;
+    }
+
+    // A FROM image: from the store, or pulled from its registry (--pull=missing|always|never).
+    // A pinned name@sha256:... is found by its manifest digest whatever name pulled it.
+    std::optional<layerstore::Image> base_image(const std::string& name) {
+        if (opts_.pull != PullPolicy::always) {
+            if (auto img = store_.find_image(name)) return img;
+            if (auto at = name.find('@'); at != std::string::npos)
+                if (auto img = store_.find_image(name.substr(at + 1))) return img;
+        }
+        if (opts_.pull == PullPolicy::never) return std::nullopt;
+        static const std::pair<ProgressMode, const char*> modes[] = {{ProgressMode::auto_, "auto"}, {ProgressMode::plain, "plain"},
+                                                                     {ProgressMode::tty, "plain"}, {ProgressMode::json, "json"},
+                                                                     {ProgressMode::quiet, "quiet"}};
+        std::string mode = "plain";
+        for (auto [m, n] : modes)
+            if (m == opts_.progress) mode = n;
+        auto transfer = registry::make_transfer_progress(mode);
+        return registry::pull_image(store_, registry::parse_reference(name), opts_.registry, *transfer).image;
     }
 
     StageState build_stage(size_t index) {

@@ -6,8 +6,10 @@
 
 #include "builder/executor.h"
 #include "builder/run_network.h"
+#include "cli/registry_args.h"
 #include "cli/store_access.h"
 #include "common/error.h"
+#include "registry/push.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -17,6 +19,9 @@ struct BuildArgs {
     std::string file, target, iidfile, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
     bool no_cache = false, quiet = false;
+    std::string pull = "missing";  // --pull, and push after the build (--push): registry_args.h
+    bool push = false;
+    RegistryArgs reg;
 };
 
 std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
@@ -94,6 +99,15 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     o.progress = a.quiet ? builder::ProgressMode::quiet : parse_progress(a.progress);
     if (!a.output.empty()) o.output = parse_output(a.output);
     o.compression = oci::parse_compression(a.compression);
+    static const std::pair<const char*, builder::PullPolicy> pulls[] = {
+        {"missing", builder::PullPolicy::missing}, {"always", builder::PullPolicy::always},
+        {"never", builder::PullPolicy::never}, {"true", builder::PullPolicy::always}, {"false", builder::PullPolicy::missing}};
+    bool known = false;
+    for (auto [name, policy] : pulls)
+        if (a.pull == name) o.pull = policy, known = true;
+    if (!known) throw UsageError("--pull: unknown policy \"" + a.pull + "\" (missing, always, never)");
+    if (a.push && o.tags.empty()) throw UsageError("--push: name the image with -t REGISTRY/NAME[:TAG]");
+    o.registry = to_registry_options(a.reg);
     return o;
 }
 
@@ -113,12 +127,23 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--compression", a->compression, "layer compression for --output: gzip, zstd or none");
     cmd.add_option("--label", a->labels, "KEY=VALUE label on the image (repeatable)")->allow_extra_args(false);
     cmd.add_flag("-q,--quiet", a->quiet, "print only the image id");
+    cmd.add_option("--pull", a->pull, "pull FROM images: missing (default: when not in the store), always, never")
+        ->allow_extra_args(false);
+    cmd.add_flag("--push", a->push, "push every -t name to its registry after the build");
+    add_registry_args(cmd, a->reg, kTls | kMirror | kPlatform);
     cmd.add_option("context", a->context, "build context directory")->required();
     return [a, &g] {
         builder::BuildOptions opts = to_options(*a);
         auto store = open_store(g);
         auto progress = builder::make_progress(opts.progress);
-        builder::build(*store, opts, *progress);
+        auto img = builder::build(*store, opts, *progress);
+        if (a->push) {
+            registry::PushOptions popts;
+            popts.compression = opts.compression == oci::Compression::none ? oci::Compression::gzip : opts.compression;
+            auto transfer = registry::make_transfer_progress(a->quiet ? "quiet" : a->progress == "tty" ? "auto" : a->progress);
+            for (const auto& t : opts.tags)
+                (void)registry::push_image(*store, img, registry::parse_reference(t), opts.registry, popts, *transfer);
+        }
         return 0;
     };
 }};
