@@ -1,5 +1,6 @@
 #pragma once
-// ADD <url>: downloads with libcurl into a file, streaming, with the digest computed on the way.
+// ADD <url>: downloads through the registry transport (registry/transport.h: retries, proxies,
+// certs.d, redirects) into a file, streaming, with the digest computed on the way.
 #include <ctime>
 #include <filesystem>
 #include <optional>
