@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config libarchive-dev libssl-dev nlohmann-json3-
       doctest-dev libcurl4-openssl-dev libseccomp-dev libzstd-dev zlib1g-dev busybox-static
       slirp4netns)  # slirp4netns: the private network of RUN steps and `run` (runtime/network_private.h)
 [[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file attr libcap2-bin python3 jq
-                                  gcc-multilib)  # gcc-multilib: escape.sh checks the i386 socketcall path
+                                  gcc-multilib  # gcc-multilib: escape.sh checks the i386 socketcall path
+                                  docker-registry apache2-utils openssl curl time)  # registry.sh
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
