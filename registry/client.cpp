@@ -106,17 +106,23 @@ void Client::ping() {
     for (size_t i = 0; i < bases.size(); ++i) {
         Request req;
         req.url = bases[i] + "/v2/";
+        bool last = i + 1 == bases.size();
         try {
-            r = transport_.perform(req);
+            // Where http may follow, https is a probe (one try, as Docker's); the last base
+            // gets the retries.
+            r = last ? transport_.perform(req) : transport_.perform_once(req);
             base_ = bases[i];
             break;
         } catch (const TransportError& e) {
-            bool last = i + 1 == bases.size();
-            if (e.tls_verification_failed())
+            if (e.tls_verification_failed() && (opts_.tls_verify || last))
                 throw Error(registry_ + ": TLS certificate not trusted (" + e.what() + "): put its CA in /etc/docker/certs.d/" +
                             registry_ + "/ca.crt (or /etc/containers/certs.d/), or use --tls-verify=false");
-            // A loopback registry that answers TLS with plain HTTP speaks http, as Docker assumes.
-            if (!last && e.not_tls()) continue;
+            // A registry where http is allowed and https fails (no TLS spoken there, or no
+            // https route at all, e.g. only an http proxy) is reached over http, as Docker does.
+            if (!last) {
+                log::debug(registry_ + ": https failed (" + std::string(e.what()) + "), trying http");
+                continue;
+            }
             throw;
         }
     }

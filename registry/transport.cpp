@@ -321,12 +321,13 @@ Response Transport::perform(const Request& req) {
             if (!retryable_status(r.status) || attempt >= retry_.max_attempts) return r;
             problem = status_text(r.status);
             retry_after = parse_retry_after(r.header("retry-after"), std::time(nullptr));
+            problem = req.method + " " + req.url + ": " + problem;
         } catch (const TransportError& e) {
             if (!retryable_code(e.code()) || attempt >= retry_.max_attempts) throw;
-            problem = e.what();
+            problem = e.what();  // names the method and URL already
         }
         auto wait = backoff_delay(retry_, attempt, retry_after, jitter(rng));
-        log::warn(req.method + " " + req.url + ": " + problem + "; retrying in " +
+        log::warn(problem + "; retrying in " +
                   std::to_string(static_cast<double>(wait.count()) / 1000.0).substr(0, 4) + "s (attempt " +
                   std::to_string(attempt + 1) + " of " + std::to_string(retry_.max_attempts) + ")");
         std::this_thread::sleep_for(wait);

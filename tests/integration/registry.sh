@@ -166,6 +166,17 @@ check "a zstd image pulls" ib2 pull "$plain_host/zapp:v1"
 run ib2 run --rm "$plain_host/zapp:v1" cat /z
 expect_eq "and runs" "zstd" "$OUT"
 
+# ---- a large layer goes up in PATCH chunks (above 32 MiB), and comes back whole
+printf 'FROM busybox:latest\nRUN dd if=/dev/urandom of=/big bs=1048576 count=40 2>/dev/null && sha256sum /big > /big.sum\n' >"$ctx2/Dockerfile"
+check "build an image with a 40 MiB layer" ib build -q -t "$plain_host/large:v1" "$ctx2"
+log_before=$(wc -l <"$TEST_TMP/plain.log")
+check "push it" ib push "$plain_host/large:v1"
+new=$(tail -n +"$((log_before + 1))" "$TEST_TMP/plain.log")
+expect_match "the large layer went up in a PATCH chunk" '"PATCH /v2/large/blobs/uploads/[^ ]+ HTTP/1.1" 202' "$new"
+expect_match "and was closed by a PUT with its digest" '"PUT /v2/large/blobs/uploads/[^ ]+digest=sha256%3A[0-9a-f]+ HTTP/1.1" 201' "$new"
+check "pull the large image" ib2 pull "$plain_host/large:v1"
+check "its file is whole" ib2 run --rm "$plain_host/large:v1" sha256sum -c /big.sum
+
 # ---- an index: the platform's image is chosen
 check "push app as multi:amd64" ib push "$plain_host/app:v1" "$plain_host/multi:amd64"
 check "push busybox as multi:arm64" ib push --digestfile "$TEST_TMP/bb.digest" busybox:latest "$plain_host/multi:arm64"
@@ -290,6 +301,18 @@ check "an anonymous pull gets an anonymous token" "$IMGBUILD" --root "$store8" p
 expect_match "the token server saw an anonymous pull" '"who": "anonymous"' "$(cat "$TEST_TMP/token.log")"
 run "$IMGBUILD" --root "$store8" run --rm "$bearer_host/tapp:v1"
 expect_match "the image pulled with a token runs" "^Hello World!$" "$OUT"
+
+# ---- proxies from the environment (HTTP_PROXY, NO_PROXY)
+fwd=$(free_port)
+start_bg python3 "$helpers/fault_proxy.py" proxy --port "$fwd" --upstream "$plain_host" --log "$TEST_TMP/fwd.log"
+wait_http "http://127.0.0.1:$fwd/healthz" || fail "the forward proxy starts"
+store12=$(new_store)
+HTTP_PROXY=http://127.0.0.1:$fwd NO_PROXY= check "a pull through HTTP_PROXY" \
+  "$IMGBUILD" --root "$store12" pull --tls-verify=false proxied.invalid:5000/app:v1
+expect_match "the requests went through the proxy" "GET http://proxied.invalid:5000/v2/app/manifests/v1 200" "$(cat "$TEST_TMP/fwd.log")"
+HTTP_PROXY=http://127.0.0.1:$fwd NO_PROXY=proxied.invalid IMGBUILD_RETRY=1 check_exit "NO_PROXY bypasses it" 1 \
+  "$IMGBUILD" --root "$store12" pull --tls-verify=false proxied.invalid:5000/app:v1
+expect_match "(and the name does not resolve)" "resolve" "$ERR"
 
 # ---- the fault proxy: dropped connections, 500 then 200, 429 with Retry-After
 proxy=$(free_port) && proxy_host=127.0.0.1:$proxy
