@@ -48,6 +48,8 @@ struct StepEnv {
     std::function<BuildContext&()> context;
     // Downloads an ADD <url> the first time it is asked for (Error naming the URL on failure).
     std::function<const FetchedUrl&(const std::string& url)> fetch;
+    // COPY --from=IMAGE: the image from the store, or pulled as a FROM image is (--pull).
+    std::function<std::optional<layerstore::Image>(const std::string& name)> image;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

@@ -42,7 +42,12 @@ FromSource from_source(StepEnv& env, const std::string& from) {
         if (it == env.finished_stages.end()) throw Error("COPY --from=" + from + ": stage " + from + " has not been built");
         return {it->second.layers, "stage:" + it->second.state.str()};
     }
-    auto img = env.store.find_image(from);
+    std::optional<layerstore::Image> img;
+    try {
+        img = env.image ? env.image(from) : env.store.find_image(from);
+    } catch (const Error& e) {
+        throw Error("COPY --from=" + from + ": " + e.what());
+    }
     if (!img) throw Error("COPY --from=" + from + ": no stage or image of that name in the local store");
     return {img->layers, "image:" + img->manifest_digest.str()};
 }

@@ -67,9 +67,10 @@ public:
 
 private:
     StepEnv step_env() {
-        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}, {}};
+        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}, {}, {}};
         env.context = [this]() -> BuildContext& { return context(); };
         env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
+        env.image = [this](const std::string& name) { return base_image(name); };
         return env;
     }
 

@@ -147,6 +147,12 @@ run ib3 run --rm derived
 expect_eq "the derived image runs" "derived" "$OUT"
 printf 'FROM %s/app@%s\nCMD ["cat", "/app/data/build-info"]\n' "$plain_host" "$pushed" >"$ctx/Dockerfile"
 check "FROM name@sha256: pins the image" ib3 build -t pinned "$ctx"
+store13=$(new_store)
+check "a store with only busybox" make_busybox_base "$store13"
+printf 'FROM busybox:latest\nCOPY --from=%s/team/other:v1 /app/app.sh /copied.sh\n' "$plain_host" >"$TEST_TMP/copy-from.Dockerfile"
+check "COPY --from=a registry image pulls it" "$IMGBUILD" --root "$store13" build -q -t copied -f "$TEST_TMP/copy-from.Dockerfile" "$ctx"
+run "$IMGBUILD" --root "$store13" run --rm copied cat /copied.sh
+expect_match "the file came from the pulled image" "Hello" "$OUT"
 check_exit "--pull with an unknown policy is a usage error" 2 ib3 build --pull=sometimes "$ctx"
 check "build --push" ib3 build --push -t "$plain_host/pinned:v2" "$ctx"
 run skopeo inspect --tls-verify=false "docker://$plain_host/pinned:v2"
