@@ -40,7 +40,9 @@ VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const Gl
                 continue;
             }
             std::string repo = "<none>", tag = "<none>";
-            if (!t.name.empty()) {
+            if (auto at = t.name.find('@'); at != std::string::npos) {
+                repo = t.name.substr(0, at);  // pulled by digest (name@sha256:...): no tag, as in docker
+            } else if (!t.name.empty()) {
                 auto colon = t.name.rfind(':');
                 repo = t.name.substr(0, colon);
                 tag = t.name.substr(colon + 1);
