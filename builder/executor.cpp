@@ -111,7 +111,8 @@ private:
             try {
                 img = base_image(stage.base);
             } catch (const Error& e) {
-                throw Error(where + e.what());
+                if (opts_.pull == PullPolicy::always) throw Error(where + e.what());
+                throw Error(where + "image not found in the local store, and the pull failed: " + e.what());
             }
             if (!img) throw Error(where + "image not found in the local store (and --pull=never)");
             s.config = stage_config_from_base(img->config);

@@ -104,8 +104,7 @@ bool retryable_code(int code) {
     switch (code) {
         case CURLE_COULDNT_CONNECT: case CURLE_OPERATION_TIMEDOUT: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR:
         case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE: case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
-        case CURLE_COULDNT_RESOLVE_HOST:
-            return true;
+            return true;  // not a name that does not resolve: that is a typo far more often than a blip
         default: return false;
     }
 }
