@@ -12,6 +12,12 @@ namespace imgbuild::layerstore {
 // result kept in the store and recorded on the layer, so the next save or push reuses it.
 [[nodiscard]] oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c);
 
+// As stored_or_compressed_blob, for a registry: always a compressed blob. A stored compressed
+// blob is used as it is (the wanted kind first); a layer stored only as a plain tar (a loaded
+// docker-archive) has that tar compressed with `c` (its diff_id checked on the way); a layer we
+// made is tarred from diff/ and compressed. What is made is kept and recorded on the layer.
+[[nodiscard]] oci::Descriptor compressed_layer_blob(Store& store, const LayerInfo& layer, oci::Compression c);
+
 // Writes the layer's uncompressed tar (digest == diff_id, verified) to `file`.
 void write_plain_layer_tar(Store& store, const LayerInfo& layer, const std::filesystem::path& file);
 

@@ -51,7 +51,7 @@ public:
         Blob& b = blobs_[d.hex()];
         b = Blob{action, "", total, 0, Clock::now(), 0, false};
         if (style_ == Style::json) event(d, "start", b);
-        redraw(false);
+        redraw();
     }
 
     void update(const Digest& d, uint64_t done) override {
@@ -63,7 +63,7 @@ public:
         if (now - last_ < std::chrono::milliseconds(style_ == Style::json ? 1000 : 100)) return;
         last_ = now;
         if (style_ == Style::json) event(d, "progress", it->second);
-        redraw(false);
+        redraw();
     }
 
     void finish(const Digest& d, const std::string& status) override {
@@ -77,7 +77,7 @@ public:
         if (b.done < b.total && status != "Already exists" && status.rfind("Mounted", 0) != 0) b.done = b.total;
         if (style_ == Style::json) event(d, "done", b);
         else if (style_ == Style::plain) std::fprintf(stderr, "%s\n", line(d.hex(), b).c_str());
-        redraw(true);
+        redraw();
     }
 
     void summary(const std::string& text, const std::string& digest) override {
@@ -128,9 +128,8 @@ private:
     }
 
     // The terminal view: every blob one line, rewritten in place.
-    void redraw(bool force) {
+    void redraw() {
         if (style_ != Style::tty) return;
-        (void)force;
         if (drawn_ > 0) std::fprintf(stderr, "\x1b[%dA", drawn_);
         for (const auto& hex : order_) std::fprintf(stderr, "\x1b[2K%s\n", line(hex, blobs_[hex]).c_str());
         drawn_ = static_cast<int>(order_.size());

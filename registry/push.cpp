@@ -21,10 +21,9 @@ std::string with_query(const std::string& url, const std::string& kv) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
 }
 
-std::string upload_location(Client& c, const Response& r, const std::string& what) {
+std::string upload_location(const Response& r, const std::string& what) {
     std::string loc = r.header("location");
     if (loc.empty()) throw Error(what + ": the registry gave no upload Location");
-    (void)c;
     return loc;
 }
 
@@ -88,7 +87,7 @@ private:
             return Outcome::mounted;
         }
         if (r.status != 202) c_.fail(r, "POST " + what + " upload");
-        std::string loc = upload_location(c_, r, what);
+        std::string loc = upload_location(r, what);
         auto fd = store_.open_blob(d.digest);
         uint64_t size = static_cast<uint64_t>(d.size);
         progress_.start(d.digest, "Pushing", size);
@@ -116,7 +115,7 @@ private:
                 patch.sent = [&, off](uint64_t n) { progress_.update(d.digest, off + n); };
                 Response pr = c_.send(patch, scopes_);
                 if (pr.status != 202) c_.fail(pr, "PATCH " + what);
-                loc = upload_location(c_, pr, what);
+                loc = upload_location(pr, what);
             }
             Request put;
             put.method = "PUT";
@@ -154,8 +153,11 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
     Client c(transport, dest.registry, opts);
     Pusher pusher(store, c, dest, progress);
     // The stored manifest goes up as it is when every blob it names is at hand.
+    // (Not plain tars though: a loaded docker-archive's layers are compressed for the registry.)
     bool as_is = true;
-    for (const auto& l : image.manifest.layers) as_is = as_is && store.has_blob(l.digest);
+    for (const auto& l : image.manifest.layers)
+        as_is = as_is && store.has_blob(l.digest) && l.media_type != oci::media::oci_layer_tar &&
+                l.media_type != oci::media::docker_layer_tar;
     std::vector<oci::Descriptor> layers(image.layers.size());
     std::atomic<size_t> uploaded{0}, mounted{0}, present{0};
     auto count = [&](Outcome o) { (o == Outcome::uploaded ? uploaded : o == Outcome::mounted ? mounted : present)++; };
@@ -163,7 +165,7 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
     count(pusher.push_blob(image.manifest.config));
     parallel_for(image.layers.size(), kParallelTransfers, [&](size_t i) {
         layers[i] = as_is ? image.manifest.layers[i]
-                          : oci_layer_descriptor(layerstore::stored_or_compressed_blob(store, image.layers[i], popts.compression));
+                          : oci_layer_descriptor(layerstore::compressed_layer_blob(store, image.layers[i], popts.compression));
         count(pusher.push_blob(layers[i]));
     });
     std::string bytes, media_type;

@@ -183,6 +183,17 @@ expect_match "and was closed by a PUT with its digest" '"PUT /v2/large/blobs/upl
 check "pull the large image" ib2 pull "$plain_host/large:v1"
 check "its file is whole" ib2 run --rm "$plain_host/large:v1" sha256sum -c /big.sum
 
+# ---- a loaded docker-archive (plain tar layers) goes up compressed
+check "save helloworld as a docker-archive" ib save --format docker -o "$TEST_TMP/hw-docker.tar" helloworld
+store14=$(new_store)
+check "load it into a fresh store" "$IMGBUILD" --root "$store14" load -i "$TEST_TMP/hw-docker.tar"
+check "push the loaded image" "$IMGBUILD" --root "$store14" push helloworld "$plain_host/loaded:v1"
+run skopeo inspect --tls-verify=false --raw "docker://$plain_host/loaded:v1"
+expect_eq "its plain tar layers were compressed for the registry" "application/vnd.oci.image.layer.v1.tar+gzip" "$(jq -r '.layers | map(.mediaType) | unique | .[]' <<<"$OUT")"
+check "it pulls back" ib2 pull "$plain_host/loaded:v1"
+run ib2 run --rm "$plain_host/loaded:v1"
+expect_match "and runs" "^Hello World!$" "$OUT"
+
 # ---- an index: the platform's image is chosen
 check "push app as multi:amd64" ib push "$plain_host/app:v1" "$plain_host/multi:amd64"
 check "push busybox as multi:arm64" ib push --digestfile "$TEST_TMP/bb.digest" busybox:latest "$plain_host/multi:arm64"
