@@ -363,6 +363,14 @@ expect_eq "no layer either" "0" "$(find "$store10/layers" -mindepth 1 -maxdepth 
 expect_eq "nor staging leftovers" "0" "$(find "$store10/tmp" -mindepth 1 | wc -l)"
 check "fsck is clean" "$IMGBUILD" --root "$store10" fsck
 
+# ---- schema 1 manifests are refused by name
+s1=$(free_port)
+start_bg python3 "$helpers/fault_proxy.py" proxy --port "$s1" --upstream "$plain_host" --log "$TEST_TMP/s1.log" \
+  --fault 'GET /manifests/ schema1 1000'
+wait_http "http://127.0.0.1:$s1/healthz" || fail "the schema 1 proxy starts"
+check_exit "a schema 1 manifest is refused" 1 "$IMGBUILD" --root "$store10" pull "127.0.0.1:$s1/app:v1"
+expect_match "with a clear message" "is in Docker's schema 1 format .*push the image again" "$ERR"
+
 # ---- credentials never follow a redirect to another host
 blobs=$(free_port) && redir=$(free_port) && redir_host=127.0.0.1:$redir
 start_bg python3 "$helpers/fault_proxy.py" blobstore --port "$blobs" --root "$TEST_TMP/basic/data" --log "$TEST_TMP/blobstore.log"

@@ -6,7 +6,8 @@
       --fault 'METHOD REGEX ACTION COUNT': the first COUNT requests whose method and path match
       get ACTION instead of the registry's answer: 500 / 503 (an error status), 429 (with
       Retry-After: 1), or drop (forward, send the headers and half the body, then close the
-      connection), or corrupt (forward, with one byte of the body changed). --redirect-blobs URL: a blob GET is answered 307 to URL/<digest>.
+      connection), corrupt (forward, with one byte of the body changed), or schema1 (answer a
+      Docker schema 1 manifest). --redirect-blobs URL: a blob GET is answered 307 to URL/<digest>.
   fault_proxy.py blobstore --port P --root REGISTRY_DATA_DIR --log F
       Serves /<digest> from the registry's filesystem storage, logging the request headers of
       each request (JSON lines) to F: the "second host" that a redirect points to.
@@ -67,6 +68,11 @@ def proxy(args):
                 headers = [("Retry-After", "1")] if action == "429" else []
                 log(f"{self.command} {self.path} {action} fault")
                 return self.simple(int(action), headers, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}')
+            if action == "schema1":
+                log(f"{self.command} {self.path} 200 schema1")
+                doc = json.dumps({"schemaVersion": 1, "name": "app", "tag": "v1", "architecture": "amd64",
+                                  "fsLayers": [], "history": [], "signatures": []}).encode()
+                return self.simple(200, [("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")], doc)
             m = re.match(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$", self.path)
             if args.redirect_blobs and m and self.command == "GET":
                 log(f"{self.command} {self.path} 307 redirect")
