@@ -63,10 +63,15 @@ void save_oci(Store& store, const std::vector<Selected>& images, oci::TarArchive
     tar.add_dir("blobs/sha256/");
     oci::Index index;
     for (const auto& sel : images) {
+        // An OCI layout gets OCI documents, also for an image pulled with a Docker v2s2 manifest
+        // (readers reject a Docker config behind an OCI manifest entry); the config bytes and
+        // so the image id stay.
         oci::Manifest m = sel.image.manifest;
+        m.media_type = oci::media::oci_manifest;
+        m.config.media_type = oci::media::oci_config;
         m.layers.clear();
         for (const auto& layer : sel.image.layers) {
-            oci::Descriptor d = stored_or_compressed_blob(store, layer, opts.compression);
+            oci::Descriptor d = oci::oci_layer_type(stored_or_compressed_blob(store, layer, opts.compression));
             add_blob_file(d.digest);
             m.layers.push_back(d);
         }

@@ -18,6 +18,16 @@ bool is_layer_type(const std::string& t) {
     return false;
 }
 
+Descriptor oci_layer_type(Descriptor d) {
+    static const std::pair<const char*, const char*> docker_to_oci[] = {
+        {media::docker_layer_gzip, media::oci_layer_gzip},
+        {media::docker_layer_tar, media::oci_layer_tar},
+        {media::docker_layer_zstd, media::oci_layer_zstd}};
+    for (auto [from, to] : docker_to_oci)
+        if (d.media_type == from) d.media_type = to;
+    return d;
+}
+
 json to_json(const Descriptor& d) {
     json j = {{"mediaType", d.media_type}, {"digest", d.digest.str()}, {"size", d.size}};
     if (!d.annotations.empty()) j["annotations"] = d.annotations;

@@ -41,6 +41,10 @@ struct Descriptor {
     std::optional<nlohmann::json> platform;
 };
 
+// A layer descriptor with Docker's media type for the same bytes replaced by the OCI one
+// (rootfs.diff.tar.gzip -> layer.v1.tar+gzip, ...); anything else unchanged.
+[[nodiscard]] Descriptor oci_layer_type(Descriptor d);
+
 struct Manifest {
     std::string media_type = media::oci_manifest;
     Descriptor config;

@@ -135,18 +135,6 @@ private:
     std::vector<std::string> scopes_;
 };
 
-oci::Descriptor oci_layer_descriptor(oci::Descriptor d) {
-    static const std::pair<const char*, const char*> docker_to_oci[] = {
-        {oci::media::docker_layer_gzip, oci::media::oci_layer_gzip},
-        {oci::media::docker_layer_tar, oci::media::oci_layer_tar},
-        {oci::media::docker_layer_zstd, oci::media::oci_layer_zstd}};
-    for (auto [from, to] : docker_to_oci)
-        if (d.media_type == from) d.media_type = to;
-    d.annotations.clear();
-    d.platform.reset();
-    return d;
-}
-
 PushResult push(layerstore::Store& store, const layerstore::Image& image, const Reference& dest,
                 const RegistryOptions& opts, const PushOptions& popts, TransferProgress& progress) {
     Transport transport(opts.tls_verify);
@@ -165,7 +153,7 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
     count(pusher.push_blob(image.manifest.config));
     parallel_for(image.layers.size(), kParallelTransfers, [&](size_t i) {
         layers[i] = as_is ? image.manifest.layers[i]
-                          : oci_layer_descriptor(layerstore::compressed_layer_blob(store, image.layers[i], popts.compression));
+                          : oci::oci_layer_type(layerstore::compressed_layer_blob(store, image.layers[i], popts.compression));
         count(pusher.push_blob(layers[i]));
     });
     std::string bytes, media_type;

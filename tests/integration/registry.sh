@@ -244,6 +244,8 @@ expect_eq "skopeo pushed a Docker v2s2 manifest" "application/vnd.docker.distrib
 check "we pull skopeo's push" ib2 pull "$plain_host/pbuilt:1"
 run ib2 run --rm "$plain_host/pbuilt:1"
 expect_eq "and run it" "from podman" "$OUT"
+check "save the pulled v2s2 image as an OCI archive" ib2 save -o "$TEST_TMP/pbuilt-oci.tar" "$plain_host/pbuilt:1"
+check "skopeo reads that archive" skopeo inspect "oci-archive:$TEST_TMP/pbuilt-oci.tar"
 
 # ---- TLS: trusted through certs.d, refused without, --tls-verify=false
 check "tag for the TLS registry" ib tag helloworld "$tls_host/app:v1"
