@@ -48,6 +48,7 @@ VerbRegistration login_verb{"login", "Log in to a registry (stores the credentia
         std::string registry = registry::registry_of(a->server);
         if (a->password_stdin && !a->password.empty()) throw UsageError("login: --password and --password-stdin exclude each other");
         bool interactive = ::isatty(0);
+        if (!a->password.empty()) std::cerr << "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n";
         if (a->password_stdin) {
             if (a->username.empty()) throw UsageError("login --password-stdin: give the user name with -u");
             std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
