@@ -294,6 +294,7 @@ cat >"$TEST_TMP/bin/docker-credential-testhelper" <<H
 #!/bin/sh
 case "\$1" in
   get) read -r server; echo "\$server" >>"$TEST_TMP/helper.log"; printf '{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}' "\$server" ;;
+  store) cat >"$TEST_TMP/helper.stored" ;;
   *) cat >/dev/null ;;
 esac
 H
@@ -302,6 +303,11 @@ jq --arg h "$basic_host" '.credHelpers[$h] = "testhelper"' "$DOCKER_CONFIG/confi
 PATH=$TEST_TMP/bin:$PATH check "credHelpers: docker-credential-testhelper supplies the credentials" ib push "$basic_host/app:v1"
 expect_match "the helper was asked for this registry" "^$basic_host$" "$(cat "$TEST_TMP/helper.log" 2>/dev/null)"
 jq 'del(.credHelpers)' "$DOCKER_CONFIG/config.json" >"$TEST_TMP/c.json" && cp "$TEST_TMP/c.json" "$DOCKER_CONFIG/config.json"
+jq '.credsStore = "testhelper"' "$DOCKER_CONFIG/config.json" >"$TEST_TMP/c.json" && cp "$TEST_TMP/c.json" "$DOCKER_CONFIG/config.json"
+PATH=$TEST_TMP/bin:$PATH run_in "$TEST_TMP/right" ib login -u alice --password-stdin "$basic_host"
+expect_eq "credsStore: login stores through the helper" "alice" "$(jq -r .Username "$TEST_TMP/helper.stored" 2>/dev/null)"
+expect_eq "and not in config.json" "null" "$(jq -c --arg h "$basic_host" '.auths[$h]' "$DOCKER_CONFIG/config.json")"
+jq 'del(.credsStore)' "$DOCKER_CONFIG/config.json" >"$TEST_TMP/c.json" && cp "$TEST_TMP/c.json" "$DOCKER_CONFIG/config.json"
 
 # ---- Bearer tokens
 check "tag for the token registry" ib tag helloworld "$bearer_host/tapp:v1"
