@@ -46,7 +46,15 @@ void download_blob(Client& c, const std::string& repo, BlobImport& into, Transfe
         into.write(data, n);
         progress.update(d, into.bytes());
     };
-    req.restart = [&] { into.restart(); };
+    // An interrupted transfer resumes where it stopped (Range), unless the server answers the
+    // retry with the whole blob again; the digest is checked over all bytes at the end.
+    req.attempt_headers = [&]() -> std::vector<std::string> {
+        if (into.bytes() == 0) return {};
+        return {"Range: bytes=" + std::to_string(into.bytes()) + "-"};
+    };
+    req.on_success = [&](long status) {
+        if (status != 206) into.restart();
+    };
     Response r = c.send(req, {pull_scope(repo)});
     if (!r.ok()) c.fail(r, "blob " + d.str());
     into.verify();

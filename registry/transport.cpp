@@ -43,6 +43,7 @@ struct Exchange {
     long status = 0;
     std::exception_ptr sink_error;
     uint64_t sent = 0;
+    bool announced = false;  // on_success called for this response
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -51,6 +52,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
     if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue too): start over
         x->resp.headers.clear();
+        x->announced = false;
         auto sp = line.find(' ');
         x->status = sp == std::string_view::npos ? 0 : std::strtol(std::string(line.substr(sp + 1, 3)).c_str(), nullptr, 10);
         return size * n;
@@ -70,6 +72,8 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     size_t len = size * n;
     if (x->status >= 200 && x->status < 300 && x->req->sink) {
         try {
+            if (!x->announced && x->req->on_success) x->req->on_success(x->status);
+            x->announced = true;
             x->req->sink(data, len);
         } catch (...) {
             x->sink_error = std::current_exception();
@@ -229,7 +233,7 @@ Response Transport::perform_once(const Request& req_in) {
             ~Give() { p.give(h); }
         } give{*pool_, h};
         c.easy_reset(h);
-        Exchange x{&req, {}, 0, nullptr, 0};
+        Exchange x{&req, {}, 0, nullptr, 0, false};
         curl_slist* headers = nullptr;
         struct FreeList {
             const CurlLibrary& c;
@@ -237,6 +241,8 @@ Response Transport::perform_once(const Request& req_in) {
             ~FreeList() { c.slist_free_all(l); }
         } free_list{c, headers};
         for (const auto& hd : req.headers) headers = c.slist_append(headers, hd.c_str());
+        if (req.attempt_headers)
+            for (const auto& hd : req.attempt_headers()) headers = c.slist_append(headers, hd.c_str());
         // Credentials go to the host they were meant for only (a redirect to blob storage
         // elsewhere gets none), whatever curl's own policy is.
         if (req.authorization && url_authority(req.url) == origin)

@@ -35,6 +35,11 @@ struct Request {
     std::function<void(const char*, size_t)> sink;
     // Called before a retry sends the request again: a sink starts over.
     std::function<void()> restart;
+    // Extra headers computed for each attempt (a Range that resumes an interrupted download).
+    std::function<std::vector<std::string>()> attempt_headers;
+    // The status of a 2xx response, before its first body byte reaches the sink (a resumed
+    // download learns whether the server sent the rest, 206, or everything again, 200).
+    std::function<void(long status)> on_success;
     // Upload progress: bytes of the body sent so far in this attempt.
     std::function<void(uint64_t)> sent;
     bool follow_redirects = true;

@@ -348,6 +348,7 @@ wait_http "http://$proxy_host/healthz" || fail "the fault proxy starts"  # a pat
 store9=$(new_store)
 check "a pull through the fault proxy completes after retries" "$IMGBUILD" --root "$store9" pull "$proxy_host/app:v1"
 expect_match "the proxy dropped a blob transfer" "GET /v2/app/blobs/sha256:[0-9a-f]+ 200 drop" "$(cat "$TEST_TMP/proxy.log")"
+expect_match "the interrupted blob resumed where it stopped (Range: 206)" "GET /v2/app/blobs/sha256:[0-9a-f]+ 206" "$(cat "$TEST_TMP/proxy.log")"
 expect_match "and answered 503 and 429" "GET /v2/app/manifests/v1 503 fault" "$(grep -E '503|429' "$TEST_TMP/proxy.log")"
 expect_match "the retries are reported" "retrying in" "$ERR"
 run "$IMGBUILD" --root "$store9" run --rm "$proxy_host/app:v1"
