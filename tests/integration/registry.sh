@@ -25,10 +25,11 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# wait_http URL: until something answers there (at most 10 s).
+# wait_http URL [CURL_ARGS...]: until something answers there (at most 10 s).
 wait_http() {
-  local i
-  for i in $(seq 100); do curl -sk -o /dev/null "$1" && return 0; sleep 0.1; done
+  local i url=$1
+  shift
+  for i in $(seq 100); do curl -sk -o /dev/null "$@" "$url" && return 0; sleep 0.1; done
   echo "nothing answers at $1" >&2
   return 1
 }
@@ -70,6 +71,17 @@ start_registry tls "$tls" "  tls:
     certificate: $TEST_TMP/server.crt
     key: $TEST_TMP/server.key"
 
+# TLS with client certificates (certs.d client.cert/client.key), signed by the same CA
+openssl req -newkey rsa:2048 -nodes -subj /CN=imgbuild-client -keyout "$TEST_TMP/client.key" -out "$TEST_TMP/client.csr" 2>/dev/null
+openssl x509 -req -in "$TEST_TMP/client.csr" -CA "$TEST_TMP/ca.crt" -CAkey "$TEST_TMP/ca.key" -CAcreateserial -days 2 \
+  -out "$TEST_TMP/client.cert" 2>/dev/null
+mtls=$(free_port) && mtls_host=127.0.0.1:$mtls
+start_registry mtls "$mtls" "  tls:
+    certificate: $TEST_TMP/server.crt
+    key: $TEST_TMP/server.key
+    clientcas:
+      - $TEST_TMP/ca.crt"
+
 htpasswd -Bbc "$TEST_TMP/htpasswd" alice s3cret 2>/dev/null
 basic=$(free_port) && basic_host=127.0.0.1:$basic
 start_registry basic "$basic" "auth:
@@ -88,10 +100,12 @@ start_registry bearer "$bearer" "auth:
     issuer: imgbuild-test
     rootcertbundle: $TEST_TMP/token.crt"
 
+wait_http "https://$mtls_host/v2/" --cert "$TEST_TMP/client.cert" --key "$TEST_TMP/client.key" ||
+  { fail "the client-certificate registry starts" "$(tail -n 5 "$TEST_TMP/mtls.log")"; finish; }
 for u in "http://$plain_host/v2/" "https://$tls_host/v2/" "http://$basic_host/v2/" "http://$bearer_host/v2/" "http://127.0.0.1:$tokport/token"; do
   wait_http "$u" || { fail "registries start" "$(tail -n 5 "$TEST_TMP"/*.log)"; finish; }
 done
-pass "four registries and a token server are up"
+pass "five registries and a token server are up"
 
 # ---- push helloworld; peers read it
 check "busybox base" make_busybox_base "$store"
@@ -255,6 +269,11 @@ mkdir -p "$IMGBUILD_CERTS_DIRS/$tls_host" && cp "$TEST_TMP/ca.crt" "$IMGBUILD_CE
 check "push over TLS with the CA in certs.d" ib push "$tls_host/app:v1"
 rm -rf "${IMGBUILD_CERTS_DIRS:?}/$tls_host"
 check "--tls-verify=false pushes without the CA" ib push --tls-verify=false "$tls_host/app:v1"
+check "tag for the client-certificate registry" ib tag helloworld "$mtls_host/app:v1"
+mkdir -p "$IMGBUILD_CERTS_DIRS/$mtls_host" && cp "$TEST_TMP/ca.crt" "$IMGBUILD_CERTS_DIRS/$mtls_host/ca.crt"
+check_exit "a registry that wants a client certificate refuses us without one" 1 ib push "$mtls_host/app:v1"
+cp "$TEST_TMP/client.cert" "$TEST_TMP/client.key" "$IMGBUILD_CERTS_DIRS/$mtls_host/"
+check "certs.d client.cert/client.key are presented" ib push "$mtls_host/app:v1"
 if [[ ! -e /etc/docker/certs.d/$tls_host ]]; then
   mkdir -p "/etc/docker/certs.d/$tls_host" && at_exit rm -rf "/etc/docker/certs.d/$tls_host"
   cp "$TEST_TMP/ca.crt" "/etc/docker/certs.d/$tls_host/ca.crt"
