@@ -14,3 +14,11 @@ namespace imgbuild {
 [[nodiscard]] std::string created_timestamp();
 
 }  // namespace imgbuild
+
+namespace imgbuild {
+
+// Seconds since the epoch of an RFC 3339 time ("2026-11-29T00:21:35.5Z", "...+02:00");
+// nullopt when it is not one.
+[[nodiscard]] std::optional<int64_t> parse_rfc3339(const std::string& text);
+
+}  // namespace imgbuild

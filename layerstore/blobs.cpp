@@ -15,9 +15,13 @@ namespace fs = std::filesystem;
 
 fs::path Store::blob_path(const Digest& d) const { return root_ / "blobs/sha256" / d.hex(); }
 
-bool Store::has_blob(const Digest& d) const { return ::access(blob_path(d).c_str(), F_OK) == 0; }
+bool Store::has_blob(const Digest& d) const {
+    hold(ObjectKind::blob, d.hex());
+    return ::access(blob_path(d).c_str(), F_OK) == 0;
+}
 
 void Store::adopt_blob_file(const fs::path& tmp_file, const Digest& d) {
+    hold(ObjectKind::blob, d.hex());
     if (has_blob(d)) {  // idempotent put: the existing blob has the same content by definition
         ::unlink(tmp_file.c_str());
         return;
@@ -80,6 +84,7 @@ std::pair<Digest, uint64_t> Store::put_blob_from_fd(int fd, const std::optional<
 }
 
 std::string Store::read_blob(const Digest& d) const {
+    hold(ObjectKind::blob, d.hex());
     std::string bytes;
     try {
         bytes = read_file(blob_path(d));
@@ -92,6 +97,7 @@ std::string Store::read_blob(const Digest& d) const {
 }
 
 unique_fd Store::open_blob(const Digest& d) const {
+    hold(ObjectKind::blob, d.hex());
     int fd = ::open(blob_path(d).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) throw Error("blob " + d.str() + " is not in the store");
@@ -101,6 +107,7 @@ unique_fd Store::open_blob(const Digest& d) const {
 }
 
 bool Store::verify_blob(const Digest& d, std::string* problem) const {
+    hold(ObjectKind::blob, d.hex());
     int fd = ::open(blob_path(d).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (problem) *problem = "blob " + d.str() + ": missing";

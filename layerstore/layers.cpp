@@ -54,6 +54,7 @@ std::string Store::chain_id(const std::optional<std::string>& parent, const Dige
 
 std::optional<LayerInfo> Store::layer(const std::string& id) const {
     if (!valid_layer_id(id)) return std::nullopt;
+    hold(ObjectKind::layer, id);
     fs::path dir = root_ / "layers" / id;
     std::string text;
     try {

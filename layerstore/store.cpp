@@ -1,7 +1,10 @@
 // Store opening, the store lock and start-up cleanup of stale staging entries.
 #include "layerstore/store.h"
 
+#include <fcntl.h>
 #include <sys/file.h>
+
+#include <cerrno>
 
 #include "common/error.h"
 #include "layerstore/file_lock.h"
@@ -11,7 +14,7 @@ namespace imgbuild::layerstore {
 namespace fs = std::filesystem;
 
 Store::Store(fs::path root, LockMode mode) : root_(std::move(root)) {
-    for (const char* sub : {"", "blobs/sha256", "layers", "l", "images", "cache", "containers", "volumes", "tmp"})
+    for (const char* sub : {"", "blobs/sha256", "layers", "l", "images", "cache", "containers", "volumes", "leases", "tmp"})
         make_dirs(root_ / sub, 0700);
     // Nobody else holding the lock means nobody is staging anything: what tmp/ holds is
     // left over from a crash or a kill, and goes.
@@ -26,6 +29,21 @@ Store::Store(fs::path root, LockMode mode) : root_(std::move(root)) {
 }
 
 Store::~Store() = default;
+
+void Store::hold(ObjectKind kind, const std::string& id) const {
+    if (gc_exclusive_) return;
+    if (!lease_) lease_ = std::make_unique<Lease>(leases_dir(), gc_lock_path());
+    lease_->hold(kind, id);
+}
+
+GcExclusive::GcExclusive(const Store& store) : store_(store) {
+    fd_ = open_or_throw(store.gc_lock_path(), O_RDWR | O_CREAT, 0600);
+    while (::flock(fd_.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw_errno("flock", store.gc_lock_path().string());
+    store_.gc_exclusive_ = true;
+}
+
+GcExclusive::~GcExclusive() { store_.gc_exclusive_ = false; }
 
 TempDir Store::make_temp_dir(std::string_view prefix) const { return TempDir(tmp_dir(), prefix); }
 

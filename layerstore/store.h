@@ -3,8 +3,10 @@
 // container and volume dirs, one store lock.
 //
 // Contracts:
-// - Every write goes to tmp/ first, is fsync'ed and renamed into place: a crash leaves the
-//   old state or the new one. Stale tmp/ entries are removed when the store is opened
+// - Every write goes to tmp/ first and is renamed into place: a crash leaves the old state
+//   or the new one. Blobs, layers and the index are fsync'ed (Durability::durable);
+//   intermediate build configs and cache entries are not (Durability::relaxed: verified
+//   when read, a torn one is a cache miss). Stale tmp/ entries are removed when the store is opened
 //   exclusively (no other process holds the lock).
 // - put_blob is idempotent: writing a blob that exists is a no-op.
 // - read_blob verifies digest and size; a damaged blob is an error, never returned.
@@ -12,6 +14,7 @@
 //   The same diff on the same parent is the same layer.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +25,7 @@
 #include "common/digest.h"
 #include "common/fs.h"
 #include "common/unique_fd.h"
+#include "layerstore/leases.h"
 #include "oci/image.h"
 
 namespace imgbuild::layerstore {
@@ -53,6 +57,22 @@ struct TagEntry {
 // How a store lock is held for the lifetime of a Store object.
 enum class LockMode { shared, exclusive };
 
+class Store;
+
+// The gc lock held exclusive (gc, prune, fsck --repair): no process can take a new lease
+// meanwhile, and this Store's own lookups take none (they would wait for themselves).
+class GcExclusive {
+public:
+    explicit GcExclusive(const Store& store);
+    ~GcExclusive();
+    GcExclusive(const GcExclusive&) = delete;
+    GcExclusive& operator=(const GcExclusive&) = delete;
+
+private:
+    const Store& store_;
+    unique_fd fd_;
+};
+
 class Store {
 public:
     // Opens (creating if needed) the store at `root`. Holds the store lock in `mode`
@@ -67,6 +87,12 @@ public:
     [[nodiscard]] std::filesystem::path containers_dir() const { return root_ / "containers"; }
     [[nodiscard]] std::filesystem::path volumes_dir() const { return root_ / "volumes"; }
     [[nodiscard]] std::filesystem::path short_links_dir() const { return root_ / "l"; }
+    [[nodiscard]] std::filesystem::path leases_dir() const { return root_ / "leases"; }
+    [[nodiscard]] std::filesystem::path gc_lock_path() const { return root_ / "gc.lock"; }
+    // Records in this Store's lease that this process uses the object (leases.h). Every
+    // lookup and write of a blob or layer below does it before it checks that the object
+    // exists; callers only need it for objects they reach by other paths.
+    void hold(ObjectKind kind, const std::string& id) const;
     // A staging dir under tmp/, removed unless released (then rename it into place).
     [[nodiscard]] TempDir make_temp_dir(std::string_view prefix) const;
 
@@ -131,8 +157,11 @@ public:
     void add_layer_blob_record(const std::string& layer_id, const oci::Descriptor& blob);
 
 private:
+    friend class GcExclusive;
     std::filesystem::path root_;
     unique_fd lock_fd_;
+    mutable std::unique_ptr<Lease> lease_;
+    mutable bool gc_exclusive_ = false;
 };
 
 // "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
