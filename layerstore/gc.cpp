@@ -47,7 +47,7 @@ public:
     }
 
     void config(const Digest& d) {
-        if (m_.blobs.count(d.hex())) return;
+        if (!configs_.insert(d.hex()).second) return;
         blob(d.hex());
         try {
             auto cfg = oci::parse_json(store_.read_blob(d), "config " + d.str());
@@ -62,7 +62,7 @@ public:
     }
 
     void manifest(const Digest& d) {
-        if (m_.blobs.count(d.hex())) return;
+        if (!manifests_.insert(d.hex()).second) return;
         blob(d.hex());
         try {
             std::string what = "manifest " + d.str();
@@ -81,6 +81,9 @@ public:
 private:
     const Store& store_;
     Marks& m_;
+    // Followed apart from the marks: a lease marks a manifest as a plain blob, and a
+    // tag reaching it later must still follow it to its config and layers.
+    std::set<std::string> manifests_, configs_;
 };
 
 struct CacheEntry {
@@ -242,13 +245,15 @@ PruneReport prune(Store& store, const PruneOptions& opts) {
     Marks all = all_objects(store);
     Marks live;
     Marker marker(store, live);
+    // Leases first: a process tags its image or records its cache entry before it drops its
+    // lease, so a lease already gone when read here left a tag or entry read below.
+    r.stale_leases = mark_leases(store, marker, true);
     for (const auto& t : store.tags()) marker.manifest(t.manifest_digest);
     for (const auto& c : cache_entries(store))
         if (c.config) marker.config(*c.config);
     for (const auto& id : use.layers) marker.layer(id);
     for (const auto& id : use.image_configs)
         if (auto d = Digest::try_parse(id)) marker.config(*d);
-    r.stale_leases = mark_leases(store, marker, true);
 
     for (const auto& id : all.layers) {
         if (live.layers.count(id)) continue;
@@ -279,6 +284,13 @@ DiskUsage disk_usage(Store& store) {
     Marks all = all_objects(store);
     Marks from_images, from_cache, held;
     {
+        Marker m(store, held);  // leases first, as in prune
+        (void)mark_leases(store, m, false);
+        for (const auto& id : use.layers) m.layer(id);
+        for (const auto& id : use.image_configs)
+            if (auto d = Digest::try_parse(id)) m.config(*d);
+    }
+    {
         Marker m(store, from_images);
         std::set<std::string> manifests;
         for (const auto& t : store.tags()) {
@@ -294,13 +306,6 @@ DiskUsage disk_usage(Store& store) {
             ++u.build_cache.total;
             if (c.config) m.config(*c.config);
         }
-    }
-    {
-        Marker m(store, held);
-        for (const auto& id : use.layers) m.layer(id);
-        for (const auto& id : use.image_configs)
-            if (auto d = Digest::try_parse(id)) m.config(*d);
-        (void)mark_leases(store, m, false);
     }
     auto in_store = [&](ObjectKind k, const std::string& id) { return all.has(k, id); };
     u.images.size = size_of(store, from_images, in_store);

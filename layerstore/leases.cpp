@@ -30,7 +30,8 @@ Lease::Lease(fs::path leases_dir, fs::path gc_lock_path)
     : dir_(std::move(leases_dir)), gc_lock_path_(std::move(gc_lock_path)) {}
 
 Lease::~Lease() {
-    if (fd_.valid()) ::unlink(path_.c_str());
+    // Only its maker removes it: a forked child that unwinds must not drop its parent's lease.
+    if (fd_.valid() && ::getpid() == owner_) ::unlink(path_.c_str());
 }
 
 void Lease::hold(ObjectKind kind, const std::string& id) {
@@ -40,12 +41,12 @@ void Lease::hold(ObjectKind kind, const std::string& id) {
     flock_or_throw(gc_lock_fd_.get(), LOCK_SH, gc_lock_path_);
     try {
         if (!fd_.valid()) {
-            pid_t pid = ::getpid();
+            pid_t pid = owner_ = ::getpid();
             path_ = dir_ / (std::to_string(pid) + "-" + std::to_string(process_start_time(pid)) + "-" + random_hex(4));
             fd_ = open_or_throw(path_, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0600);
         }
-        // One write(2) per line with O_APPEND: lines of concurrent writers never interleave,
-        // and gc (which takes the lock exclusive) never sees half of a line it must honour.
+        // One write(2) per line; gc takes the lock exclusive, so it never reads half a line
+        // it must honour (a kill mid-write leaves a torn line of a dead process: ignored).
         write_all(fd_.get(), std::string(kind_names[static_cast<int>(kind)]) + " " + id + "\n", path_);
     } catch (...) {
         (void)::flock(gc_lock_fd_.get(), LOCK_UN);

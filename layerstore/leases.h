@@ -49,6 +49,7 @@ private:
     std::filesystem::path dir_, gc_lock_path_, path_;
     unique_fd fd_, gc_lock_fd_;
     std::set<LeaseEntry> held_;
+    pid_t owner_ = 0;
 };
 
 // Lease files of the store, with the process each one names.

