@@ -20,9 +20,25 @@ bool Store::has_blob(const Digest& d) const {
     return ::access(blob_path(d).c_str(), F_OK) == 0;
 }
 
+namespace {
+
+uint64_t file_size_or_max(const fs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : UINT64_MAX;
+}
+
+}  // namespace
+
+// Idempotent put, but never onto damage: an existing blob is kept only when it has the
+// right size and digest (a re-hash, paid only when the blob already exists); a damaged
+// one is replaced by the good copy in hand.
+bool Store::intact_blob(const Digest& d, uint64_t size) const {
+    return has_blob(d) && file_size_or_max(blob_path(d)) == size && verify_blob(d);
+}
+
 void Store::adopt_blob_file(const fs::path& tmp_file, const Digest& d) {
     hold(ObjectKind::blob, d.hex());
-    if (has_blob(d)) {  // idempotent put: the existing blob has the same content by definition
+    if (intact_blob(d, file_size_or_max(tmp_file))) {
         ::unlink(tmp_file.c_str());
         return;
     }
@@ -33,7 +49,7 @@ void Store::adopt_blob_file(const fs::path& tmp_file, const Digest& d) {
 
 Digest Store::put_blob(std::string_view bytes, Durability durability) {
     Digest d = Digest::of(bytes);
-    if (has_blob(d)) {
+    if (intact_blob(d, bytes.size())) {
         // It may have been put relaxed before: make it durable now if that is asked for.
         if (durability == Durability::durable) fsync_path(blob_path(d));
         return d;

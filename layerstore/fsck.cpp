@@ -1,59 +1,188 @@
 #include "layerstore/fsck.h"
 
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
 #include "common/error.h"
+#include "layerstore/gc.h"
 #include "oci/layer_tar.h"
 
 namespace imgbuild::layerstore {
 
 namespace fs = std::filesystem;
 
-FsckReport fsck(const Store& store) {
-    FsckReport r;
-    for (const auto& d : store.list_blobs()) {
-        ++r.blobs;
+namespace {
+
+// One check per object, each remembered so that an image sharing a layer does not re-tar it.
+class Checker {
+public:
+    Checker(const Store& store, FsckReport& r) : store_(store), r_(r) {}
+
+    bool blob(const Digest& d) {
+        if (auto it = blobs_.find(d.hex()); it != blobs_.end()) return it->second;
+        ++r_.blobs;
         std::string problem;
-        if (!store.verify_blob(d, &problem)) r.problems.push_back(problem);
+        bool ok = store_.verify_blob(d, &problem);
+        if (!ok) r_.damage.push_back({DamageKind::blob, d.hex(), problem});
+        return blobs_[d.hex()] = ok;
     }
-    for (const auto& e : fs::directory_iterator(store.root() / "layers")) {
-        ++r.layers;
-        std::string id = e.path().filename().string();
+
+    bool layer(const std::string& id) {
+        if (auto it = layers_.find(id); it != layers_.end()) return it->second;
+        ++r_.layers;
+        std::string problem = layer_problem(id);
+        if (!problem.empty()) r_.damage.push_back({DamageKind::layer, id, "layer " + id + ": " + problem});
+        return layers_[id] = problem.empty();
+    }
+
+    // Empty when the image is sound; else the first thing wrong with it.
+    std::string image(const Digest& manifest) {
+        ++r_.images;
         try {
-            auto l = store.layer(id);
-            if (!l) {
-                r.problems.push_back("layer " + id + ": no meta.json");
-                continue;
-            }
-            if (!fs::is_directory(l->diff_dir)) {
-                r.problems.push_back("layer " + id + ": diff/ is missing");
-                continue;
-            }
+            if (!blob(manifest)) return "manifest " + manifest.str() + " is damaged or missing";
+            Image img = store_.image(manifest);
+            if (!blob(img.config_digest)) return "config " + img.config_digest.str() + " is damaged or missing";
+            for (const auto& l : img.layers)
+                if (!layer(l.id)) return "layer " + l.id + " is damaged";
+            for (const auto& d : img.manifest.layers)
+                if (d.media_type != oci::media::oci_layer_tar && !blob(d.digest))
+                    return "layer blob " + d.digest.str() + " is damaged or missing";
+        } catch (const std::exception& ex) {
+            return ex.what();
+        }
+        return {};
+    }
+
+private:
+    std::string layer_problem(const std::string& id) {
+        try {
+            auto l = store_.layer(id);
+            if (!l) return fs::exists(store_.root() / "layers" / id) ? "no meta.json" : "missing";
+            if (l->id != id) return "meta.json names layer " + l->id;
+            if (!fs::is_directory(l->diff_dir)) return "diff/ is missing";
             if (l->dir_digest) {
                 auto now = oci::write_layer_tar(l->diff_dir, -1,
                                                  oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch, false})
                                .diff_id;
                 if (now != *l->dir_digest)
-                    r.problems.push_back("layer " + id + ": diff/ has changed since it was made (" + now.str() +
-                                         " != " + l->dir_digest->str() + ")");
+                    return "diff/ has changed since it was made (" + now.str() + " != " + l->dir_digest->str() + ")";
             }
             for (const auto& b : l->blobs)
-                if (!store.has_blob(b.digest)) r.problems.push_back("layer " + id + ": blob " + b.digest.str() + " is missing");
+                if (!blob(b.digest)) return "blob " + b.digest.str() + " is damaged or missing";
         } catch (const std::exception& ex) {
-            r.problems.push_back("layer " + id + ": " + ex.what());
+            return ex.what();
         }
+        return {};
     }
+
+    const Store& store_;
+    FsckReport& r_;
+    std::map<std::string, bool> blobs_, layers_;
+};
+
+std::string image_label(const TagEntry& t) { return t.name.empty() ? t.manifest_digest.str() : t.name; }
+
+}  // namespace
+
+FsckReport fsck(const Store& store) {
+    FsckReport r;
+    Checker c(store, r);
+    for (const auto& d : store.list_blobs()) (void)c.blob(d);
+    for (const auto& e : fs::directory_iterator(store.root() / "layers")) (void)c.layer(e.path().filename().string());
     for (const auto& t : store.tags()) {
-        ++r.images;
+        std::string problem = c.image(t.manifest_digest);
+        if (!problem.empty()) r.damage.push_back({DamageKind::image, image_label(t), "image " + image_label(t) + ": " + problem});
+    }
+    for (const auto& e : fs::directory_iterator(store.root() / "cache")) {
+        std::string key = e.path().filename().string();
+        if (key.size() != 64 || !is_lower_hex(key)) continue;
         try {
-            Image img = store.image(t.manifest_digest);
-            for (const auto& d : img.manifest.layers)
-                if (d.media_type != oci::media::oci_layer_tar && !store.has_blob(d.digest))
-                    r.problems.push_back("image " + (t.name.empty() ? img.config_digest.short_id() : t.name) +
-                                         ": layer blob " + d.digest.str() + " is missing");
+            if (!Digest::try_parse(read_file(e.path())))
+                r.damage.push_back({DamageKind::cache_entry, key, "cache entry " + key + ": not a digest"});
         } catch (const std::exception& ex) {
-            r.problems.push_back("image " + (t.name.empty() ? t.manifest_digest.str() : t.name) + ": " + ex.what());
+            r.damage.push_back({DamageKind::cache_entry, key, "cache entry " + key + ": " + ex.what()});
         }
     }
     return r;
+}
+
+FsckReport fsck_images(const Store& store, const std::vector<std::string>& refs) {
+    FsckReport r;
+    Checker c(store, r);
+    auto tags = store.tags();
+    for (const auto& ref : refs) {
+        std::optional<Digest> manifest;
+        // A name in the index is checked even when its manifest cannot be read.
+        try {
+            std::string name = normalize_tag(ref);
+            for (const auto& t : tags)
+                if (t.name == name) manifest = t.manifest_digest;
+        } catch (const UsageError&) {
+        }
+        if (!manifest) {
+            try {
+                manifest = store.resolve_image(ref).manifest_digest;
+            } catch (const std::exception& ex) {
+                r.damage.push_back({DamageKind::image, ref, "image " + ref + ": " + ex.what()});
+                continue;
+            }
+        }
+        std::string problem = c.image(*manifest);
+        if (!problem.empty()) r.damage.push_back({DamageKind::image, ref, "image " + ref + ": " + problem});
+    }
+    return r;
+}
+
+RepairReport repair(Store& store) {
+    RepairReport rep;
+    {
+        GcExclusive gc(store);
+        rep.before = fsck(store);
+        std::set<std::string> bad_blobs, bad_layers;
+        for (const auto& d : rep.before.damage) {
+            switch (d.kind) {
+            case DamageKind::blob:
+                bad_blobs.insert(d.id);
+                if (::unlink(store.blob_path(*Digest::try_parse("sha256:" + d.id)).c_str()) == 0)
+                    rep.removed.push_back("removed " + d.text);
+                break;
+            case DamageKind::layer:
+                bad_layers.insert(d.id);
+                if (fs::exists(store.root() / "layers" / d.id)) {
+                    fs::path aside = store.tmp_dir() / ("damaged-" + d.id.substr(0, 16) + "-" + random_hex(4));
+                    rename_or_throw(store.root() / "layers" / d.id, aside);
+                    remove_tree(aside);
+                    rep.removed.push_back("removed " + d.text);
+                }
+                break;
+            case DamageKind::image:
+                break;  // below, once every damaged blob and layer is known
+            case DamageKind::cache_entry:
+                ::unlink((store.root() / "cache" / d.id).c_str());
+                rep.removed.push_back("removed " + d.text);
+                break;
+            }
+        }
+        for (const auto& d : rep.before.damage) {
+            if (d.kind != DamageKind::image) continue;
+            bool removed = false;
+            for (const auto& t : store.tags()) {
+                if (image_label(t) != d.id) continue;
+                if (t.name.empty()) store.remove_image(t.manifest_digest);
+                else store.untag(t.name);
+                removed = true;
+            }
+            if (removed) rep.removed.push_back("removed the name of " + d.text + " (load or build it again)");
+        }
+    }
+    // Cache entries that led to a removed object are misses now; gc drops what nothing reaches.
+    auto gc = prune(store, PruneOptions{});
+    if (gc.blobs || gc.layers)
+        rep.removed.push_back("removed " + std::to_string(gc.layers) + " unreachable layers and " +
+                              std::to_string(gc.blobs) + " unreachable blobs");
+    return rep;
 }
 
 }  // namespace imgbuild::layerstore

@@ -1,5 +1,5 @@
 #pragma once
-// fsck: re-verifies everything the store holds.
+// fsck: re-verifies what the store holds; repair removes what is damaged or unreachable.
 #include <string>
 #include <vector>
 
@@ -7,13 +7,34 @@
 
 namespace imgbuild::layerstore {
 
+enum class DamageKind { blob, layer, image, cache_entry };
+
+struct Damage {
+    DamageKind kind;
+    std::string id;    // blob hex, layer chain id, image name (or manifest digest), cache key
+    std::string text;  // what is wrong, naming the object
+};
+
 struct FsckReport {
     size_t blobs = 0, layers = 0, images = 0;
-    std::vector<std::string> problems;  // empty: the store is sound
+    std::vector<Damage> damage;  // empty: the store is sound
 };
 
 // Every blob re-hashed; every layer's diff/ re-tarred and compared with the digest taken
-// when it was made; every named image's manifest, config and layers present and sound.
+// when it was made; every image's manifest, config, layers and blobs present and sound;
+// build cache entries readable.
 [[nodiscard]] FsckReport fsck(const Store& store);
+// Only what the named images use (name, id or digest as find_image takes them).
+[[nodiscard]] FsckReport fsck_images(const Store& store, const std::vector<std::string>& refs);
+
+struct RepairReport {
+    std::vector<std::string> removed;  // one line per removed object, saying why
+    FsckReport before;
+};
+
+// fsck, then (under the gc lock, exclusive) removes every damaged object, the names of
+// images that use one (loading a good archive or rebuilding brings them back, same ids),
+// the cache entries that lead to one, and then whatever nothing reaches any more.
+RepairReport repair(Store& store);
 
 }  // namespace imgbuild::layerstore

@@ -1,6 +1,7 @@
 // Images and tags: images/index.json is an OCI index whose entries carry the name in the
 // org.opencontainers.image.ref.name annotation (an entry without one is an untagged image).
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -84,7 +85,18 @@ Image Store::put_image_config_bytes(const std::string& config_bytes, const std::
         // A layer with a stored blob (loaded or pulled) keeps it: base layers pass through
         // untouched. A layer we made is referenced as its uncompressed tar, which is
         // regenerated from diff/ on demand (compression waits for save or push).
-        if (!l.blobs.empty()) m.layers.push_back(l.blobs.front());
+        // A stored blob is referenced only when present with its recorded size (a cheap
+        // check; its digest is verified whenever it is read for save or push): a missing or
+        // truncated one is not put in a new manifest, the tar regenerated from diff/ is.
+        const oci::Descriptor* stored = nullptr;
+        for (const auto& b : l.blobs) {
+            struct stat st {};
+            if (::stat(blob_path(b.digest).c_str(), &st) == 0 && st.st_size == b.size) {
+                stored = &b;
+                break;
+            }
+        }
+        if (stored) m.layers.push_back(*stored);
         else m.layers.push_back({oci::media::oci_layer_tar, l.diff_id, static_cast<int64_t>(l.tar_size), {}, {}});
     }
     Digest manifest_digest = put_blob(oci::canonical(oci::to_json(m)));

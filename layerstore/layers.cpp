@@ -80,6 +80,26 @@ bool layer_dir_complete(const LayerInfo& l) {
     return ::lstat(l.diff_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// An existing layer that may be reused as is: readable meta.json, diff/ present, and diff/
+// still hashing to the digest taken when it was made. Damage is never reused: the caller
+// replaces it with the copy it has. Costs a re-tar of the existing layer, only when the
+// layer already exists (a load or pull of a layer the store has, a rebuild giving the same
+// layer), which is the cost of the extraction or commit it saves in the first place.
+std::optional<LayerInfo> reusable_layer(const Store& store, const std::string& id) {
+    std::optional<LayerInfo> l;
+    try {
+        l = store.layer(id);
+    } catch (const Error&) {
+        return std::nullopt;  // unreadable meta.json: damage
+    }
+    if (!l || !layer_dir_complete(*l)) return std::nullopt;
+    if (l->dir_digest) {
+        auto now = oci::write_layer_tar(l->diff_dir, -1, oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch, false});
+        if (now.diff_id != *l->dir_digest) return std::nullopt;
+    }
+    return l;
+}
+
 // Moves a damaged layer dir out of layers/ (into tmp/, which is cleaned at store open) so
 // that a good copy can take its place.
 void set_aside_damaged(const Store& store, const fs::path& dir) {
@@ -95,9 +115,9 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
     atomic_write_file(staged.path() / "meta.json", oci::canonical(meta_to_json(info)), store.tmp_dir());
     if (::rename(staged.path().c_str(), final_dir.c_str()) != 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + staged.path().string() + " to", final_dir.string());
-        if (auto existing = store.layer(info.id); existing && layer_dir_complete(*existing)) return *existing;
-        // What is there lacks meta.json or diff/ (damage, not a concurrent commit: a commit
-        // renames a complete dir into place): the staged copy replaces it.
+        if (auto existing = reusable_layer(store, info.id)) return *existing;
+        // What is there lacks meta.json or diff/, or diff/ changed (damage, not a concurrent
+        // commit: a commit renames a complete dir into place): the staged copy replaces it.
         set_aside_damaged(store, final_dir);
         rename_or_throw(staged.path(), final_dir);
     }
@@ -121,7 +141,7 @@ LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::
     info.parent = parent;
     info.source_date_epoch = source_date_epoch;
     info.id = chain_id(parent, info.diff_id);
-    if (auto existing = layer(info.id); existing && layer_dir_complete(*existing)) {
+    if (auto existing = reusable_layer(*this, info.id)) {
         remove_tree(dir);
         return *existing;
     }
@@ -143,7 +163,7 @@ LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent
         throw Error(what + ": size mismatch: manifest says " + std::to_string(expected.size) + ", blob has " +
                     std::to_string(blob_size));
     if (diff_id) {
-        if (auto existing = layer(chain_id(parent, *diff_id)); existing && layer_dir_complete(*existing)) return *existing;
+        if (auto existing = reusable_layer(*this, chain_id(parent, *diff_id))) return *existing;
     }
     TempDir staged = make_temp_dir("layer");
     make_dirs(staged.path() / "diff");
@@ -162,7 +182,7 @@ LayerInfo Store::add_layer_blob(int fd, const std::optional<std::string>& parent
     oci::Descriptor stored = expected;
     stored.annotations.clear();
     info.blobs.push_back(stored);
-    if (auto existing = layer(info.id); existing && layer_dir_complete(*existing)) return *existing;
+    if (auto existing = reusable_layer(*this, info.id)) return *existing;
     return install_layer(*this, staged, info);
 }
 

@@ -8,7 +8,8 @@
 //   intermediate build configs and cache entries are not (Durability::relaxed: verified
 //   when read, a torn one is a cache miss). Stale tmp/ entries are removed when the store is opened
 //   exclusively (no other process holds the lock).
-// - put_blob is idempotent: writing a blob that exists is a no-op.
+// - put_blob is idempotent: writing a blob that exists intact is a no-op; a damaged one is
+//   replaced by the good bytes.
 // - read_blob verifies digest and size; a damaged blob is an error, never returned.
 // - Layer ids are OCI chain ids: chain(L1) = diffID(L1), chain(Ln) = sha256(chain(Ln-1) + " " + diffID(Ln)).
 //   The same diff on the same parent is the same layer.
@@ -113,6 +114,8 @@ public:
     [[nodiscard]] unique_fd open_blob(const Digest& d) const;
     // Re-hashes a blob; false when missing or damaged.
     [[nodiscard]] bool verify_blob(const Digest& d, std::string* problem = nullptr) const;
+    // Present with this size and its digest (a re-hash).
+    [[nodiscard]] bool intact_blob(const Digest& d, uint64_t size) const;
     [[nodiscard]] std::vector<Digest> list_blobs() const;
 
     // ---- layers

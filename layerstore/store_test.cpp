@@ -206,8 +206,8 @@ TEST_CASE("save and load round trip, both formats; a tampered archive is refused
         REQUIRE(back.layers.size() == 2);
         CHECK(back.layers[1].diff_id == l2.diff_id);
         CHECK(read_file(back.layers[1].diff_dir / "etc/two") == "22");
-        CHECK(fsck(dst).problems.empty());
-        CHECK(fsck(src).problems.empty());
+        CHECK(fsck(dst).damage.empty());
+        CHECK(fsck(src).damage.empty());
     }
 }
 
@@ -250,7 +250,7 @@ TEST_CASE("load: docker archives whose layer files are symlinks or hardlinks") {
         REQUIRE(loaded.size() == 1);
         CHECK(loaded[0].config_digest == img.config_digest);
         CHECK(read_file(dst.resolve_image("demo:v1").layers[0].diff_dir / "etc/one") == "1");
-        CHECK(fsck(dst).problems.empty());
+        CHECK(fsck(dst).damage.empty());
     }
     SUBCASE("manifest names a hardlink to the layer file") {
         fs::path archive = sb.dir.path() / "hard.tar";
