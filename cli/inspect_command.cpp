@@ -7,6 +7,7 @@
 #include "cli/store_access.h"
 #include "cli/template_format.h"
 #include "common/error.h"
+#include "common/log.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -55,7 +56,13 @@ json image_config_section(const json& config) {
 
 json describe(const layerstore::Store& store, const layerstore::Image& img) {
     json tags = json::array();
-    for (const auto& t : store.tags())
+    std::vector<layerstore::TagEntry> entries;
+    try {
+        entries = store.tags();
+    } catch (const Error& e) {  // the names are lost (index and backup damaged): the image is not
+        log::warn(std::string("warning: ") + e.what());
+    }
+    for (const auto& t : entries)
         if (t.manifest_digest == img.manifest_digest && !t.name.empty()) tags.push_back(t.name);
     uint64_t size = 0;
     json layers = json::array();

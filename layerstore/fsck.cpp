@@ -89,9 +89,17 @@ std::string image_label(const TagEntry& t) { return t.name.empty() ? t.manifest_
 FsckReport fsck(const Store& store) {
     FsckReport r;
     Checker c(store, r);
+    auto idx = check_index(store);
+    if (!idx.primary_problem.empty()) r.damage.push_back({DamageKind::index, "index.json", "index: " + idx.primary_problem});
+    if (!idx.backup_problem.empty()) r.damage.push_back({DamageKind::index, "index.backup.json", "index backup: " + idx.backup_problem});
     for (const auto& d : store.list_blobs()) (void)c.blob(d);
     for (const auto& e : fs::directory_iterator(store.root() / "layers")) (void)c.layer(e.path().filename().string());
-    for (const auto& t : store.tags()) {
+    std::vector<TagEntry> tags;
+    try {
+        tags = store.tags();
+    } catch (const Error&) {  // both index files damaged: reported above
+    }
+    for (const auto& t : tags) {
         std::string problem = c.image(t.manifest_digest);
         if (!problem.empty()) r.damage.push_back({DamageKind::image, image_label(t), "image " + image_label(t) + ": " + problem});
     }
@@ -140,6 +148,11 @@ RepairReport repair(Store& store) {
     {
         GcExclusive gc(store);
         rep.before = fsck(store);
+        for (const auto& d : rep.before.damage)
+            if (d.kind == DamageKind::index) {
+                rep.removed.push_back(restore_index(store));
+                break;
+            }
         std::set<std::string> bad_blobs, bad_layers;
         for (const auto& d : rep.before.damage) {
             switch (d.kind) {
@@ -158,7 +171,8 @@ RepairReport repair(Store& store) {
                 }
                 break;
             case DamageKind::image:
-                break;  // below, once every damaged blob and layer is known
+            case DamageKind::index:
+                break;  // the index first (above); images below, once every damaged object is known
             case DamageKind::cache_entry:
                 ::unlink((store.root() / "cache" / d.id).c_str());
                 rep.removed.push_back("removed " + d.text);

@@ -7,7 +7,7 @@
 
 namespace imgbuild::layerstore {
 
-enum class DamageKind { blob, layer, image, cache_entry };
+enum class DamageKind { blob, layer, image, cache_entry, index };
 
 struct Damage {
     DamageKind kind;

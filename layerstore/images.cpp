@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "layerstore/file_lock.h"
 #include "layerstore/store.h"
 
@@ -20,16 +21,49 @@ namespace {
 constexpr const char* ref_name = "org.opencontainers.image.ref.name";
 
 fs::path index_path(const Store& s) { return s.root() / "images/index.json"; }
+// The index's backup: every write of the index writes it first, with the same content, so
+// one damaged file never loses the names (finding 4 of issue 11).
+fs::path backup_path(const Store& s) { return s.root() / "images/index.backup.json"; }
 
-oci::Index read_index(const Store& s) {
+// nullopt when the file does not exist; throws Error when it cannot be read or parsed.
+std::optional<oci::Index> read_index_file(const fs::path& path) {
     std::string text;
     try {
-        text = read_file(index_path(s));
+        text = read_file(path);
     } catch (const SystemError& e) {
-        if (e.error_number() == ENOENT) return {};
+        if (e.error_number() == ENOENT) return std::nullopt;
         throw;
     }
-    return oci::index_from_json(oci::parse_json(text, index_path(s).string()), index_path(s).string());
+    return oci::index_from_json(oci::parse_json(text, path.string()), path.string());
+}
+
+oci::Index read_index(const Store& s) {
+    std::string primary_problem;
+    try {
+        if (auto idx = read_index_file(index_path(s))) return *idx;
+        primary_problem = index_path(s).string() + " is missing";
+    } catch (const Error& e) {
+        primary_problem = e.what();
+    }
+    std::optional<oci::Index> backup;
+    try {
+        backup = read_index_file(backup_path(s));
+    } catch (const Error& e) {
+        throw Error(primary_problem + "; its backup is damaged too: " + e.what() +
+                    " (image names are lost: imgbuild fsck --repair lists the images again, without names)");
+    }
+    if (!backup) {
+        if (!fs::exists(index_path(s))) return {};  // a new store: no index yet
+        throw Error(primary_problem + "; there is no backup (imgbuild fsck --repair lists the images again, without names)");
+    }
+    log::warn("warning: " + primary_problem + ": using " + backup_path(s).string() + " (imgbuild fsck --repair restores it)");
+    return *backup;
+}
+
+void write_index(const Store& s, const oci::Index& idx) {
+    std::string text = oci::to_json(idx).dump(2);
+    atomic_write_file(backup_path(s), text, s.tmp_dir());
+    atomic_write_file(index_path(s), text, s.tmp_dir());
 }
 
 // Read-modify-write of the index under its own exclusive lock, so that concurrent tags from
@@ -39,7 +73,7 @@ void update_index(const Store& s, F change) {
     FileLock lock(s.root() / "images/index.lock", LOCK_EX);
     oci::Index idx = read_index(s);
     change(idx);
-    atomic_write_file(index_path(s), oci::to_json(idx).dump(2), s.tmp_dir());
+    write_index(s, idx);
 }
 
 std::string name_of(const oci::Descriptor& d) {
@@ -122,7 +156,14 @@ Image Store::image(const Digest& manifest_digest) const {
 
 std::optional<Image> Store::find_image(std::string_view ref_in) const {
     std::string ref(ref_in);
-    oci::Index idx = read_index(*this);
+    oci::Index idx;
+    try {
+        idx = read_index(*this);
+    } catch (const Error&) {
+        // A manifest digest needs no names: it works with the index and its backup damaged.
+        if (auto d = Digest::try_parse(ref); d && has_blob(*d)) return image(*d);
+        throw;
+    }
     // Full digest: a manifest digest or an image (config) id.
     if (auto d = Digest::try_parse(ref)) {
         for (const auto& m : idx.manifests)
@@ -215,6 +256,66 @@ void Store::remove_image(const Digest& manifest_digest) {
         ms.erase(std::remove_if(ms.begin(), ms.end(), [&](const oci::Descriptor& d) { return d.digest == manifest_digest; }),
                  ms.end());
     });
+}
+
+}  // namespace imgbuild::layerstore
+
+namespace imgbuild::layerstore {
+
+IndexCheck check_index(const Store& s) {
+    IndexCheck c;
+    bool backup_exists = false;
+    try {
+        backup_exists = read_index_file(backup_path(s)).has_value();
+    } catch (const Error& e) {
+        backup_exists = true;
+        c.backup_problem = e.what();
+    }
+    // A missing backup is fine (a store made before there were backups: the next write
+    // makes it); a missing index beside a backup is damage.
+    try {
+        if (!read_index_file(index_path(s)) && backup_exists) c.primary_problem = index_path(s).string() + " is missing";
+    } catch (const Error& e) {
+        c.primary_problem = e.what();
+    }
+    return c;
+}
+
+std::string restore_index(const Store& s) {
+    FileLock lock(s.root() / "images/index.lock", LOCK_EX);
+    std::optional<oci::Index> idx;
+    try {
+        idx = read_index_file(backup_path(s));
+    } catch (const Error&) {
+    }
+    if (idx) {
+        write_index(s, *idx);
+        return "restored " + index_path(s).string() + " from " + backup_path(s).string();
+    }
+    try {
+        idx = read_index_file(index_path(s));
+    } catch (const Error&) {
+    }
+    if (idx) {
+        write_index(s, *idx);
+        return "rewrote " + backup_path(s).string() + " from " + index_path(s).string();
+    }
+    // Both lost: every manifest in the store becomes an untagged image again (a blob that
+    // parses as an image manifest); names come back with tag, load or build.
+    oci::Index rebuilt;
+    for (const auto& d : s.list_blobs()) {
+        try {
+            std::string what = "blob " + d.str();
+            auto j = oci::parse_json(s.read_blob(d), what);
+            if (!j.is_object() || !j.contains("config") || !j.contains("layers")) continue;
+            (void)oci::manifest_from_json(j, what);
+            rebuilt.manifests.push_back(manifest_descriptor(s, d));
+        } catch (const std::exception&) {
+        }
+    }
+    write_index(s, rebuilt);
+    return "rebuilt " + index_path(s).string() + " and its backup from the manifests in the store: " +
+           std::to_string(rebuilt.manifests.size()) + " images, without names (the names were in the damaged files)";
 }
 
 }  // namespace imgbuild::layerstore

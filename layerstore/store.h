@@ -167,6 +167,16 @@ private:
     mutable bool gc_exclusive_ = false;
 };
 
+// images/index.json and its backup images/index.backup.json (every write writes both; a
+// read falls back to the backup with a warning). Empty strings: the file is sound.
+struct IndexCheck {
+    std::string primary_problem, backup_problem;
+};
+[[nodiscard]] IndexCheck check_index(const Store& store);
+// Rewrites the damaged one from the sound one; when both are lost, lists every manifest of
+// the store as an untagged image. Returns what it did.
+std::string restore_index(const Store& store);
+
 // "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
 // Docker Hub names take their short form, as in docker: "docker.io/library/busybox:1" ->
 // "busybox:1", "docker.io/me/app" -> "me/app:latest".

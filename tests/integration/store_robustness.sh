@@ -206,4 +206,36 @@ for kind in blob config manifest diff-file diff-dir meta; do
   done
 done
 
+section "damage of the index: names kept by its backup"
+D=$TEST_TMP/damaged-index
+rm -rf "$D"; cp -a "$TPL" "$D"
+dm() { "$IMGBUILD" --root "$D" "$@"; }
+dm tag app app:again >/dev/null  # a write: makes the backup in a store made before backups
+app_manifest=$(manifest_of "$D" app:latest)
+printf '{"manifests": [' >"$D/images/index.json"
+check "images with a damaged index.json (the backup is read)" dm images
+expect_match "images warns about the damaged index" 'index.json.*using .*index.backup.json' "$ERR"
+expect_match "the names are still there" '^app ' "$OUT"
+check "run by name with a damaged index.json" dm run --rm app cat /run.txt
+check_exit "fsck names the damaged index" 1 dm fsck
+expect_match "fsck: index" '^fsck: index: ' "$ERR"
+check "fsck --repair restores the index" dm fsck --repair
+expect_match "repair says so" '^restored .*index.json from .*index.backup.json' "$OUT"
+check "fsck passes after the index repair" dm fsck
+expect_no_match "no warning after the repair" 'warning' "$(dm images 2>&1)"
+
+printf 'x' >"$D/images/index.json"; printf 'y' >"$D/images/index.backup.json"
+check_exit "images with both index files damaged fails" 1 dm images
+expect_match "and says the names are lost and how to go on" 'fsck --repair' "$ERR"
+check "inspect by manifest digest works without names" dm inspect "sha256:$app_manifest"
+check "fsck --repair with both index files damaged" dm fsck --repair
+expect_match "repair lists the images again, without names" '^rebuilt .*without names' "$OUT"
+check "fsck passes" dm fsck
+check "load brings the names back" dm load -i "$TEST_TMP/app.tar"
+check "load busybox" dm load -i "$TEST_TMP/busybox.tar"
+check "rebuild" dm build -q -t app "$TEST_TMP/app"
+expect_eq "same image id" "$tpl_app_id" "$("$IMGBUILD" --root "$D" inspect --format '{{.Id}}' app 2>&1)"
+check "fsck passes at the end" dm fsck
+rm -rf "$D"
+
 finish
