@@ -17,6 +17,20 @@ public:
     using Error::Error;
 };
 
+// Something asked for is not there (an image, a blob, a layer): exit 1, never a usage error.
+class NotFoundError : public Error {
+public:
+    using Error::Error;
+};
+
+// Stored data that does not parse or verify (a damaged meta.json, blob or index): exit 1
+// with the path; `imgbuild fsck` names it, `fsck --repair` removes it. Never a usage error,
+// even when the damaged bytes fail a check that user input also goes through.
+class CorruptError : public Error {
+public:
+    using Error::Error;
+};
+
 // A failed system call: keeps errno so callers can react to ENOENT, EEXIST, ...
 class SystemError : public Error {
 public:

@@ -105,10 +105,10 @@ std::string Store::read_blob(const Digest& d) const {
     try {
         bytes = read_file(blob_path(d));
     } catch (const SystemError& e) {
-        if (e.error_number() == ENOENT) throw Error("blob " + d.str() + " is not in the store");
+        if (e.error_number() == ENOENT) throw NotFoundError("blob " + d.str() + " is not in the store");
         throw;
     }
-    if (Digest::of(bytes) != d) throw Error("blob " + d.str() + " is damaged: its content does not match its digest (run imgbuild fsck)");
+    if (Digest::of(bytes) != d) throw CorruptError("blob " + d.str() + " is damaged: its content does not match its digest (run imgbuild fsck)");
     return bytes;
 }
 
@@ -116,7 +116,7 @@ unique_fd Store::open_blob(const Digest& d) const {
     hold(ObjectKind::blob, d.hex());
     int fd = ::open(blob_path(d).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT) throw Error("blob " + d.str() + " is not in the store");
+        if (errno == ENOENT) throw NotFoundError("blob " + d.str() + " is not in the store");
         throw_errno("open", blob_path(d).string());
     }
     return unique_fd(fd);

@@ -140,14 +140,24 @@ Image Store::put_image_config_bytes(const std::string& config_bytes, const std::
 Image Store::image(const Digest& manifest_digest) const {
     Image img{manifest_digest, {}, manifest_digest, {}, {}};
     std::string what = "manifest " + manifest_digest.str();
-    img.manifest = oci::manifest_from_json(oci::parse_json(read_blob(manifest_digest), what), what);
-    img.config_digest = img.manifest.config.digest;
-    img.config = oci::parse_json(read_blob(img.config_digest), "config " + img.config_digest.str());
+    std::vector<Digest> diff_ids;
+    fs::path where = blob_path(manifest_digest);
+    // The blobs verified, so what fails to parse is damage (or a bug), never a usage error.
+    try {
+        img.manifest = oci::manifest_from_json(oci::parse_json(read_blob(manifest_digest), what), what);
+        img.config_digest = img.manifest.config.digest;
+        what = "config " + img.config_digest.str();
+        where = blob_path(img.config_digest);
+        img.config = oci::parse_json(read_blob(img.config_digest), what);
+        diff_ids = oci::config_diff_ids(img.config, what);
+    } catch (const UsageError& e) {
+        throw CorruptError(where.string() + " (" + what + "): " + e.what());
+    }
     std::optional<std::string> parent;
-    for (const auto& diff_id : oci::config_diff_ids(img.config, "config " + img.config_digest.str())) {
+    for (const auto& diff_id : diff_ids) {
         std::string id = chain_id(parent, diff_id);
         auto l = layer(id);
-        if (!l) throw Error("image " + img.config_digest.short_id() + ": layer " + diff_id.str() + " is not in the store");
+        if (!l) throw NotFoundError("image " + img.config_digest.short_id() + ": layer " + diff_id.str() + " is not in the store");
         img.layers.push_back(*l);
         parent = id;
     }
@@ -198,7 +208,7 @@ std::optional<Image> Store::find_image(std::string_view ref_in) const {
 
 Image Store::resolve_image(std::string_view ref) const {
     if (auto img = find_image(ref)) return *img;
-    throw Error("image not found: " + std::string(ref));
+    throw NotFoundError("image not found: " + std::string(ref));
 }
 
 void Store::tag(std::string_view name_in, const Digest& manifest_digest) {

@@ -37,7 +37,9 @@ LayerInfo meta_from_json(const json& j, const fs::path& dir, const std::string& 
         if (j.contains("source_date_epoch")) l.source_date_epoch = j["source_date_epoch"].get<int64_t>();
         for (const auto& b : j.at("blobs")) l.blobs.push_back(oci::descriptor_from_json(b, what));
     } catch (const json::exception& e) {
-        throw Error(what + ": malformed layer metadata: " + e.what());
+        throw CorruptError(what + ": malformed layer metadata: " + e.what());
+    } catch (const UsageError& e) {  // a bad digest in it: damage, not the user's input
+        throw CorruptError(what + ": malformed layer metadata: " + e.what());
     }
     l.diff_dir = dir / "diff";
     return l;
@@ -63,7 +65,13 @@ std::optional<LayerInfo> Store::layer(const std::string& id) const {
         if (e.error_number() == ENOENT) return std::nullopt;
         throw;
     }
-    return meta_from_json(oci::parse_json(text, (dir / "meta.json").string()), dir, (dir / "meta.json").string());
+    json j;
+    try {
+        j = oci::parse_json(text, (dir / "meta.json").string());
+    } catch (const Error& e) {
+        throw CorruptError(e.what());
+    }
+    return meta_from_json(j, dir, (dir / "meta.json").string());
 }
 
 std::vector<LayerInfo> Store::list_layers() const {

@@ -206,6 +206,16 @@ for kind in blob config manifest diff-file diff-dir meta; do
   done
 done
 
+section "error kinds: damaged stored data is exit 1 with the path, not a usage error"
+D=$TEST_TMP/damaged-kinds
+rm -rf "$D"; cp -a "$TPL" "$D"
+meta=$(run_layer_of "$D")/meta.json
+sed -i 's/"diff_id":"sha256:[0-9a-f]\{4\}/"diff_id":"sha256:ZZZZ/' "$meta"
+check_exit "inspect with a bad digest in meta.json: exit 1" 1 "$IMGBUILD" --root "$D" inspect app
+expect_match "the error names meta.json" "$meta" "$ERR"
+check_exit "an image that is not there: exit 1" 1 "$IMGBUILD" --root "$D" inspect nosuchimage
+rm -rf "$D"
+
 section "damage of the index: names kept by its backup"
 D=$TEST_TMP/damaged-index
 rm -rf "$D"; cp -a "$TPL" "$D"
