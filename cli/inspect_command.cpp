@@ -60,7 +60,7 @@ json describe(const layerstore::Store& store, const layerstore::Image& img) {
     try {
         entries = store.tags();
     } catch (const Error& e) {  // the names are lost (index and backup damaged): the image is not
-        log::warn(std::string("warning: ") + e.what());
+        log::warn(e.what());
     }
     for (const auto& t : entries)
         if (t.manifest_digest == img.manifest_digest && !t.name.empty()) tags.push_back(t.name);

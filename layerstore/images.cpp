@@ -56,7 +56,7 @@ oci::Index read_index(const Store& s) {
         if (!fs::exists(index_path(s))) return {};  // a new store: no index yet
         throw Error(primary_problem + "; there is no backup (imgbuild fsck --repair lists the images again, without names)");
     }
-    log::warn("warning: " + primary_problem + ": using " + backup_path(s).string() + " (imgbuild fsck --repair restores it)");
+    log::warn(primary_problem + ": using " + backup_path(s).string() + " (imgbuild fsck --repair restores it)");
     return *backup;
 }
 
