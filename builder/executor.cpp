@@ -253,12 +253,9 @@ private:
     void write_output(const layerstore::Image& img) {
         layerstore::SaveOptions so{layerstore::parse_archive_format(opts_.output->type), opts_.compression};
         std::string ref = opts_.tags.empty() ? img.manifest_digest.str() : opts_.tags.front();
-        std::string partial = opts_.output->dest.string() + ".partial";
-        {
-            unique_fd out = open_or_throw(partial, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            layerstore::save_images(store_, {ref}, out.get(), so);
-        }
-        rename_or_throw(partial, opts_.output->dest);
+        OutputFile out(opts_.output->dest);  // nothing at dest until complete, even after a kill
+        layerstore::save_images(store_, {ref}, out.fd(), so);
+        out.commit();
     }
 
     layerstore::Store& store_;

@@ -32,16 +32,10 @@ VerbRegistration save_verb{"save", "Write images to an archive (OCI layout or do
             layerstore::save_images(*store, a->images, 1, opts);
             return 0;
         }
-        std::string partial = a->output + ".partial";
-        unique_fd holder;
-        int fd = open_output(partial, holder);
-        try {
-            layerstore::save_images(*store, a->images, fd, opts);
-        } catch (...) {
-            ::unlink(partial.c_str());
-            throw;
-        }
-        rename_or_throw(partial, a->output);
+        // Appears at -o only when complete: a killed save leaves no half archive behind.
+        OutputFile out(a->output);
+        layerstore::save_images(*store, a->images, out.fd(), opts);
+        out.commit();
         return 0;
     };
 }};

@@ -171,3 +171,47 @@ std::string random_hex(size_t bytes) {
 }
 
 }  // namespace imgbuild
+
+namespace imgbuild {
+
+OutputFile::OutputFile(fs::path target, mode_t mode) : target_(std::move(target)) {
+    fs::path dir = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
+    // A `F.partial` left by a killed save of an older version goes with the next save of F.
+    ::unlink((target_.string() + ".partial").c_str());
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) throw_errno("open O_TMPFILE in", dir.string());
+        named_ = dir / ("." + target_.filename().string() + ".partial-" + random_hex(4));
+        fd = ::open(named_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd < 0) throw_errno("open", named_.string());
+    } else {
+        (void)::fchmod(fd, mode);  // O_TMPFILE applies the umask like open(2); keep it so
+    }
+    fd_ = unique_fd(fd);
+}
+
+OutputFile::~OutputFile() {
+    if (!committed_ && !named_.empty()) ::unlink(named_.c_str());
+}
+
+void OutputFile::commit() {
+    if (named_.empty()) {
+        fs::path link = target_.parent_path().empty() ? fs::path(".") : target_.parent_path();
+        named_ = link / ("." + target_.filename().string() + ".partial-" + random_hex(4));
+        std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
+        if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, named_.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+            int err = errno;
+            named_.clear();
+            throw_errno(err, "link", target_.string());
+        }
+    }
+    try {
+        rename_or_throw(named_, target_);
+    } catch (...) {
+        ::unlink(named_.c_str());
+        throw;
+    }
+    committed_ = true;
+}
+
+}  // namespace imgbuild

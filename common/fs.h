@@ -67,3 +67,26 @@ private:
 [[nodiscard]] std::string random_hex(size_t bytes);
 
 }  // namespace imgbuild
+
+namespace imgbuild {
+
+// An output file that appears at `target` only when complete: an unnamed O_TMPFILE in the
+// target's directory, linked in and renamed over the target by commit(). A kill at any
+// point leaves nothing behind (where O_TMPFILE is not supported, a uniquely named
+// `.<name>.partial-<hex>` beside the target, removed on destruction unless committed).
+class OutputFile {
+public:
+    explicit OutputFile(fs::path target, mode_t mode = 0644);
+    OutputFile(const OutputFile&) = delete;
+    OutputFile& operator=(const OutputFile&) = delete;
+    ~OutputFile();
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    void commit();
+
+private:
+    fs::path target_, named_;  // named_: the fallback's name, empty with O_TMPFILE
+    unique_fd fd_;
+    bool committed_ = false;
+};
+
+}  // namespace imgbuild

@@ -248,4 +248,31 @@ expect_eq "same image id" "$tpl_app_id" "$("$IMGBUILD" --root "$D" inspect --for
 check "fsck passes at the end" dm fsck
 rm -rf "$D"
 
+# ============================================================================ kill -9
+section "kill -9 at random points of builds, saves and loads ($KILLS kills)"
+K=$(new_store)
+kb() { "$IMGBUILD" --root "$K" "$@"; }
+make_busybox_base "$K" >/dev/null 2>&1
+kb save -o "$TEST_TMP/kbase.tar" busybox >/dev/null
+bad=0
+for ((k = 1; k <= KILLS; k++)); do
+  make_ctx "$TEST_TMP/k$k" "k$k"
+  case $((k % 3)) in
+    0) kb build -q --no-cache -t "k$k" "$TEST_TMP/k$k" >/dev/null 2>&1 & ;;
+    1) kb save -o "$TEST_TMP/ksave.tar" busybox >/dev/null 2>&1 & ;;
+    2) kb load -i "$TEST_TMP/kbase.tar" >/dev/null 2>&1 & ;;
+  esac
+  victim=$!
+  sleep "0.$((RANDOM % 40))"
+  kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+  if ! kb fsck >"$TEST_TMP/kfsck" 2>&1; then bad=$((bad + 1)); fail "fsck after kill $k" "$(cat "$TEST_TMP/kfsck")"; fi
+done
+expect_eq "fsck passed after every kill" 0 "$bad"
+expect_eq "no half archive left by a killed save" "" "$(ls -A "$TEST_TMP" | grep -E 'partial')"
+check "prune after the kills" kb prune -f
+expect_eq "the killed processes' leases are gone" 0 "$(count "$K/leases")"
+check "fsck after the prune" kb fsck
+check "a build after the kills" kb build -q -t after "$TEST_TMP/app"
+check "it runs" kb run --rm after cat /run.txt
+
 finish
