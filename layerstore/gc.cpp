@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/process.h"
 #include "common/time.h"
+#include "layerstore/containers.h"
 #include "oci/image.h"
 
 namespace imgbuild::layerstore {
@@ -110,14 +111,27 @@ std::vector<CacheEntry> cache_entries(const Store& store) {
     return out;
 }
 
-// What containers hold: their image and their layers. Container records are read through
-// layerstore's container API once it exists; until then the only containers are the
-// foreground `run`s, whose Store leases hold their image.
+// What containers hold: their image (its config, and through it its layers), whatever
+// their state: a stopped container can be started, committed or copied from again. A
+// `run` in progress is also held by its Store lease until its record exists.
 struct ContainerUse {
     std::set<std::string> image_configs;  // config digests (image ids) in use
     std::vector<std::string> layers;
 };
-ContainerUse container_use(const Store&) { return {}; }
+ContainerUse container_use(const Store& store) {
+    ContainerUse use;
+    Containers containers(store);
+    for (const auto& id : containers.ids()) {
+        try {
+            auto config = containers.config(id);
+            if (!config.image_id.empty()) use.image_configs.insert(config.image_id);
+            use.layers.insert(use.layers.end(), config.layers.begin(), config.layers.end());
+        } catch (const std::exception&) {
+            // A record that cannot be read names no image; `rm -f` removes it.
+        }
+    }
+    return use;
+}
 
 // Live leases are marked; stale ones (their process is gone) are removed.
 size_t mark_leases(const Store& store, Marker& marker, bool remove_stale) {

@@ -70,6 +70,22 @@ expect_eq "no layers left" 0 "$(count "$STORE/layers")"
 expect_eq "no dangling short links left" "" "$(find "$STORE/l" -xtype l)"
 check "fsck of the emptied store" ib fsck
 
+section "containers are gc roots; container prune"
+make_busybox_base "$STORE" gcroot:latest >/dev/null
+run ib run -d --name gc-keep gcroot:latest sleep 300
+expect_eq "a detached container of gcroot" 0 "$RC"
+check "untag its image" ib rmi -f gcroot:latest
+check "prune -a while the container lives" ib prune -a
+check "stop it" ib stop -t 1 gc-keep
+run ib start gc-keep
+expect_eq "it starts again: prune kept its layers" 0 "$RC"
+check "stop it again" ib stop -t 1 gc-keep
+run ib container prune
+expect_match "container prune removes the stopped container" "^[0-9a-f]{64}$" "$OUT"
+run ib ps -a -q
+expect_eq "no container left" "" "$OUT"
+check "fsck passes after the container prune" ib fsck
+
 section "rebuild after prune: same image id"
 check "busybox base again" make_busybox_base "$STORE"
 check "rebuild app" ib build -q -t app "$TEST_TMP/app"
