@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/process.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/scope_exit.h"
@@ -104,7 +105,7 @@ void record_started(const Containers& containers, const ContainerConfig& config,
         s.status = ContainerStatus::running;
         s.pid = pid;
         s.monitor_pid = monitor;
-        s.monitor_start_time = runtime::process_start_time(monitor);
+        s.monitor_start_time = process_start_time(monitor);
         s.exit_code = 0;
         s.error.clear();
         s.started_at = created_timestamp();
@@ -126,7 +127,7 @@ std::string cgroup_name(const std::string& id) { return "imgbuild-" + id.substr(
 ContainerState current_state(const Containers& containers, const std::string& id) {
     ContainerState st = containers.state(id);
     if (!is_live(st.status)) return st;
-    if (st.monitor_pid > 0 && runtime::process_start_time(st.monitor_pid) == st.monitor_start_time) return st;
+    if (st.monitor_pid > 0 && process_start_time(st.monitor_pid) == st.monitor_start_time) return st;
     return containers.update_state(id, [](ContainerState& s) {
         if (!is_live(s.status)) return;
         s.status = ContainerStatus::exited;

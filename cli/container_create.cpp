@@ -1,5 +1,6 @@
 #include "cli/container_create.h"
 
+#include <iostream>
 #include <set>
 
 #include "builder/container_fs.h"
@@ -196,6 +197,18 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     prepare_volumes(store, image, c.mounts);
     containers.create(c);
     return id;
+}
+
+int with_container_exit_codes(const std::function<int()>& verb) {
+    try {
+        return verb();
+    } catch (const UnknownOptionError& e) {
+        std::cerr << "imgbuild: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "imgbuild: " << e.what() << "\n";
+        return runtime::exit_runtime_failure;
+    }
 }
 
 }  // namespace imgbuild::cli

@@ -1,6 +1,7 @@
 #pragma once
 // The flags `run` and `create` share, and the making of a container record from them
 // (image resolved, volumes created and filled, ports parsed). Verbs only parse and print.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@ class UnknownOptionError : public UsageError {
 public:
     using UsageError::UsageError;
 };
+
+// Runs a container verb (run, create, exec) with docker's exit codes for imgbuild's own
+// failures: 2 for an unknown option, 125 for anything else; the message goes to stderr.
+[[nodiscard]] int with_container_exit_codes(const std::function<int()>& verb);
 
 // Adds the shared flags; IMAGE [CMD...] stay unparsed (cmd.remaining()).
 void add_create_flags(CLI::App& cmd, CreateArgs& a);

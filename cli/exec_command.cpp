@@ -65,15 +65,7 @@ VerbRegistration exec_verb{"exec", "Run a command in a running container", [](CL
     cmd.fallthrough(false);
     cmd.prefix_command();
     return [a, &g, &cmd] {
-        try {
-            return exec(*a, cmd.remaining(), g);
-        } catch (const UnknownOptionError& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return 2;
-        } catch (const std::exception& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return runtime::exit_runtime_failure;
-        }
+        return with_container_exit_codes([&] { return exec(*a, cmd.remaining(), g); });
     };
 }};
 

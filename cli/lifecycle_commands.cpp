@@ -30,17 +30,11 @@ VerbRegistration create_verb{"create", "Create a container (start it with `start
     auto a = std::make_shared<CreateArgs>();
     add_create_flags(cmd, *a);
     return [a, &g, &cmd] {
-        try {
+        return with_container_exit_codes([&] {
             auto store = open_store(g);
             std::cout << create_container(*store, *a, cmd.remaining()) << "\n";
             return 0;
-        } catch (const UnknownOptionError& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return 2;
-        } catch (const std::exception& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return runtime::exit_runtime_failure;
-        }
+        });
     };
 }};
 

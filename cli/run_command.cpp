@@ -45,16 +45,10 @@ VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App
     cmd.add_flag("-d,--detach", a->detach, "run in the background under a monitor; print the container id");
     add_create_flags(cmd, *a);
     return [a, &g, &cmd] {
-        try {
+        return with_container_exit_codes([&] {
             auto store = open_store(g);
             return run(*store, *a, cmd.remaining());
-        } catch (const UnknownOptionError& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return 2;
-        } catch (const std::exception& e) {
-            std::cerr << "imgbuild: " << e.what() << "\n";
-            return runtime::exit_runtime_failure;
-        }
+        });
     };
 }};
 

@@ -26,6 +26,7 @@
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
 #include "runtime/user_lookup.h"
+#include "runtime/stdio.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -46,22 +47,6 @@ void reset_signals() {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-}
-
-// dup2 of three arbitrary fds onto 0, 1, 2 without one clobbering another.
-void setup_stdio(int in, int out, int err) {
-    int src[3] = {in, out, err};
-    int high[3];
-    for (int i = 0; i < 3; ++i) {
-        if (src[i] < 0) {
-            src[i] = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (src[i] < 0) throw_errno("open", "/dev/null");
-        }
-        high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-        if (high[i] < 0) throw_errno("fcntl(F_DUPFD)", "stdio fd " + std::to_string(src[i]));
-    }
-    for (int i = 0; i < 3; ++i)
-        if (::dup2(high[i], i) < 0) throw_errno("dup2", "stdio fd " + std::to_string(i));
 }
 
 // v1: "0" into each hierarchy's tasks file moves this (single-threaded) process without
@@ -163,7 +148,7 @@ void start(const ChildContext& ctx) {
     reset_signals();
     if (::setsid() < 0) throw_errno("setsid", "");
     ::umask(0);
-    if (!spec.tty) setup_stdio(ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd);
+    if (!spec.tty) dup_onto_stdio(ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd);
     wait_for_id_maps(ctx);
     join_cgroup(ctx);
     set_up_root(ctx);

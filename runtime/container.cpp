@@ -243,16 +243,7 @@ int run_container(const ContainerSpec& spec) {
         return r->status;
     }
     std::optional<RawTerminal> raw;
-    if (spec.tty) {
-        io.tty_master = receive_fd(tty_parent.get());
-        io.tty_out = spec.stdout_fd;
-        io.tty_size_from = spec.stdin_fd >= 0 && ::isatty(spec.stdin_fd) ? spec.stdin_fd : spec.stdout_fd;
-        copy_window_size(io.tty_size_from, io.tty_master.get());
-        if (spec.interactive && spec.stdin_fd >= 0) {
-            io.tty_in = spec.stdin_fd;
-            raw.emplace(spec.stdin_fd);
-        }
-    }
+    if (spec.tty) connect_terminal(io, tty_parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
     if (spec.on_started) spec.on_started(pid);
     int status = monitor_container(io);
     kill_child.dismiss();

@@ -139,28 +139,6 @@ void null_stdio() {
 
 }  // namespace
 
-uint64_t process_start_time(pid_t pid) {
-    std::string text;
-    try {
-        text = read_file("/proc/" + std::to_string(pid) + "/stat");
-    } catch (const std::exception&) {
-        return 0;
-    }
-    // "pid (comm) state ..." where comm may hold spaces and parentheses: count from the last ')'.
-    size_t close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    size_t pos = close + 2;
-    // A zombie (or a dead task) is gone for our purposes: its parent (init, which may be
-    // slow to reap, or nobody in a container without a reaping init) still shows it.
-    if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'X')) return 0;
-    for (int field = 3; field < 22 && pos < text.size(); ++field) {
-        pos = text.find(' ', pos);
-        if (pos == std::string::npos) return 0;
-        ++pos;
-    }
-    return std::strtoull(text.c_str() + pos, nullptr, 10);
-}
-
 DetachedResult start_detached(const ContainerSpec& spec, DetachedOptions options) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe2", "monitor start report");

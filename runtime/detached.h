@@ -43,9 +43,5 @@ struct DetachedResult {
 // The caller's own fds are not inherited by the monitor (it keeps only the listeners).
 [[nodiscard]] DetachedResult start_detached(const ContainerSpec& spec, DetachedOptions options);
 
-// The start time of a process (field 22 of /proc/<pid>/stat), 0 when it does not exist or
-// is a zombie:
-// with the pid it names one process, whatever pids get reused.
-[[nodiscard]] uint64_t process_start_time(pid_t pid);
 
 }  // namespace imgbuild::runtime

@@ -30,6 +30,7 @@
 #include "runtime/seccomp.h"
 #include "runtime/signal_forwarding.h"
 #include "runtime/user_lookup.h"
+#include "runtime/stdio.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -84,21 +85,6 @@ Joined open_namespaces(pid_t pid) {
     _exit(status);
 }
 
-void setup_stdio(const ExecSpec& spec) {
-    int src[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-    int high[3];
-    for (int i = 0; i < 3; ++i) {
-        if (src[i] < 0) {
-            src[i] = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (src[i] < 0) throw_errno("open", "/dev/null");
-        }
-        high[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-        if (high[i] < 0) throw_errno("fcntl(F_DUPFD)", "stdio");
-    }
-    for (int i = 0; i < 3; ++i)
-        if (::dup2(high[i], i) < 0) throw_errno("dup2", "stdio");
-}
-
 struct ChildArgs {
     const ExecSpec* spec;
     Joined* joined;
@@ -148,7 +134,7 @@ void child(const ChildArgs& a) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::setsid() < 0) throw_errno("setsid", "");
-    if (!spec.tty) setup_stdio(spec);
+    if (!spec.tty) dup_onto_stdio(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
     join_cgroups(spec.cgroup_dirs);
     for (const auto& ns : a.joined->namespaces)
         if (::setns(ns.fd.get(), ns.flag) != 0) throw_errno("setns", std::string(ns.name) + " namespace of the container");
@@ -261,16 +247,7 @@ int exec_in_container(const ExecSpec& spec) {
     }
     if (spec.detach) return 0;
     std::optional<RawTerminal> raw;
-    if (spec.tty) {
-        io.tty_master = receive_fd(tty_parent.get());
-        io.tty_out = spec.stdout_fd;
-        io.tty_size_from = spec.stdin_fd >= 0 && ::isatty(spec.stdin_fd) ? spec.stdin_fd : spec.stdout_fd;
-        copy_window_size(io.tty_size_from, io.tty_master.get());
-        if (spec.interactive && spec.stdin_fd >= 0) {
-            io.tty_in = spec.stdin_fd;
-            raw.emplace(spec.stdin_fd);
-        }
-    }
+    if (spec.tty) connect_terminal(io, tty_parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
     return monitor_container(io);
 }
 

@@ -108,4 +108,16 @@ int monitor_container(MonitorIo& io) {
     return *status;
 }
 
+void connect_terminal(MonitorIo& io, int tty_socket, int stdin_fd, int stdout_fd, bool interactive,
+                      std::optional<RawTerminal>& raw) {
+    io.tty_master = receive_fd(tty_socket);
+    io.tty_out = stdout_fd;
+    io.tty_size_from = stdin_fd >= 0 && ::isatty(stdin_fd) ? stdin_fd : stdout_fd;
+    copy_window_size(io.tty_size_from, io.tty_master.get());
+    if (interactive && stdin_fd >= 0) {
+        io.tty_in = stdin_fd;
+        raw.emplace(stdin_fd);
+    }
+}
+
 }  // namespace imgbuild::runtime

@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "runtime/pty.h"
 
 namespace imgbuild::runtime {
 
@@ -26,6 +28,13 @@ struct MonitorIo {
     int tty_out = -1;                   // the pty's output goes here
     int tty_size_from = -1;             // the caller's terminal: its size is copied on SIGWINCH
 };
+
+// Receives the container's pty master from tty_socket and wires it to the caller's
+// streams: output to stdout_fd, the window size from the caller's terminal, and with
+// `interactive` stdin_fd into the pty, that terminal put in raw mode for as long as `raw`
+// lives. Used by a container's start and by exec.
+void connect_terminal(MonitorIo& io, int tty_socket, int stdin_fd, int stdout_fd, bool interactive,
+                      std::optional<RawTerminal>& raw);
 
 // Runs until the container's PID 1 has exited and every output has reached EOF.
 // Returns the exit status (128+N for signal N).
