@@ -11,13 +11,16 @@ TEST_CASE("log records: one per line, partial lines marked P, every byte kept") 
     CHECK(format_log_records(ts, 2, "no newline") == ts + " stderr P no newline\n");
     CHECK(format_log_records(ts, 1, "\n") == ts + " stdout F \n");
     CHECK(format_log_records(ts, 1, "").empty());
-    auto r = parse_log_record(ts + " stderr P x y");
+    // The record's fields are views into the line: it must outlive them.
+    std::string line = ts + " stderr P x y";
+    auto r = parse_log_record(line);
     REQUIRE(r);
     CHECK(r->stream == 2);
     CHECK(r->partial);
     CHECK(r->text == "x y");
     CHECK(r->timestamp == ts);
-    auto empty = parse_log_record(ts + " stdout F ");
+    std::string empty_line = ts + " stdout F ";
+    auto empty = parse_log_record(empty_line);
     REQUIRE(empty);
     CHECK(empty->text.empty());
     CHECK(!parse_log_record("garbage"));
