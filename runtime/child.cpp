@@ -31,14 +31,6 @@
 namespace imgbuild::runtime {
 namespace {
 
-[[noreturn]] void report_and_exit(int report_fd, int status, const std::string& message) {
-    ChildReport r;
-    r.status = status;
-    std::strncpy(r.message, message.c_str(), sizeof r.message - 1);
-    (void)!::write(report_fd, &r, sizeof r);
-    _exit(status);
-}
-
 // execve keeps ignored signals ignored and the mask as is: start the command clean.
 void reset_signals() {
     struct sigaction dfl {};
@@ -182,6 +174,14 @@ void start(const ChildContext& ctx) {
 }
 
 }  // namespace
+
+[[noreturn]] void report_and_exit(int report_fd, int status, const std::string& message) {
+    ChildReport r;
+    r.status = status;
+    std::strncpy(r.message, message.c_str(), sizeof r.message - 1);
+    (void)!::write(report_fd, &r, sizeof r);
+    _exit(status);
+}
 
 void child_main(const ChildContext& ctx) {
     try {

@@ -39,6 +39,10 @@ struct ChildContext {
     bool new_netns = true;
 };
 
+// Writes `message` as a ChildReport to the report pipe and _exits with `status`: how a
+// container's start and an exec tell the parent why they did not exec.
+[[noreturn]] void report_and_exit(int report_fd, int status, const std::string& message);
+
 // Never returns: execs the command or _exits with the reported status.
 [[noreturn]] void child_main(const ChildContext& ctx);
 

@@ -77,14 +77,6 @@ Joined open_namespaces(pid_t pid) {
     return j;
 }
 
-[[noreturn]] void report_and_exit(int fd, int status, const std::string& message) {
-    ChildReport r;
-    r.status = status;
-    std::strncpy(r.message, message.c_str(), sizeof r.message - 1);
-    (void)!::write(fd, &r, sizeof r);
-    _exit(status);
-}
-
 struct ChildArgs {
     const ExecSpec* spec;
     Joined* joined;
