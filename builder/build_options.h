@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/secrets.h"
 #include "oci/compression.h"
 #include "registry/client.h"
 
@@ -38,6 +39,8 @@ struct BuildOptions {
     std::map<std::string, std::string> labels;    // --label, added to the final image
     PullPolicy pull = PullPolicy::missing;
     registry::RegistryOptions registry;           // for FROM pulls
+    std::vector<SecretSource> secrets;            // --secret, for RUN --mount=type=secret (values never printed)
+    std::vector<SshSource> ssh;                   // --ssh, for RUN --mount=type=ssh
 };
 
 }  // namespace imgbuild::builder

@@ -11,6 +11,7 @@
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
+#include "builder/run_mounts.h"
 #include "builder/run_network.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -192,6 +193,7 @@ private:
         for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
         StepEnv env = step_env();
         if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
+        if (std::string m = mounts_fingerprint(env, step); !m.empty()) key.add("mounts", m);
         Digest k = key.finish();
 
         if (!opts_.no_cache) {

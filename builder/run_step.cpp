@@ -8,6 +8,7 @@
 #include "builder/build_state.h"
 #include "builder/container_spec.h"
 #include "builder/image_config.h"
+#include "builder/run_mounts.h"
 #include "builder/run_network.h"
 #include "common/error.h"
 #include "runtime/container.h"
@@ -48,8 +49,6 @@ uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
 
 uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
     const auto& run = *step.instruction.as<parser::Run>();
-    if (!run.mounts.empty())
-        throw Error(env.step_label(step.instruction) + ": RUN --mount is not supported by this version of imgbuild");
     const nlohmann::json& cfg = s.config["config"];
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
@@ -60,6 +59,8 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     options.user = cfg.value("User", "");
     options.hostname = "imgbuild";
     options.network = runtime::parse_network_mode(network);
+    RunMounts mounts(env, s, step, dir.path());  // held until the container is gone
+    mounts.add_to(options);
     std::vector<fs::path> lowers;
     for (const auto& l : s.layers) lowers.push_back(l.diff_dir);
     runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());

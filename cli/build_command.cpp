@@ -15,7 +15,7 @@ namespace imgbuild::cli {
 namespace {
 
 struct BuildArgs {
-    std::vector<std::string> tags, build_args, labels, allow;
+    std::vector<std::string> tags, build_args, labels, allow, secrets, ssh;
     std::string file, target, iidfile, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
     bool no_cache = false, quiet = false;
@@ -108,6 +108,11 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     if (!known) throw UsageError("--pull: unknown policy \"" + a.pull + "\" (missing, always, never)");
     if (a.push && o.tags.empty()) throw UsageError("--push: name the image with -t REGISTRY/NAME[:TAG]");
     o.registry = to_registry_options(a.reg);
+    for (const auto& s : a.secrets) {
+        o.secrets.push_back(builder::parse_secret_flag(s));
+        (void)builder::read_secret(o.secrets.back());  // a missing file fails now, not at its RUN
+    }
+    for (const auto& s : a.ssh) o.ssh.push_back(builder::parse_ssh_flag(s, std::getenv("SSH_AUTH_SOCK")));
     return o;
 }
 
@@ -126,6 +131,10 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("-o,--output", a->output, "type=oci|docker,dest=FILE: also write the image as an archive");
     cmd.add_option("--compression", a->compression, "layer compression for --output: gzip, zstd or none");
     cmd.add_option("--label", a->labels, "KEY=VALUE label on the image (repeatable)")->allow_extra_args(false);
+    cmd.add_option("--secret", a->secrets, "id=ID,src=FILE|env=VAR: a secret for RUN --mount=type=secret (repeatable)")
+        ->allow_extra_args(false);
+    cmd.add_option("--ssh", a->ssh, "default|ID[=SOCKET]: an ssh agent for RUN --mount=type=ssh (repeatable)")
+        ->allow_extra_args(false);
     cmd.add_flag("-q,--quiet", a->quiet, "print only the image id");
     cmd.add_option("--pull", a->pull, "pull FROM images: missing (default: when not in the store), always, never")
         ->allow_extra_args(false);

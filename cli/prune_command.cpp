@@ -7,6 +7,7 @@
 #include "cli/store_access.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "layerstore/cache_mounts.h"
 #include "layerstore/gc.h"
 
 namespace imgbuild::cli {
@@ -72,10 +73,17 @@ void add_prune_options(CLI::App& cmd, PruneArgs& a, const char* all_help) {
     cmd.add_option("--filter", a.filters, "until=DURATION|TIMESTAMP: only what was created before")->allow_extra_args(false);
 }
 
-int run_prune(const GlobalOptions& g, layerstore::PruneOptions opts, const PruneArgs& a) {
+// `cache_mounts`: also remove RUN --mount=type=cache dirs no build is using (builder prune,
+// prune -a; see docs/run-mounts.md for why plain prune keeps them).
+int run_prune(const GlobalOptions& g, layerstore::PruneOptions opts, const PruneArgs& a, bool cache_mounts = false) {
     opts.until = parse_until(a.filters);
     auto store = open_store(g);
     auto r = layerstore::prune(*store, opts);
+    if (cache_mounts) {
+        auto c = layerstore::prune_cache_mounts(*store, opts.until);
+        if (c.removed) std::cout << "Deleted cache mounts: " << c.removed << "\n";
+        r.reclaimed += c.reclaimed;
+    }
     if (!r.untagged.empty() || !r.deleted.empty()) {
         std::cout << "Deleted Images:\n";
         for (const auto& n : r.untagged) std::cout << "untagged: " << n << "\n";
@@ -104,6 +112,14 @@ int run_df(const GlobalOptions& g) {
     std::printf("%-16s%-10s%-10s%-10s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
     std::cout << row("Images", u.images, true) << row("Build Cache", u.build_cache, false)
               << row("Unreferenced", u.unreferenced, false);
+    layerstore::UsageRow mounts;
+    for (const auto& m : layerstore::list_cache_mounts(*store)) {
+        ++mounts.total;
+        mounts.active += m.in_use ? 1 : 0;
+        mounts.size += m.size;
+        if (!m.in_use) mounts.reclaimable += m.size;
+    }
+    std::cout << row("Cache Mounts", mounts, true);
     return 0;
 }
 
@@ -115,7 +131,7 @@ VerbRegistration prune_verb{"prune", "Remove dangling images, build cache and un
                             [](CLI::App& cmd, const GlobalOptions& g) {
     auto a = std::make_shared<PruneArgs>();
     add_prune_options(cmd, *a, "remove every image no container uses, not only untagged ones");
-    return [a, &g] { return run_prune(g, system_prune(a->all), *a); };
+    return [a, &g] { return run_prune(g, system_prune(a->all), *a, a->all); };
 }};
 
 VerbRegistration system_verb{"system", "Store-wide commands (df, prune)", [](CLI::App& cmd, const GlobalOptions& g) {
@@ -125,7 +141,7 @@ VerbRegistration system_verb{"system", "Store-wide commands (df, prune)", [](CLI
     auto* prune = cmd.add_subcommand("prune", "As `imgbuild prune`");
     add_prune_options(*prune, *a, "remove every image no container uses, not only untagged ones");
     for (auto* sub : {df, prune}) sub->fallthrough();
-    return [a, &g, df] { return df->parsed() ? run_df(g) : run_prune(g, system_prune(a->all), *a); };
+    return [a, &g, df] { return df->parsed() ? run_df(g) : run_prune(g, system_prune(a->all), *a, a->all); };
 }};
 
 VerbRegistration image_verb{"image", "Image commands (prune)", [](CLI::App& cmd, const GlobalOptions& g) {
@@ -143,10 +159,10 @@ VerbRegistration image_verb{"image", "Image commands (prune)", [](CLI::App& cmd,
 VerbRegistration builder_verb{"builder", "Build cache commands (prune)", [](CLI::App& cmd, const GlobalOptions& g) {
     auto a = std::make_shared<PruneArgs>();
     cmd.require_subcommand(1);
-    auto* prune = cmd.add_subcommand("prune", "Remove the build cache");
+    auto* prune = cmd.add_subcommand("prune", "Remove the build cache and the RUN --mount=type=cache dirs");
     add_prune_options(*prune, *a, "accepted for docker: the whole build cache is removed either way");
     prune->fallthrough();
-    return [a, &g] { return run_prune(g, {layerstore::ImagePrune::none, true, std::nullopt}, *a); };
+    return [a, &g] { return run_prune(g, {layerstore::ImagePrune::none, true, std::nullopt}, *a, true); };
 }};
 
 }  // namespace

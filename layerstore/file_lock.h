@@ -17,6 +17,7 @@ public:
     FileLock(FileLock&&) noexcept = default;
     FileLock& operator=(FileLock&&) noexcept = default;
     [[nodiscard]] bool valid() const { return fd_.valid(); }
+    [[nodiscard]] int fd() const { return fd_.get(); }
     // Converts the held lock (e.g. exclusive -> shared after start-up cleanup).
     void change_mode(int mode);
     unique_fd release() { return std::move(fd_); }

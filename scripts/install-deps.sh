@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config libarchive-dev libssl-dev nlohmann-json3-
       slirp4netns)  # slirp4netns: the private network of RUN steps and `run` (runtime/network_private.h)
 [[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file attr libcap2-bin python3 jq
                                   gcc-multilib  # gcc-multilib: escape.sh checks the i386 socketcall path
-                                  docker-registry apache2-utils openssl curl time)  # registry.sh
+                                  docker-registry apache2-utils openssl curl time  # registry.sh
+                                  openssh-client)  # run_mounts.sh: ssh-agent, ssh-add, ssh-keygen
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
