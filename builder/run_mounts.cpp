@@ -250,7 +250,11 @@ std::string mounts_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
     std::string fp;
     // The key's "var" inputs hold the env; WORKDIR changes a relative target, and the
     // instruction's text holds the mount specs as written.
-    for (const Mount& m : normalize_mounts(run->mounts, "/")) fp += mount_key(env, m) + "\n";
+    try {
+        for (const Mount& m : normalize_mounts(run->mounts, "/")) fp += mount_key(env, m) + "\n";
+    } catch (const Error& e) {
+        throw Error(env.step_label(step.instruction) + ": " + e.what());
+    }
     return fp;
 }
 
