@@ -5,6 +5,7 @@
 
 #include "builder/build_context.h"
 #include "builder/build_state.h"
+#include "builder/copy_exclude.h"
 #include "builder/copy_files.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
@@ -82,24 +83,41 @@ std::vector<std::string> context_sources(const parser::Copy& copy) {
     return out;
 }
 
-}  // namespace
+// What one COPY/ADD copies: its sources matched in `ctx` (with --parents: each root with
+// its include pattern).
+std::vector<CopySource> matched_sources(const BuildContext& ctx, const std::vector<std::string>& sources, bool parents,
+                                        const std::string& instr) {
+    if (parents) return parents_copy_sources(ctx, sources, instr);
+    std::vector<CopySource> out;
+    for (auto& m : ctx.match_all_sources(sources, instr)) out.push_back(ctx.copy_source(m));
+    return out;
+}
 
-std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::ResolvedStep& step) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
     if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
+    // (--exclude and --parents are in the instruction text, which the key holds.)
     for (const auto& src : copy.sources) {
         // A URL counts by its content (downloaded now, as Docker does), or by the checksum
         // it must have (then the step verifies it when it runs).
         if (copy.is_add && is_url(src))
             fp += "url:" + src + " " + (copy.checksum.empty() ? env.fetch(src).info.digest.str() : copy.checksum) + "\n";
     }
-    const std::vector<std::string> local = env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
+    const std::vector<std::string> local =
+        copy.parents ? parents_roots(env.context(), context_sources(copy), step.instruction.keyword)
+                     : env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
     if (!local.empty()) fp += "context:" + env.context().content_digest(local).str();
     return fp;
 }
 
-uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+// "step 3/7 COPY a /b: <what>", unless the message already names the step.
+std::string with_step_label(const std::string& label, const std::string& what) {
+    if (what.starts_with(label)) return what;
+    return label + ": " + what;
+}
+
+uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string label = env.step_label(step.instruction);
     StepDirs dirs(env.store);
@@ -109,6 +127,8 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     spec.dest = join_workdir(s.config["config"].value("WorkingDir", "/"), copy.dest);
     spec.dest_trailing_slash = ends_with_slash(copy.dest);
     if (spec.dest_trailing_slash && spec.dest != "/") spec.dest += "/";
+    // --parents copies each root's contents (a directory) into dest, as BuildKit does.
+    if (copy.parents) spec.dest_trailing_slash = true;
     spec.multiple_sources_pattern = copy.sources.size() + copy.heredocs.size() > 1;
     for (const auto& src : copy.sources) spec.multiple_sources_pattern |= contains_wildcards(src);
     if (!copy.chown.empty()) {
@@ -131,13 +151,13 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
         from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged());
         from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);
         spec.preserve_ownership = !spec.uid;  // files from a stage or image keep their owners
-        for (auto& m : from_context->match_all_sources(copy.sources, step.instruction.keyword))
-            spec.sources.push_back(from_context->copy_source(m));
+        spec.sources = matched_sources(*from_context, copy.sources, copy.parents, step.instruction.keyword);
     } else {
         spec.ignore = &env.context().ignore();
-        for (auto& m : env.context().match_all_sources(context_sources(copy), step.instruction.keyword))
-            spec.sources.push_back(env.context().copy_source(m));
+        spec.sources = matched_sources(env.context(), context_sources(copy), copy.parents, step.instruction.keyword);
     }
+    const auto exclude = exclude_matcher(copy.excludes, step.instruction.keyword + " --exclude");
+    spec.exclude = exclude.get();
     if (!spec.sources.empty()) copy_into_root(view.root_fd(), spec);
 
     // ADD <url>: downloaded, checked against --checksum, placed like a file: dest/<name from
@@ -166,14 +186,51 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     return commit_upper(env, s, dirs.upper());
 }
 
-uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path) {
+// BuildKit's WORKDIR is a Mkdir with parents made as the current USER (llb.WithUser): the
+// directories it creates are owned by that user (resolved in the image's /etc/passwd and
+// /etc/group), so `USER node` + `WORKDIR /home/node/app` gives node a directory it can
+// write. Existing directories keep their owner.
+uint64_t workdir_step_unlabelled(StepEnv& env, StageState& s, const std::string& path) {
     StepDirs dirs(env.store);
     {
         OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
-        (void)mkdirs_in_root(view.root_fd(), path, 0755);
+        const std::string user = s.config["config"].value("User", "");
+        runtime::ResolvedUser owner;
+        if (!user.empty()) {
+            const std::string what = "WORKDIR as USER " + user;
+            owner = runtime::resolve_user(user, read_user_db(view.root_fd(), "/etc/passwd", what),
+                                          read_user_db(view.root_fd(), "/etc/group", what));
+        }
+        (void)mkdirs_in_root_owned(view.root_fd(), path, 0755, owner.uid, owner.gid);
         view.unmount();
     }
     return commit_upper(env, s, dirs.upper());
+}
+
+}  // namespace
+
+std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+    try {
+        return copy_inputs_fingerprint_unlabelled(env, step);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(step.instruction), e.what()));
+    }
+}
+
+uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+    try {
+        return copy_step_unlabelled(env, s, step);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(step.instruction), e.what()));
+    }
+}
+
+uint64_t workdir_step(StepEnv& env, StageState& s, const parser::Instruction& instr, const std::string& path) {
+    try {
+        return workdir_step_unlabelled(env, s, path);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(instr), e.what()));
+    }
 }
 
 }  // namespace imgbuild::builder
