@@ -220,7 +220,7 @@ private:
         } else if (auto* w = instr.as<parser::Workdir>()) {
             std::string path = join_workdir(s.config["config"].value("WorkingDir", "/"), w->path);
             apply_config_instruction(s.config, instr, s.cmd_set);
-            bytes = workdir_step(env, s, path);
+            bytes = workdir_step(env, s, instr, path);
         } else if (instr.as<parser::ArgInstr>()) {
             // ARG changes what later steps see (their keys include it), not the image.
         } else {

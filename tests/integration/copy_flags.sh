@@ -60,4 +60,48 @@ printf 'FROM busybox\nCOPY --parents ./missing.txt /d/\n' >"$ctx/Dockerfile.miss
 check_exit "--parents: a missing plain path fails" 1 ib -f "$ctx/Dockerfile.missing" "$ctx"
 expect_match "--parents: the error names the step and the path" 'step 2/2 COPY --parents ./missing.txt /d/: .*missing.txt' "$ERR"
 
+# ======================================================================================
+# WORKDIR after USER: made as that user (BuildKit), so a node-style app can write there
+ctx=$TEST_TMP/node && mkdir -p "$ctx"
+echo '{"name":"app"}' >"$ctx/package.json"
+cat >"$ctx/Dockerfile" <<'D'
+FROM busybox
+RUN echo 'node:x:1000:1000::/home/node:/bin/sh' >>/etc/passwd && echo 'node:x:1000:' >>/etc/group && mkdir -p /home/node && chown 1000:1000 /home/node
+USER node
+WORKDIR /home/node/app/src
+COPY package.json ./
+RUN echo installed >/home/node/app/src/node_modules.marker && mkdir /home/node/app/src/node_modules
+USER root
+WORKDIR /opt/rootdir
+D
+check "WORKDIR after USER node: build (RUN writes in the WORKDIR as node)" ib -t node-app "$ctx"
+in_image node-app 'stat -c "%U %a" /home/node /home/node/app /home/node/app/src /home/node/app/src/node_modules; stat -c %U /opt/rootdir /home; cat /home/node/app/src/node_modules.marker'
+expect_eq "WORKDIR: dirs it creates belong to the current USER, existing ones keep theirs" "node 755
+node 755
+node 755
+node 755
+root
+root
+installed" "$OUT"
+printf 'FROM busybox\nUSER nobody-here\nWORKDIR /w\n' >"$ctx/Dockerfile.nouser"
+check_exit "WORKDIR as an unknown USER fails" 1 ib -f "$ctx/Dockerfile.nouser" "$ctx"
+expect_match "WORKDIR: the error names the step and the user" 'step 3/3 WORKDIR /w: .*nobody-here' "$ERR"
+
+# ======================================================================================
+# Errors name their step; a source hidden by .dockerignore says so; images columns
+ctx=$TEST_TMP/errs && mkdir -p "$ctx"
+echo s >"$ctx/secret.txt" && echo secret.txt >"$ctx/.dockerignore"
+printf 'FROM busybox\nENV A=1\nCOPY secret.txt /app/\n' >"$ctx/Dockerfile"
+check_exit "COPY of an ignored file fails" 1 ib "$ctx"
+expect_match "the error names the step and says .dockerignore excludes it" \
+  'step 3/3 COPY secret.txt /app/: .*secret.txt is in the build context but excluded by .dockerignore' "$ERR"
+printf 'FROM busybox\nCOPY nothere.txt /app/\n' >"$ctx/Dockerfile"
+check_exit "COPY of a missing file fails" 1 ib "$ctx"
+expect_match "a missing source: the step and 'does not exist'" 'step 2/2 COPY nothere.txt /app/: .*does not exist' "$ERR"
+long=registry.example.com:5000/team/a-very-long-repository-name/with-a-path
+check "tag a long name" ib tag busybox "$long:a-rather-long-tag-name-1.2.3"
+run ib images
+cols=$(awk 'NR==1 { print index($0, "IMAGE ID") } NR>1 { print index($0, substr($3, 1, 6)) }' <<<"$OUT" | sort -u | wc -l)
+expect_eq "images: the IMAGE ID column starts at the same place on every line" 1 "$cols"
+
 finish
