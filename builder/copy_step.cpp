@@ -7,6 +7,7 @@
 #include "builder/build_state.h"
 #include "builder/copy_exclude.h"
 #include "builder/copy_files.h"
+#include "builder/copy_link.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "builder/url_fetch.h"
@@ -69,12 +70,6 @@ bool ends_with_slash(const std::string& dest) {
     return !dest.empty() && (dest.back() == '/' || dest == "." || (dest.size() >= 2 && dest.substr(dest.size() - 2) == "/."));
 }
 
-// --chown=1000 (a numeric uid, no group) owns files by 1000:1000 in both of Docker's
-// builders, whatever /etc/passwd says of uid 1000; a name takes its primary group from there.
-bool is_numeric_uid_only(const std::string& chown) {
-    return chown.find(':') == std::string::npos && chown.find_first_not_of("0123456789") == std::string::npos;
-}
-
 // The sources read from the build context: all but ADD's URLs.
 std::vector<std::string> context_sources(const parser::Copy& copy) {
     std::vector<std::string> out;
@@ -121,7 +116,14 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string label = env.step_label(step.instruction);
     StepDirs dirs(env.store);
-    OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
+    // --link: the files go into an empty dir (the upper dir itself, no overlay); the parent
+    // is mounted read-only only to resolve --chown names.
+    const bool linked = is_linked_copy(step);
+    OverlayView view(env.store, s.layers, linked ? fs::path() : dirs.upper(), linked ? fs::path() : dirs.work(),
+                     dirs.merged());
+    unique_fd linked_root;
+    if (linked) linked_root = open_or_throw(dirs.upper(), O_PATH | O_DIRECTORY);
+    const int root = linked ? linked_root.get() : view.root_fd();
 
     CopySpec spec;
     spec.dest = join_workdir(s.config["config"].value("WorkingDir", "/"), copy.dest);
@@ -133,10 +135,9 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
     for (const auto& src : copy.sources) spec.multiple_sources_pattern |= contains_wildcards(src);
     if (!copy.chown.empty()) {
         const std::string what = copy.is_add ? "ADD --chown=" + copy.chown : "COPY --chown=" + copy.chown;
-        auto user = runtime::resolve_user(copy.chown, read_user_db(view.root_fd(), "/etc/passwd", what),
-                                          read_user_db(view.root_fd(), "/etc/group", what));
-        spec.uid = user.uid;
-        spec.gid = is_numeric_uid_only(copy.chown) ? user.uid : user.gid;
+        const ChownIds ids = resolve_chown_in(view.root_fd(), copy.chown, what);
+        spec.uid = ids.uid;
+        spec.gid = ids.gid;
     }
     if (!copy.chmod.empty()) spec.mode = parse_chmod(copy.chmod, label);
     spec.extract_archives = copy.is_add && copy.from.empty();
@@ -158,7 +159,7 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
     }
     const auto exclude = exclude_matcher(copy.excludes, step.instruction.keyword + " --exclude");
     spec.exclude = exclude.get();
-    if (!spec.sources.empty()) copy_into_root(view.root_fd(), spec);
+    if (!spec.sources.empty()) copy_into_root(root, spec);
 
     // ADD <url>: downloaded, checked against --checksum, placed like a file: dest/<name from
     // the URL> when dest ends in '/' or is a directory, mode 0600, mtime from Last-Modified.
@@ -169,7 +170,7 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
             throw Error(label + ": " + src + ": checksum mismatch: expected " + copy.checksum + ", got " +
                         d.info.digest.str());
         unique_fd in = open_or_throw(d.file, O_RDONLY);
-        place_downloaded_file(view.root_fd(), spec.dest, spec.dest_trailing_slash,
+        place_downloaded_file(root, spec.dest, spec.dest_trailing_slash,
                               d.info.file_name.empty() ? "index.html" : d.info.file_name, in.get(),
                               spec.mode.value_or(0600), spec.uid.value_or(0), spec.gid.value_or(0),
                               d.info.last_modified);
@@ -178,10 +179,11 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
     // COPY <<EOF /dest: each heredoc is a file named by its delimiter.
     for (const auto& h : copy.heredocs) {
         std::string dest = spec.dest_trailing_slash || copy.heredocs.size() > 1 ? spec.dest + (spec.dest.back() == '/' ? "" : "/") + h.name : spec.dest;
-        write_file_in_root(view.root_fd(), dest, h.body, spec.mode.value_or(0644), spec.uid.value_or(0), spec.gid.value_or(0));
+        write_file_in_root(root, dest, h.body, spec.mode.value_or(0644), spec.uid.value_or(0), spec.gid.value_or(0));
     }
 
     from_view.reset();
+    linked_root.reset();
     view.unmount();
     return commit_upper(env, s, dirs.upper());
 }

@@ -104,4 +104,46 @@ run ib images
 cols=$(awk 'NR==1 { print index($0, "IMAGE ID") } NR>1 { print index($0, substr($3, 1, 6)) }' <<<"$OUT" | sort -u | wc -l)
 expect_eq "images: the IMAGE ID column starts at the same place on every line" 1 "$cols"
 
+# ======================================================================================
+# COPY --link: a new base keeps the linked layer (same diffID, a cache hit)
+ctx=$TEST_TMP/link && mkdir -p "$ctx/app/sub"
+echo app >"$ctx/app/main.txt" && echo sub >"$ctx/app/sub/s.txt"
+make_base() {
+  printf 'FROM busybox\nRUN echo %s >/base-marker && ln -s /srv /data && mkdir /srv\n' "$1" >"$ctx/Dockerfile.base"
+  ib -t linkbase -f "$ctx/Dockerfile.base" "$ctx" >/dev/null
+}
+cat >"$ctx/Dockerfile" <<'D'
+FROM linkbase
+ENV BASE_ENV=x
+WORKDIR /w
+COPY --link app/ /app/
+COPY --link --chown=1000:1000 app/main.txt /data/linked.txt
+COPY app/main.txt rel.txt
+D
+check "COPY --link: base 1" make_base one
+check "COPY --link: build over base 1" ib -t linked "$ctx"
+layers1=$(ib inspect --format '{{json .RootFS.Layers}}' linked)
+in_image linked 'cat /base-marker /app/main.txt /app/sub/s.txt /w/rel.txt; test -L /data || echo data-is-a-dir; ls /srv | wc -l; stat -c %u /data/linked.txt'
+expect_eq "COPY --link: files in place, an image symlink on the way is not followed" "one
+app
+sub
+app
+data-is-a-dir
+0
+1000" "$OUT"
+check "COPY --link: base 2 (different)" make_base two
+run ib -t linked --progress plain "$ctx"
+expect_eq "COPY --link: rebuild over a new base succeeds" 0 "$RC"
+layers2=$(ib inspect --format '{{json .RootFS.Layers}}' linked)
+expect_eq "COPY --link: both linked steps are cache hits over the new base" "[4/6] CACHED
+[5/6] CACHED" "$(grep -E '^\[[45]/6\] CACHED' <<<"$OUT")"
+expect_eq "COPY --link: the unlinked COPY after them runs again" 0 "$(grep -c '^\[6/6\] CACHED' <<<"$OUT")"
+expect_eq "COPY --link: the linked layers keep their diffIDs" "$(jq -c '.[-3:-1]' <<<"$layers1")" "$(jq -c '.[-3:-1]' <<<"$layers2")"
+expect_ne "COPY --link: the base layers changed" "$(jq -c '.[0:-3]' <<<"$layers1")" "$(jq -c '.[0:-3]' <<<"$layers2")"
+in_image linked 'cat /base-marker /app/main.txt /w/rel.txt'
+expect_eq "COPY --link: the image has the new base and the linked files" "two
+app
+app" "$OUT"
+check "fsck after a rebased --link layer" ib fsck
+
 finish
