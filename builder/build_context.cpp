@@ -163,7 +163,13 @@ std::vector<std::string> BuildContext::match(std::string_view source, std::strin
     };
 
     if (!contains_wildcards(cleaned)) {
-        if (!visible(cleaned)) throw Error(not_found(instr, source));
+        if (!visible(cleaned)) {
+            // There, but .dockerignore hides it: say so, "does not exist" would mislead.
+            if (auto r = resolve_path(cleaned, source, instr))
+                throw Error(std::string(instr) + " failed: " + std::string(source) +
+                            " is in the build context but excluded by .dockerignore");
+            throw Error(not_found(instr, source));
+        }
         return {cleaned};
     }
 

@@ -60,7 +60,8 @@ struct StepEnv {
 // Each returns the size of the layer made (0: none).
 uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step);
 uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step);
-uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path);
+// WORKDIR: creates `path` (and its parents) owned by the config's current USER, as BuildKit.
+uint64_t workdir_step(StepEnv& env, StageState& s, const parser::Instruction& instr, const std::string& path);
 
 // Turns `upper` into a layer on top of s.layers unless it is empty. Returns its tar size.
 uint64_t commit_upper(StepEnv& env, StageState& s, const std::filesystem::path& upper);

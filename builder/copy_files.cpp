@@ -349,34 +349,93 @@ private:
         if (!src_dir) throw_errno("open", src.path);
         unique_fd dst_dir(::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dst_dir) throw_errno("open", dst_path);
-        copy_children(src, src_dir.get(), src.path, dst_dir.get(), dst_path);
+        copy_children(src, src_dir.get(), src.path, "", dst_dir.get(), dst_path);
         if (dir.created) {
             apply_metadata_fd(dst_dir.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
             copy_xattrs(src_dir.get(), dst_dir.get(), src.path, dst_path);
         }
     }
 
-    void copy_children(const CopySource& src, int src_dir, const std::string& src_rel, int dst_dir,
-                       const std::string& dst_path) {
+    // The entries of a source directory. `in_src` is the path relative to the source (what
+    // --exclude and --parents patterns see, as fsutil's copy matches them). dst_dir < 0: the
+    // destination dir is pending (materialize() makes it when something lands in it).
+    void copy_children(const CopySource& src, int src_dir, const std::string& src_rel, const std::string& in_src,
+                       int dst_dir, const std::string& dst_path) {
         for (const auto& child : list_sorted(src_dir, src_rel)) {
             const std::string child_rel = join_path(src_rel, child);
+            const std::string child_in_src = join_path(in_src, child);
             struct stat st{};
             if (::fstatat(src_dir, child.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT) continue;
                 throw_errno("stat", child_rel);
             }
+            const bool is_dir = S_ISDIR(st.st_mode);
             if (spec_.ignore && !spec_.ignore->empty() && spec_.ignore->excluded(child_rel) &&
-                !(S_ISDIR(st.st_mode) && spec_.ignore->may_include_below(child_rel)))
+                !(is_dir && spec_.ignore->may_include_below(child_rel)))
                 continue;
-            copy_entry(src, src_dir, child, child_rel, st, dst_dir, child, join_path(dst_path, child));
+            // BuildKit's include/exclude: an entry that is not itself selected is skipped, but
+            // a directory is still walked when something below it may be (an include pattern
+            // such as a/*/c, or an exception "!a/b" under an excluded a); its copy is then
+            // made only if something below it is copied.
+            bool selected = true, walk = true;
+            if (src.include && !src.include->excluded(child_in_src)) {
+                selected = false;
+                walk = src.include->may_match_below(child_in_src);
+            }
+            if (spec_.exclude && spec_.exclude->excluded(child_in_src)) {
+                selected = false;
+                walk = walk && spec_.exclude->may_include_below(child_in_src);
+            }
+            const std::string child_dst = join_path(dst_path, child);
+            if (!selected) {
+                if (is_dir && walk) walk_pending_dir(src, src_dir, child, child_rel, child_in_src, st, dst_dir, child_dst);
+                continue;
+            }
+            const int dfd = dst_dir >= 0 ? dst_dir : materialize();
+            copy_entry(src, src_dir, child, child_rel, child_in_src, st, dfd, child, child_dst);
         }
+    }
+
+    // A directory walked but not (yet) copied: pushed as pending, made by materialize().
+    void walk_pending_dir(const CopySource& src, int src_parent, const std::string& name, const std::string& src_rel,
+                          const std::string& in_src, const struct stat& st, int dst_parent,
+                          const std::string& dst_path) {
+        unique_fd in(::openat(src_parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!in) throw_errno("open", src_rel);
+        pending_.push_back(Pending{st, name, src_rel, dst_path, dst_parent, {}, false});
+        try {
+            copy_children(src, in.get(), src_rel, in_src, -1, dst_path);
+        } catch (...) {
+            pending_.pop_back();
+            throw;
+        }
+        Pending done = std::move(pending_.back());
+        pending_.pop_back();
+        if (done.created) {
+            apply_metadata_fd(done.dst.get(), owner_for(done.st), perm_for(done.st), done.st.st_mtim, dst_path);
+            copy_xattrs(in.get(), done.dst.get(), src_rel, dst_path);
+        }
+    }
+
+    // Makes the pending directories (outermost first) and returns the innermost one's fd.
+    int materialize() {
+        for (size_t i = 0; i < pending_.size(); ++i) {
+            Pending& p = pending_[i];
+            if (p.dst) continue;
+            const int parent = p.dst_parent >= 0 ? p.dst_parent : pending_[i - 1].dst.get();
+            OpenedDir d = open_or_make_dir(parent, p.name, p.src_rel, p.dst_path);
+            p.dst = std::move(d.fd);
+            p.created = d.created;
+        }
+        return pending_.back().dst.get();
     }
 
     // One entry below a copied directory: symlinks are copied, not followed.
     void copy_entry(const CopySource& src, int src_dir, const std::string& name, const std::string& src_rel,
-                    const struct stat& st, int dst_dir, const std::string& dst_name, const std::string& dst_path) {
+                    const std::string& in_src, const struct stat& st, int dst_dir, const std::string& dst_name,
+                    const std::string& dst_path) {
         switch (st.st_mode & S_IFMT) {
-            case S_IFDIR: copy_subdir(src, src_dir, name, src_rel, st, dst_dir, dst_name, dst_path); return;
+            case S_IFDIR: copy_subdir(src, src_dir, name, src_rel, in_src, st, dst_dir, dst_name, dst_path); return;
             case S_IFREG: {
                 unique_fd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
                 if (!in) throw_errno("open", src_rel);
@@ -404,37 +463,50 @@ private:
         }
     }
 
-    void copy_subdir(const CopySource& src, int src_parent, const std::string& name, const std::string& src_rel,
-                     const struct stat& st, int dst_parent, const std::string& dst_name, const std::string& dst_path) {
+    struct OpenedDir {
+        unique_fd fd;
         bool created = false;
-        unique_fd dst;
+    };
+
+    // The destination directory dst_parent/dst_name: an existing one (an image symlink to a
+    // directory, lib -> usr/lib, is merged into, in the root), or a new one (0700 until its
+    // metadata is applied after its contents).
+    OpenedDir open_or_make_dir(int dst_parent, const std::string& dst_name, const std::string& src_rel,
+                               const std::string& dst_path) {
+        OpenedDir d;
         struct stat dst_st{};
         if (::fstatat(dst_parent, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) throw_errno("stat", dst_path);
             if (::mkdirat(dst_parent, dst_name.c_str(), 0700) != 0) throw_errno("mkdir", dst_path);
-            created = true;
+            d.created = true;
         } else if (S_ISLNK(dst_st.st_mode)) {
-            // An image symlink to a directory (lib -> usr/lib): merge into its target, in the root.
             if (!existing_dir(dst_path)) {
                 if (::unlinkat(dst_parent, dst_name.c_str(), 0) != 0) throw_errno("unlink", dst_path);
                 if (::mkdirat(dst_parent, dst_name.c_str(), 0700) != 0) throw_errno("mkdir", dst_path);
-                created = true;
+                d.created = true;
             } else {
-                dst = open_in_root(root_, dst_path, O_RDONLY | O_DIRECTORY);
+                d.fd = open_in_root(root_, dst_path, O_RDONLY | O_DIRECTORY);
             }
         } else if (!S_ISDIR(dst_st.st_mode)) {
             throw Error("cannot copy directory " + src_rel + " to " + dst_path + ": a non-directory exists there");
         }
-        if (!dst) {
-            dst.reset(::openat(dst_parent, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!dst) throw_errno("open", dst_path);
+        if (!d.fd) {
+            d.fd.reset(::openat(dst_parent, dst_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!d.fd) throw_errno("open", dst_path);
         }
+        return d;
+    }
+
+    void copy_subdir(const CopySource& src, int src_parent, const std::string& name, const std::string& src_rel,
+                     const std::string& in_src, const struct stat& st, int dst_parent, const std::string& dst_name,
+                     const std::string& dst_path) {
+        OpenedDir dst = open_or_make_dir(dst_parent, dst_name, src_rel, dst_path);
         unique_fd in(::openat(src_parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!in) throw_errno("open", src_rel);
-        copy_children(src, in.get(), src_rel, dst.get(), dst_path);
-        if (created) {
-            apply_metadata_fd(dst.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
-            copy_xattrs(in.get(), dst.get(), src_rel, dst_path);
+        copy_children(src, in.get(), src_rel, in_src, dst.fd.get(), dst_path);
+        if (dst.created) {
+            apply_metadata_fd(dst.fd.get(), owner_for(st), perm_for(st), st.st_mtim, dst_path);
+            copy_xattrs(in.get(), dst.fd.get(), src_rel, dst_path);
         }
     }
 
@@ -488,9 +560,19 @@ private:
 
     void extract_archive(int fd, const std::string& src_desc);
 
+    // A directory being walked whose copy is not made yet (see walk_pending_dir).
+    struct Pending {
+        struct stat st;
+        std::string name, src_rel, dst_path;
+        int dst_parent;  // < 0: the previous pending entry
+        unique_fd dst;   // set once made
+        bool created;
+    };
+
     int root_;
     const CopySpec& spec_;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;  // source inode -> first dest path
+    std::vector<Pending> pending_;
 };
 
 // ---------------------------------------------------------------------------------------

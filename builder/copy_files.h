@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ struct CopySource {
     // the last component of `path`. (BuildContext::copy_source sets it to the name as
     // written when `path` is a resolved symlink.)
     std::string name;
+    // COPY --parents: only the entries below `path` that this matches (paths relative to
+    // `path`, moby/patternmatcher rules) are copied, with the directories that lead to them;
+    // null: everything.
+    std::shared_ptr<const IgnoreMatcher> include;
 };
 
 struct CopySpec {
@@ -48,6 +53,9 @@ struct CopySpec {
     bool extract_archives = false;
     // Context sources: paths (relative to the source's root) excluded here are not copied.
     const IgnoreMatcher* ignore = nullptr;
+    // COPY/ADD --exclude: entries below each source (paths relative to that source, as
+    // BuildKit's copy matches them; the source itself is never excluded) are not copied.
+    const IgnoreMatcher* exclude = nullptr;
 };
 
 // Copies every source to spec.dest in dest_root_fd. Rules (Docker):

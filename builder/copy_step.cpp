@@ -5,7 +5,9 @@
 
 #include "builder/build_context.h"
 #include "builder/build_state.h"
+#include "builder/copy_exclude.h"
 #include "builder/copy_files.h"
+#include "builder/copy_link.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "builder/url_fetch.h"
@@ -68,12 +70,6 @@ bool ends_with_slash(const std::string& dest) {
     return !dest.empty() && (dest.back() == '/' || dest == "." || (dest.size() >= 2 && dest.substr(dest.size() - 2) == "/."));
 }
 
-// --chown=1000 (a numeric uid, no group) owns files by 1000:1000 in both of Docker's
-// builders, whatever /etc/passwd says of uid 1000; a name takes its primary group from there.
-bool is_numeric_uid_only(const std::string& chown) {
-    return chown.find(':') == std::string::npos && chown.find_first_not_of("0123456789") == std::string::npos;
-}
-
 // The sources read from the build context: all but ADD's URLs.
 std::vector<std::string> context_sources(const parser::Copy& copy) {
     std::vector<std::string> out;
@@ -82,41 +78,66 @@ std::vector<std::string> context_sources(const parser::Copy& copy) {
     return out;
 }
 
-}  // namespace
+// What one COPY/ADD copies: its sources matched in `ctx` (with --parents: each root with
+// its include pattern).
+std::vector<CopySource> matched_sources(const BuildContext& ctx, const std::vector<std::string>& sources, bool parents,
+                                        const std::string& instr) {
+    if (parents) return parents_copy_sources(ctx, sources, instr);
+    std::vector<CopySource> out;
+    for (auto& m : ctx.match_all_sources(sources, instr)) out.push_back(ctx.copy_source(m));
+    return out;
+}
 
-std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::ResolvedStep& step) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
     if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
+    // (--exclude and --parents are in the instruction text, which the key holds.)
     for (const auto& src : copy.sources) {
         // A URL counts by its content (downloaded now, as Docker does), or by the checksum
         // it must have (then the step verifies it when it runs).
         if (copy.is_add && is_url(src))
             fp += "url:" + src + " " + (copy.checksum.empty() ? env.fetch(src).info.digest.str() : copy.checksum) + "\n";
     }
-    const std::vector<std::string> local = env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
+    const std::vector<std::string> local =
+        copy.parents ? parents_roots(env.context(), context_sources(copy), step.instruction.keyword)
+                     : env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
     if (!local.empty()) fp += "context:" + env.context().content_digest(local).str();
     return fp;
 }
 
-uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+// "step 3/7 COPY a /b: <what>", unless the message already names the step.
+std::string with_step_label(const std::string& label, const std::string& what) {
+    if (what.starts_with(label)) return what;
+    return label + ": " + what;
+}
+
+uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string label = env.step_label(step.instruction);
     StepDirs dirs(env.store);
-    OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
+    // --link: the files go into an empty dir (the upper dir itself, no overlay); the parent
+    // is mounted read-only only to resolve --chown names.
+    const bool linked = is_linked_copy(step);
+    OverlayView view(env.store, s.layers, linked ? fs::path() : dirs.upper(), linked ? fs::path() : dirs.work(),
+                     dirs.merged());
+    unique_fd linked_root;
+    if (linked) linked_root = open_or_throw(dirs.upper(), O_PATH | O_DIRECTORY);
+    const int root = linked ? linked_root.get() : view.root_fd();
 
     CopySpec spec;
     spec.dest = join_workdir(s.config["config"].value("WorkingDir", "/"), copy.dest);
     spec.dest_trailing_slash = ends_with_slash(copy.dest);
     if (spec.dest_trailing_slash && spec.dest != "/") spec.dest += "/";
+    // --parents copies each root's contents (a directory) into dest, as BuildKit does.
+    if (copy.parents) spec.dest_trailing_slash = true;
     spec.multiple_sources_pattern = copy.sources.size() + copy.heredocs.size() > 1;
     for (const auto& src : copy.sources) spec.multiple_sources_pattern |= contains_wildcards(src);
     if (!copy.chown.empty()) {
         const std::string what = copy.is_add ? "ADD --chown=" + copy.chown : "COPY --chown=" + copy.chown;
-        auto user = runtime::resolve_user(copy.chown, read_user_db(view.root_fd(), "/etc/passwd", what),
-                                          read_user_db(view.root_fd(), "/etc/group", what));
-        spec.uid = user.uid;
-        spec.gid = is_numeric_uid_only(copy.chown) ? user.uid : user.gid;
+        const ChownIds ids = resolve_chown_in(view.root_fd(), copy.chown, what);
+        spec.uid = ids.uid;
+        spec.gid = ids.gid;
     }
     if (!copy.chmod.empty()) spec.mode = parse_chmod(copy.chmod, label);
     spec.extract_archives = copy.is_add && copy.from.empty();
@@ -131,14 +152,14 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
         from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged());
         from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);
         spec.preserve_ownership = !spec.uid;  // files from a stage or image keep their owners
-        for (auto& m : from_context->match_all_sources(copy.sources, step.instruction.keyword))
-            spec.sources.push_back(from_context->copy_source(m));
+        spec.sources = matched_sources(*from_context, copy.sources, copy.parents, step.instruction.keyword);
     } else {
         spec.ignore = &env.context().ignore();
-        for (auto& m : env.context().match_all_sources(context_sources(copy), step.instruction.keyword))
-            spec.sources.push_back(env.context().copy_source(m));
+        spec.sources = matched_sources(env.context(), context_sources(copy), copy.parents, step.instruction.keyword);
     }
-    if (!spec.sources.empty()) copy_into_root(view.root_fd(), spec);
+    const auto exclude = exclude_matcher(copy.excludes, step.instruction.keyword + " --exclude");
+    spec.exclude = exclude.get();
+    if (!spec.sources.empty()) copy_into_root(root, spec);
 
     // ADD <url>: downloaded, checked against --checksum, placed like a file: dest/<name from
     // the URL> when dest ends in '/' or is a directory, mode 0600, mtime from Last-Modified.
@@ -149,7 +170,7 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
             throw Error(label + ": " + src + ": checksum mismatch: expected " + copy.checksum + ", got " +
                         d.info.digest.str());
         unique_fd in = open_or_throw(d.file, O_RDONLY);
-        place_downloaded_file(view.root_fd(), spec.dest, spec.dest_trailing_slash,
+        place_downloaded_file(root, spec.dest, spec.dest_trailing_slash,
                               d.info.file_name.empty() ? "index.html" : d.info.file_name, in.get(),
                               spec.mode.value_or(0600), spec.uid.value_or(0), spec.gid.value_or(0),
                               d.info.last_modified);
@@ -158,22 +179,60 @@ uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step
     // COPY <<EOF /dest: each heredoc is a file named by its delimiter.
     for (const auto& h : copy.heredocs) {
         std::string dest = spec.dest_trailing_slash || copy.heredocs.size() > 1 ? spec.dest + (spec.dest.back() == '/' ? "" : "/") + h.name : spec.dest;
-        write_file_in_root(view.root_fd(), dest, h.body, spec.mode.value_or(0644), spec.uid.value_or(0), spec.gid.value_or(0));
+        write_file_in_root(root, dest, h.body, spec.mode.value_or(0644), spec.uid.value_or(0), spec.gid.value_or(0));
     }
 
     from_view.reset();
+    linked_root.reset();
     view.unmount();
     return commit_upper(env, s, dirs.upper());
 }
 
-uint64_t workdir_step(StepEnv& env, StageState& s, const std::string& path) {
+// BuildKit's WORKDIR is a Mkdir with parents made as the current USER (llb.WithUser): the
+// directories it creates are owned by that user (resolved in the image's /etc/passwd and
+// /etc/group), so `USER node` + `WORKDIR /home/node/app` gives node a directory it can
+// write. Existing directories keep their owner.
+uint64_t workdir_step_unlabelled(StepEnv& env, StageState& s, const std::string& path) {
     StepDirs dirs(env.store);
     {
         OverlayView view(env.store, s.layers, dirs.upper(), dirs.work(), dirs.merged());
-        (void)mkdirs_in_root(view.root_fd(), path, 0755);
+        const std::string user = s.config["config"].value("User", "");
+        runtime::ResolvedUser owner;
+        if (!user.empty()) {
+            const std::string what = "WORKDIR as USER " + user;
+            owner = runtime::resolve_user(user, read_user_db(view.root_fd(), "/etc/passwd", what),
+                                          read_user_db(view.root_fd(), "/etc/group", what));
+        }
+        (void)mkdirs_in_root_owned(view.root_fd(), path, 0755, owner.uid, owner.gid);
         view.unmount();
     }
     return commit_upper(env, s, dirs.upper());
+}
+
+}  // namespace
+
+std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+    try {
+        return copy_inputs_fingerprint_unlabelled(env, step);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(step.instruction), e.what()));
+    }
+}
+
+uint64_t copy_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+    try {
+        return copy_step_unlabelled(env, s, step);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(step.instruction), e.what()));
+    }
+}
+
+uint64_t workdir_step(StepEnv& env, StageState& s, const parser::Instruction& instr, const std::string& path) {
+    try {
+        return workdir_step_unlabelled(env, s, path);
+    } catch (const Error& e) {
+        throw Error(with_step_label(env.step_label(instr), e.what()));
+    }
 }
 
 }  // namespace imgbuild::builder

@@ -315,6 +315,35 @@ bool contains_wildcards(std::string_view pattern) {
     return false;
 }
 
+namespace {
+
+// One pattern as moby/patternmatcher.New takes it: trimmed, '!' for an exception, cleaned,
+// a leading '/' dropped. nullopt for a blank one. `where` names it in errors.
+std::optional<IgnoreMatcher::Pattern> parse_pattern(std::string_view line, const std::string& where) {
+    line = trim(line);
+    if (line.empty()) return std::nullopt;
+    IgnoreMatcher::Pattern p;
+    if (line.front() == '!') {
+        p.exception = true;
+        line = trim(line.substr(1));
+        if (line.empty()) throw UsageError(where + ": illegal exclusion pattern: \"!\"");
+    }
+    std::string cleaned = clean_slash_path(line);
+    if (cleaned.size() > 1 && cleaned.front() == '/') cleaned.erase(0, 1);
+    bool ok = false;
+    p.tokens = tokenize(cleaned, p.literal, ok);
+    if (!ok) throw UsageError(where + ": syntax error in pattern \"" + std::string(line) + "\"");
+    p.text = std::move(cleaned);
+    return p;
+}
+
+}  // namespace
+
+void IgnoreMatcher::add(Pattern p) {
+    has_exceptions_ = has_exceptions_ || p.exception;
+    patterns_.push_back(std::move(p));
+}
+
 IgnoreMatcher IgnoreMatcher::from_text(std::string_view text) {
     IgnoreMatcher m;
     size_t line_no = 0;
@@ -327,26 +356,15 @@ IgnoreMatcher IgnoreMatcher::from_text(std::string_view text) {
         i = j + 1;
         ++line_no;
         if (line.starts_with('#')) continue;
-        line = trim(line);
-        if (line.empty()) continue;
-        Pattern p;
-        if (line.front() == '!') {
-            p.exception = true;
-            line = trim(line.substr(1));
-            if (line.empty())
-                throw UsageError(".dockerignore:" + std::to_string(line_no) + ": illegal exclusion pattern: \"!\"");
-        }
-        std::string cleaned = clean_slash_path(line);
-        if (cleaned.size() > 1 && cleaned.front() == '/') cleaned.erase(0, 1);
-        bool ok = false;
-        p.tokens = tokenize(cleaned, p.literal, ok);
-        if (!ok)
-            throw UsageError(".dockerignore:" + std::to_string(line_no) + ": syntax error in pattern \"" +
-                             std::string(line) + "\"");
-        p.text = std::move(cleaned);
-        m.has_exceptions_ = m.has_exceptions_ || p.exception;
-        m.patterns_.push_back(std::move(p));
+        if (auto p = parse_pattern(line, ".dockerignore:" + std::to_string(line_no))) m.add(std::move(*p));
     }
+    return m;
+}
+
+IgnoreMatcher IgnoreMatcher::from_patterns(const std::vector<std::string>& patterns, const std::string& what) {
+    IgnoreMatcher m;
+    for (const auto& text : patterns)
+        if (auto p = parse_pattern(text, what)) m.add(std::move(*p));
     return m;
 }
 
@@ -376,6 +394,17 @@ bool IgnoreMatcher::may_include_below(std::string_view relative_dir) const {
     const std::string prefix = normalize_relative(relative_dir) + "/";
     for (const auto& p : patterns_) {
         if (!p.exception) continue;
+        Nfa nfa(p.tokens);
+        nfa.feed(prefix);
+        if (nfa.can_continue()) return true;
+    }
+    return false;
+}
+
+bool IgnoreMatcher::may_match_below(std::string_view relative_dir) const {
+    const std::string prefix = normalize_relative(relative_dir) + "/";
+    for (const auto& p : patterns_) {
+        if (p.exception) continue;
         Nfa nfa(p.tokens);
         nfa.feed(prefix);
         if (nfa.can_continue()) return true;

@@ -27,6 +27,9 @@ public:
     static IgnoreMatcher from_text(std::string_view text);
     // Reads context_dir/.dockerignore; a context without one ignores nothing.
     static IgnoreMatcher from_context(const std::filesystem::path& context_dir);
+    // Patterns given one by one, as moby/patternmatcher.New takes them (COPY --exclude,
+    // --parents): no comments; blank ones skipped. `what` prefixes errors ("COPY --exclude").
+    static IgnoreMatcher from_patterns(const std::vector<std::string>& patterns, const std::string& what);
 
     // Whether `relative_path` (relative to the context root, '/'-separated; a leading "/"
     // or "./" is tolerated) is excluded. The root itself is never excluded.
@@ -35,6 +38,10 @@ public:
     // False only when the directory is excluded and no exception pattern could re-include
     // anything below it: a walk may then skip the whole directory without reading it.
     [[nodiscard]] bool may_include_below(std::string_view relative_dir) const;
+
+    // Whether a pattern (not an exception) could match a path strictly below `relative_dir`
+    // (a pattern matching the dir itself matches what is below it too: ask excluded() first).
+    [[nodiscard]] bool may_match_below(std::string_view relative_dir) const;
 
     [[nodiscard]] bool empty() const { return patterns_.empty(); }
     [[nodiscard]] bool has_exceptions() const { return has_exceptions_; }
@@ -50,6 +57,7 @@ public:
     };
 
 private:
+    void add(Pattern p);
     std::vector<Pattern> patterns_;
     bool has_exceptions_ = false;
 };

@@ -8,6 +8,7 @@
 
 #include "builder/build_context.h"
 #include "builder/build_state.h"
+#include "builder/copy_link.h"
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
@@ -187,17 +188,19 @@ private:
         progress_.step_start(step_, total_, instr.original);
         auto t0 = std::chrono::steady_clock::now();
 
-        CacheKey key(s.state);
-        key.add("instruction", instr.original);
-        const parser::Env visible = step.visible();
-        for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
         StepEnv env = step_env();
+        const bool linked = is_linked_copy(step);  // keyed without the parent (copy_link.h)
+        CacheKey key(linked ? linked_copy_state(env, s, step) : s.state);
+        key.add("instruction", instr.original);
+        const parser::Env visible = linked ? parser::Env() : step.visible();
+        for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
         if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
         if (std::string m = mounts_fingerprint(env, step); !m.empty()) key.add("mounts", m);
         Digest k = key.finish();
 
         if (!opts_.no_cache) {
             if (auto hit = cache_.lookup(k)) {
+                if (linked) rebase_linked_hit(env, s, *hit);
                 // The key is the parent's content, not its history: keep ours, add the step's.
                 json history = s.config.contains("history") ? s.config["history"] : json::array();
                 const json& cached_history = hit->config.contains("history") ? hit->config["history"] : json::array();
@@ -222,7 +225,7 @@ private:
         } else if (auto* w = instr.as<parser::Workdir>()) {
             std::string path = join_workdir(s.config["config"].value("WorkingDir", "/"), w->path);
             apply_config_instruction(s.config, instr, s.cmd_set);
-            bytes = workdir_step(env, s, path);
+            bytes = workdir_step(env, s, instr, path);
         } else if (instr.as<parser::ArgInstr>()) {
             // ARG changes what later steps see (their keys include it), not the image.
         } else {

@@ -1,7 +1,10 @@
 // `imgbuild images [-q]`: the images in the store with their names.
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <iostream>
 #include <set>
+#include <vector>
 
 #include "cli/store_access.h"
 #include "common/error.h"
@@ -15,12 +18,30 @@ uint64_t image_size(const layerstore::Image& img) {
     return total;
 }
 
+using Row = std::array<std::string, 5>;
+
+// Columns as wide as their widest cell (a long tag or registry name does not shift the
+// columns after it), three spaces apart, as docker's tabwriter.
+void print_table(const std::vector<Row>& rows) {
+    std::array<size_t, 5> width{};
+    for (const auto& r : rows)
+        for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+    for (const auto& r : rows) {
+        std::string line;
+        for (size_t c = 0; c < r.size(); ++c) {
+            line += r[c];
+            if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 3, ' ');
+        }
+        std::cout << line << "\n";
+    }
+}
+
 VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const GlobalOptions& g) {
     auto quiet = std::make_shared<bool>(false);
     cmd.add_flag("-q,--quiet", *quiet, "only image ids");
     return [quiet, &g] {
         auto store = open_store(g);
-        if (!*quiet) std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+        std::vector<Row> rows{{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
         std::set<std::string> seen;
         int rc = 0;
         for (const auto& t : store->tags()) {
@@ -48,9 +69,9 @@ VerbRegistration images_verb{"images", "List images", [](CLI::App& cmd, const Gl
                 tag = t.name.substr(colon + 1);
             }
             std::string created = img.config.value("created", "");
-            std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(), img.config_digest.short_id().c_str(),
-                        created.substr(0, 19).c_str(), human_size(image_size(img)).c_str());
+            rows.push_back({repo, tag, img.config_digest.short_id(), created.substr(0, 19), human_size(image_size(img))});
         }
+        if (!*quiet) print_table(rows);
         return rc;
     };
 }};
