@@ -84,7 +84,7 @@ std::vector<std::string> context_sources(const parser::Copy& copy) {
 
 }  // namespace
 
-std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step, ContextListing* listing) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
     if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
@@ -95,7 +95,7 @@ std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& st
             fp += "url:" + src + " " + (copy.checksum.empty() ? env.fetch(src).info.digest.str() : copy.checksum) + "\n";
     }
     const std::vector<std::string> local = env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
-    if (!local.empty()) fp += "context:" + env.context().content_digest(local).str();
+    if (!local.empty()) fp += "context:" + env.context().content_digest(local, listing).str();
     return fp;
 }
 
