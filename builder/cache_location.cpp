@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <set>
 
 #include "common/error.h"
@@ -89,6 +90,7 @@ public:
         into.verify();
     }
     void put_blob(const oci::Descriptor& d) override {
+        std::call_once(checked_, [this] { refuse_foreign_layout(); });
         fs::path dest = blob(d.digest);
         struct stat st{};
         if (::stat(dest.c_str(), &st) == 0 && st.st_size == d.size) return;  // content-addressed: there already
@@ -108,6 +110,7 @@ public:
         rename_or_throw(tmp, dest);
     }
     void put_manifest(const std::string& bytes, const std::string& media_type) override {
+        std::call_once(checked_, [this] { refuse_foreign_layout(); });
         make_dirs(dir_ / "blobs" / "sha256");
         Digest d = Digest::of(bytes);
         atomic_write_file(blob(d), bytes, dir_ / "blobs" / "sha256");
@@ -124,6 +127,22 @@ public:
 
 private:
     fs::path blob(const Digest& d) const { return dir_ / "blobs" / "sha256" / d.hex(); }
+    // An export replaces index.json and removes blobs it does not name: never in a layout that
+    // holds something else (an image saved there).
+    void refuse_foreign_layout() const {
+        if (!fs::exists(dir_ / "index.json")) {
+            if (fs::exists(dir_) && !fs::is_empty(dir_))
+                throw Error(dir_.string() + ": not empty and not an OCI layout of a build cache: not writing there");
+            return;
+        }
+        std::string what = (dir_ / "index.json").string();
+        oci::Index idx = oci::index_from_json(oci::parse_json(read_file(dir_ / "index.json"), what), what);
+        for (const auto& m : idx.manifests) {
+            auto it = m.annotations.find(kRefName);
+            if (it == m.annotations.end() || it->second != "cache")
+                throw Error(what + ": the layout holds more than a build cache (" + m.digest.str() + "): not writing there");
+        }
+    }
     // A directory saved between CI jobs must not grow with every export: what the new manifest
     // does not name goes.
     void remove_unreferenced(const std::string& manifest_bytes) {
@@ -138,6 +157,7 @@ private:
     }
     layerstore::Store& store_;
     fs::path dir_;
+    std::once_flag checked_;
 };
 
 }  // namespace

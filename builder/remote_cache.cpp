@@ -10,6 +10,8 @@
 #include "layerstore/layer_blobs.h"
 #include "layerstore/layer_import.h"
 #include "oci/image.h"
+#include "registry/distribution.h"
+#include "registry/parallel.h"
 
 namespace imgbuild::builder {
 
@@ -82,7 +84,8 @@ json read_cache_config(layerstore::Store& store, CacheLocation& loc, const std::
     oci::Manifest m = oci::manifest_from_json(mj, what);
     if (m.config.media_type != kCacheConfigType)
         throw Error(what + ": not an imgbuild build cache (config media type " + m.config.media_type + ")");
-    if (m.config.size > (16 << 20)) throw Error(what + ": cache config larger than 16 MiB");
+    // Parsed whole and kept while the build runs: bounded like a manifest.
+    if (m.config.size > static_cast<int64_t>(registry::kMaxManifestSize)) throw Error(what + ": cache config larger than 4 MiB");
     layerstore::BlobImport cfg(store, m.config, "cache config " + m.config.digest.str());
     loc.fetch(cfg);
     json c = oci::parse_json(cfg.read(), loc.name() + ": cache config");
@@ -215,7 +218,7 @@ void export_cache(layerstore::Store& store, const CacheSpec& to, const std::vect
         std::string cfg_bytes = oci::canonical(cfg);
         oci::Descriptor cfg_desc{kCacheConfigType, store.put_blob(cfg_bytes, Durability::relaxed),
                                  static_cast<int64_t>(cfg_bytes.size()), {}, std::nullopt};
-        for (const auto& b : blobs) loc->put_blob(b);
+        registry::parallel_for(blobs.size(), registry::kParallelTransfers, [&](size_t i) { loc->put_blob(blobs[i]); });
         loc->put_blob(cfg_desc);
         oci::Manifest m;
         m.config = cfg_desc;

@@ -117,6 +117,33 @@ check "G: --cache-from the max cache" "$IMGBUILD" --root "$G" build -q --metadat
   --cache-from "type=registry,ref=$reg/cache/app:max" "$ctx"
 expect_eq "max: nothing ran" "" "$(missed "$TEST_TMP/g1.json")"
 
+# ---- type=local never writes over a layout that holds something else
+mkdir -p "$TEST_TMP/notcache" && echo keep >"$TEST_TMP/notcache/file"
+check_exit "--cache-to type=local: a non-empty dir that is no cache layout is refused" 1 \
+  ibA build -q --cache-to "type=local,dest=$TEST_TMP/notcache" "$ctx"
+expect_eq "and is left as it was" keep "$(cat "$TEST_TMP/notcache/file")"
+
+# ---- mounts=true: type=cache mount contents travel, keyed by id
+run ibB build --progress plain --cache-to "type=registry,ref=$reg/cache/app:nomounts,mounts=true" "$ctx"
+expect_match "mounts=true with no cache mounts says so" 'mounts=true: the store has no type=cache mounts to export' "$OUT"
+hex=$(printf %s pip | sha256sum | cut -d' ' -f1)
+mkdir -p "$A/cache-mounts/$hex/data/wheels/sub"
+printf '{"id":"pip"}' >"$A/cache-mounts/$hex/meta.json"
+head -c 100000 /dev/urandom >"$A/cache-mounts/$hex/data/wheels/big.whl"
+echo small >"$A/cache-mounts/$hex/data/wheels/sub/small.txt"
+chmod 0700 "$A/cache-mounts/$hex/data/wheels/sub"
+run ibA build --progress plain --cache-to "type=registry,ref=$reg/cache/app:mounts,mounts=true" "$ctx"
+expect_match "mounts=true exports the mount" '1 cache mounts' "$OUT"
+H=$(new_store)
+run "$IMGBUILD" --root "$H" build --progress plain --cache-from "type=registry,ref=$reg/cache/app:mounts" "$ctx"
+expect_match "--cache-from restores it before the steps" 'restored 1 cache mounts' "$OUT"
+expect_eq "the mount's files arrive" "$(tree_listing "$A/cache-mounts/$hex/data")" "$(tree_listing "$H/cache-mounts/$hex/data")"
+expect_eq "with its id" pip "$(jq -r .id "$H/cache-mounts/$hex/meta.json")"
+echo local >"$H/cache-mounts/$hex/data/local.txt"
+run "$IMGBUILD" --root "$H" build --progress plain --cache-from "type=registry,ref=$reg/cache/app:mounts" "$ctx"
+expect_no_match "a mount the store has is kept (it is newer)" 'restored' "$OUT"
+expect_true "its own files stay" test -e "$H/cache-mounts/$hex/data/local.txt"
+
 # ---- bad specs are refused before anything runs
 check_exit "--cache-to: unknown type" 2 ibA build --cache-to type=s3,ref=x "$ctx"
 expect_match "--cache-to: the error names the type" 'type must be registry or local, not s3' "$ERR"
