@@ -32,6 +32,8 @@ StepInputs step_inputs(StepEnv& env, const parser::ResolvedStep& step) {
         bool is_arg = step.args.contains(k) && !step.env.contains(k);
         in.add({"var", (is_arg ? "build arg " : "env ") + k, k + "=" + v, v, InputDisplay::value, std::nullopt});
     }
+    // RUN --mount inputs (a bind source's content, a cache mount's id; never a secret's value)
+    // join here as {"mount", "mount <type> <id>", value, "", InputDisplay::name_only}.
     if (const auto* copy = instr.as<parser::Copy>()) {
         std::optional<ContextListing> listing;
         if (copy->from.empty()) listing.emplace(env.store);

@@ -6,21 +6,10 @@
 # type=local (an OCI layout dir) the same way; mode=min vs mode=max; mounts=true.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-skip() { echo "skipped: $1"; exit 77; }
-[[ $(id -u) == 0 ]] || skip "remote_cache.sh needs root (RUN steps use namespaces and overlayfs)"
-command -v docker-registry >/dev/null || skip "no docker-registry (apt-get install docker-registry)"
-for t in python3 curl jq; do command -v $t >/dev/null || skip "no $t (scripts/install-deps.sh --test)"; done
-
-helpers=$IMGBUILD_SOURCE_DIR/tests/integration/registry
-source "$helpers/start_registry.sh"
-unset REGISTRY_AUTH_FILE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export DOCKER_CONFIG=$TEST_TMP/docker-config IMGBUILD_REGISTRIES_CONF=$TEST_TMP/none.json IMGBUILD_RETRY=3,100
+source "$IMGBUILD_SOURCE_DIR/tests/integration/registry/start_registry.sh"
+start_one_registry cache
 # Reproducible layers: a step rebuilt elsewhere gives the same layer (mtimes clamped).
 export SOURCE_DATE_EPOCH=1700000000
-
-port=$(free_port) && reg=127.0.0.1:$port
-start_registry cache "$port" ""
-wait_http "http://$reg/v2/" || { fail "the registry starts" "$(tail -n 5 "$TEST_TMP/cache.log")"; finish; }
 
 A=$(new_store) B=$(new_store)
 ibA() { "$IMGBUILD" --root "$A" "$@"; }

@@ -36,3 +36,19 @@ Y
   env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >"$TEST_TMP/$name.log" 2>&1 &
   at_exit kill $!
 }
+
+# start_one_registry NAME: for a script that needs root and one plain-http registry: exits 77
+# ("skipped: ...") without them or the tools, keeps the user's registry settings and proxies
+# out, starts NAME and waits for it. Sets reg=127.0.0.1:PORT.
+start_one_registry() {
+  local t
+  [[ $(id -u) == 0 ]] || { echo "skipped: needs root (RUN steps use namespaces and overlayfs)"; exit 77; }
+  command -v docker-registry >/dev/null || { echo "skipped: no docker-registry (apt-get install docker-registry)"; exit 77; }
+  for t in python3 curl jq; do command -v $t >/dev/null || { echo "skipped: no $t (scripts/install-deps.sh --test)"; exit 77; }; done
+  unset REGISTRY_AUTH_FILE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  export DOCKER_CONFIG=$TEST_TMP/docker-config IMGBUILD_REGISTRIES_CONF=$TEST_TMP/none.json IMGBUILD_RETRY=3,100
+  local port
+  port=$(free_port) && reg=127.0.0.1:$port
+  start_registry "$1" "$port" ""
+  wait_http "http://$reg/v2/" || { fail "the registry starts" "$(tail -n 5 "$TEST_TMP/$1.log")"; finish; }
+}
