@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "builder/cache_explain.h"
 #include "builder/copy_files.h"
 #include "common/error.h"
 #include "common/fs.h"
@@ -228,7 +229,7 @@ CopySource BuildContext::copy_source(const std::string& matched_source) const {
 }
 
 void BuildContext::digest_tree(Sha256& h, const std::string& real_path, const std::string& rel, const struct stat& st,
-                               int dirfd, const char* name) const {
+                               int dirfd, const char* name, ContextListing* listing) const {
     std::string rec;
     rec.reserve(160);
     rec += rel;
@@ -250,6 +251,7 @@ void BuildContext::digest_tree(Sha256& h, const std::string& real_path, const st
     }
     rec += '\n';
     h.update(rec);
+    if (listing) listing->add(real_path, rec);
     if (!S_ISDIR(st.st_mode)) return;
 
     unique_fd dfd(::openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -262,11 +264,11 @@ void BuildContext::digest_tree(Sha256& h, const std::string& real_path, const st
             throw_errno("stat", (root_ / child_real).string());
         }
         if (!ignore_.empty() && hidden(child_real, cst)) continue;
-        digest_tree(h, child_real, rel.empty() ? child : rel + "/" + child, cst, dfd.get(), child.c_str());
+        digest_tree(h, child_real, rel.empty() ? child : rel + "/" + child, cst, dfd.get(), child.c_str(), listing);
     }
 }
 
-Digest BuildContext::content_digest(const std::vector<std::string>& sources) const {
+Digest BuildContext::content_digest(const std::vector<std::string>& sources, ContextListing* listing) const {
     Sha256 h;
     h.update("imgbuild-context-v1\n");
     for (const auto& s : sources) {
@@ -277,7 +279,7 @@ Digest BuildContext::content_digest(const std::vector<std::string>& sources) con
         struct stat st{};
         if (::fstatat(root_fd_.get(), real.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
             throw_errno("stat", (root_ / real).string());
-        digest_tree(h, real, "", st, root_fd_.get(), real.c_str());
+        digest_tree(h, real, "", st, root_fd_.get(), real.c_str(), listing);
     }
     return h.finish();
 }

@@ -17,6 +17,7 @@
 namespace imgbuild::builder {
 
 struct CopySource;
+class ContextListing;
 
 // How symlinks and ".." behave when resolving sources.
 enum class ContextKind {
@@ -76,7 +77,9 @@ public:
     // device number and content sha256 (through the FileHashCache). mtime, atime and ctime
     // do not count: `touch` keeps it, an edit or a chmod changes it.
     // A no-op rebuild only stats files: nothing is read when the hash cache hits.
-    [[nodiscard]] Digest content_digest(const std::vector<std::string>& sources) const;
+    // `listing`, when given, sees each entry as it is hashed: its path in the context and its
+    // record (cache_explain.h keeps them to say which file changed).
+    [[nodiscard]] Digest content_digest(const std::vector<std::string>& sources, ContextListing* listing = nullptr) const;
 
 private:
     [[nodiscard]] std::vector<std::string> match(std::string_view source, std::string_view instr,
@@ -91,7 +94,7 @@ private:
     [[nodiscard]] std::string clean_in(std::string_view relative) const;
     [[nodiscard]] bool hidden(const std::string& path, const struct stat& st) const;
     void digest_tree(Sha256& h, const std::string& real_path, const std::string& rel, const struct stat& st,
-                     int dirfd, const char* name) const;
+                     int dirfd, const char* name, ContextListing* listing) const;
 
     std::filesystem::path root_;
     std::string root_abs_;  // canonical absolute root, to map absolute symlinks into the context

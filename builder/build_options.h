@@ -22,6 +22,15 @@ struct OutputSpec {
     std::filesystem::path dest;
 };
 
+// --cache-from / --cache-to: type=registry,ref=REF or type=local,src=DIR|dest=DIR
+// (builder/remote_cache.h).
+struct CacheSpec {
+    std::string type;      // "registry" or "local"
+    std::string location;  // the ref, or the directory
+    bool max = false;      // mode=max: every stage's steps (else the final stage's)
+    bool mounts = false;   // mounts=true: type=cache mount contents too
+};
+
 struct BuildOptions {
     std::filesystem::path context_dir;
     std::string dockerfile_name = "Dockerfile";  // for error messages
@@ -41,6 +50,11 @@ struct BuildOptions {
     registry::RegistryOptions registry;           // for FROM pulls
     std::vector<SecretSource> secrets;            // --secret, for RUN --mount=type=secret (values never printed)
     std::vector<SshSource> ssh;                   // --ssh, for RUN --mount=type=ssh
+    std::string dockerfile_path;                  // absolute, or "-": names the stages' cache records
+    bool explain = false;                         // --explain: say why each miss missed
+    std::optional<std::filesystem::path> metadata_file;  // --metadata-file: digests, keys, hits, timings
+    std::vector<CacheSpec> cache_from;            // --cache-from, in order of preference
+    std::optional<CacheSpec> cache_to;            // --cache-to
 };
 
 }  // namespace imgbuild::builder

@@ -20,6 +20,8 @@ namespace imgbuild::builder {
 
 class BuildContext;
 class FileHashCache;
+class ContextListing;
+class StageCacheLog;
 
 // An ADD <url> downloaded once per build: the cache key needs its content, the step its file.
 struct FetchedUrl {
@@ -33,6 +35,7 @@ struct StageState {
     Digest state;                               // cache chain state (see build_cache.h)
     bool cmd_set = false;                       // CMD given in this stage
     std::vector<std::string> onbuild_triggers;  // of the base image, run right after FROM
+    std::shared_ptr<StageCacheLog> cache_log;   // this build's steps vs the stage's last build
 };
 
 // What every step handler may use.
@@ -67,6 +70,8 @@ uint64_t workdir_step(StepEnv& env, StageState& s, const parser::Instruction& in
 uint64_t commit_upper(StepEnv& env, StageState& s, const std::filesystem::path& upper);
 
 // The cache-key fingerprint of what a COPY/ADD reads (sources' content, --from stage state).
-[[nodiscard]] std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step);
+// `listing` (may be null) records the context sources entry by entry (cache_explain.h).
+[[nodiscard]] std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step,
+                                                  ContextListing* listing = nullptr);
 
 }  // namespace imgbuild::builder

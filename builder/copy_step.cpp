@@ -88,7 +88,7 @@ std::vector<CopySource> matched_sources(const BuildContext& ctx, const std::vect
     return out;
 }
 
-std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::ResolvedStep& step) {
+std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::ResolvedStep& step, ContextListing* listing) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
     if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
@@ -102,7 +102,7 @@ std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::Resol
     const std::vector<std::string> local =
         copy.parents ? parents_roots(env.context(), context_sources(copy), step.instruction.keyword)
                      : env.context().match_all_sources(context_sources(copy), step.instruction.keyword);
-    if (!local.empty()) fp += "context:" + env.context().content_digest(local).str();
+    if (!local.empty()) fp += "context:" + env.context().content_digest(local, listing).str();
     return fp;
 }
 
@@ -211,9 +211,9 @@ uint64_t workdir_step_unlabelled(StepEnv& env, StageState& s, const std::string&
 
 }  // namespace
 
-std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step) {
+std::string copy_inputs_fingerprint(StepEnv& env, const parser::ResolvedStep& step, ContextListing* listing) {
     try {
-        return copy_inputs_fingerprint_unlabelled(env, step);
+        return copy_inputs_fingerprint_unlabelled(env, step, listing);
     } catch (const Error& e) {
         throw Error(with_step_label(env.step_label(step.instruction), e.what()));
     }

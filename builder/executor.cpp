@@ -7,10 +7,13 @@
 #include <chrono>
 
 #include "builder/build_context.h"
+#include "builder/build_metadata.h"
 #include "builder/build_state.h"
+#include "builder/cache_explain.h"
 #include "builder/copy_link.h"
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
+#include "builder/remote_cache.h"
 #include "builder/rootfs_view.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
@@ -50,9 +53,14 @@ public:
         for (size_t i : needed_) total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
         check_build_network(opts);
         check_run_networks(opts, parsed_, needed_);
+        if (!opts.cache_from.empty()) {
+            remote_ = std::make_unique<RemoteCache>(store, opts.cache_from, opts.registry, progress);
+            if (size_t n = remote_->restore_mounts()) progress.message("cache-from: restored " + std::to_string(n) + " cache mounts");
+        }
     }
 
     layerstore::Image run() {
+        started_ = std::chrono::steady_clock::now();
         for (size_t i : needed_) finished_[i] = build_stage(i);
         StageState& last = finished_[needed_.back()];
         return finish(last);
@@ -152,9 +160,13 @@ private:
     StageState build_stage(size_t index) {
         const parser::Stage& stage = parsed_.stages[index];
         StageState s = from_step(stage);
+        s.cache_log = std::make_shared<StageCacheLog>(store_, stage_identity(opts_.dockerfile_path, stage, index, opts_.target),
+                                                      stage.name.empty() ? std::to_string(index) : stage.name,
+                                                      stage.from.original);
         run_onbuild_triggers(s);
         auto resolved = parser::resolve_stage(parsed_, index, parser::Env::from_list(env_list(s.config)));
         for (const auto& step : resolved.steps) run_instruction(s, step);
+        s.cache_log->save();
         return s;
     }
 
@@ -190,17 +202,25 @@ private:
 
         StepEnv env = step_env();
         const bool linked = is_linked_copy(step);  // keyed without the parent (copy_link.h)
-        CacheKey key(linked ? linked_copy_state(env, s, step) : s.state);
-        key.add("instruction", instr.original);
-        const parser::Env visible = linked ? parser::Env() : step.visible();
-        for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
-        if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
-        if (std::string m = mounts_fingerprint(env, step); !m.empty()) key.add("mounts", m);
-        Digest k = key.finish();
+        StepInputs inputs = step_inputs(env, step, /*with_variables=*/!linked);
+        const Digest parent = linked ? linked_copy_state(env, s, step) : s.state;
+        Digest k = inputs.key(parent);
+        StepOutcome outcome{step_, instr.original, instr.keyword, parent, k, std::nullopt, false, "", "", 0, inputs.list()};
 
         if (!opts_.no_cache) {
-            if (auto hit = cache_.lookup(k)) {
+            auto hit = cache_.lookup(k);
+            std::string source = "local";
+            if (!hit && remote_)
+                if (auto from = remote_->fetch(k, cache_)) hit = cache_.lookup(k), source = *from;
+            if (hit) {
                 if (linked) rebase_linked_hit(env, s, *hit);
+                outcome.cached = true;
+                outcome.source = source;
+                if (opts_.explain && source != "local" && opts_.progress != ProgressMode::json)
+                    progress_.message("step " + std::to_string(step_) + "/" + std::to_string(total_) + " " + instr.keyword +
+                                      ": hit: " + source);
+                outcome.config = hit->config_digest;
+                s.cache_log->add(std::move(outcome));
                 // The key is the parent's content, not its history: keep ours, add the step's.
                 json history = s.config.contains("history") ? s.config["history"] : json::array();
                 const json& cached_history = hit->config.contains("history") ? hit->config["history"] : json::array();
@@ -213,8 +233,12 @@ private:
                 progress_.step_end(step_, total_, true, 0, 0);
                 return;
             }
-            progress_.cache_miss(step_, "no cache entry for this step and its inputs");
         }
+        outcome.reason = s.cache_log->explain_miss(instr, inputs, parent, k, opts_.no_cache);
+        progress_.cache_miss(step_, outcome.reason);
+        if (opts_.explain && opts_.progress != ProgressMode::json)
+            progress_.message("step " + std::to_string(step_) + "/" + std::to_string(total_) + " " + instr.keyword +
+                              ": miss: " + outcome.reason);
 
         uint64_t bytes = 0;
         size_t layers_before = s.layers.size();
@@ -234,9 +258,12 @@ private:
         bool made_layer = s.layers.size() != layers_before;
         if (!instr.as<parser::ArgInstr>()) add_history(s.config, created_timestamp(), created_by(instr), !made_layer);
         set_rootfs(s.config, s.layers);
-        cache_.record(k, store_.put_blob(oci::canonical(s.config), Durability::relaxed));
+        outcome.config = store_.put_blob(oci::canonical(s.config), Durability::relaxed);
+        cache_.record(k, *outcome.config);
         s.state = state_after(s.config);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        outcome.seconds = secs;
+        s.cache_log->add(std::move(outcome));
         progress_.step_end(step_, total_, false, secs, bytes);
     }
 
@@ -251,8 +278,25 @@ private:
         if (opts_.tags.empty()) store_.keep_untagged(img.manifest_digest);
         if (opts_.iidfile) atomic_write_file(*opts_.iidfile, img.config_digest.str(), opts_.iidfile->parent_path().empty() ? "." : opts_.iidfile->parent_path());
         if (opts_.output) write_output(img);
+        if (opts_.cache_to) export_cache(store_, *opts_.cache_to, stage_logs(opts_.cache_to->max), opts_.registry, progress_);
+        if (opts_.metadata_file) write_metadata(img);
         progress_.finish(img.config_digest.str());
         return img;
+    }
+
+    // Every built stage's cache log in build order, or only the final stage's.
+    std::vector<const StageCacheLog*> stage_logs(bool all) const {
+        std::vector<const StageCacheLog*> logs;
+        for (size_t i : needed_)
+            if (all || i == needed_.back()) logs.push_back(finished_.at(i).cache_log.get());
+        return logs;
+    }
+
+    void write_metadata(const layerstore::Image& img) {
+        std::vector<const StageCacheLog*> logs = stage_logs(true);
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        write_build_metadata(*opts_.metadata_file,
+                             build_metadata(img, store_.read_blob(img.manifest_digest).size(), opts_.tags, logs, total_, secs));
     }
 
     void write_output(const layerstore::Image& img) {
@@ -267,6 +311,7 @@ private:
     const BuildOptions& opts_;
     Progress& progress_;
     BuildCache cache_;
+    std::unique_ptr<RemoteCache> remote_;  // --cache-from
     parser::ParseResult parsed_;
     std::vector<size_t> needed_;
     std::map<size_t, StageState> finished_;
@@ -275,6 +320,7 @@ private:
     std::map<std::string, FetchedUrl> fetched_;  // ADD <url> downloads of this build
     std::optional<TempDir> downloads_;
     int step_ = 0, total_ = 0;
+    std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace

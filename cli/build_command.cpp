@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "builder/executor.h"
+#include "builder/remote_cache.h"
 #include "builder/run_network.h"
 #include "cli/registry_args.h"
 #include "cli/store_access.h"
@@ -15,10 +16,10 @@ namespace imgbuild::cli {
 namespace {
 
 struct BuildArgs {
-    std::vector<std::string> tags, build_args, labels, allow, secrets, ssh;
-    std::string file, target, iidfile, network = "default", progress = "auto", output, compression = "gzip";
+    std::vector<std::string> tags, build_args, labels, allow, secrets, ssh, cache_from;
+    std::string file, target, iidfile, metadata_file, cache_to, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
-    bool no_cache = false, quiet = false;
+    bool no_cache = false, quiet = false, explain = false;
     std::string pull = "missing";  // --pull, and push after the build (--push): registry_args.h
     bool push = false;
     RegistryArgs reg;
@@ -77,6 +78,11 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     std::string file = a.file.empty() ? (o.context_dir / "Dockerfile").string() : a.file;
     o.dockerfile_name = a.file == "-" ? "Dockerfile" : std::filesystem::path(file).filename().string();
     o.dockerfile_text = read_dockerfile(file);
+    o.dockerfile_path = a.file == "-" ? (o.context_dir / "-").string() : std::filesystem::absolute(file).lexically_normal().string();
+    o.explain = a.explain;
+    if (!a.metadata_file.empty()) o.metadata_file = a.metadata_file;
+    for (const auto& c : a.cache_from) o.cache_from.push_back(builder::parse_cache_spec(c, "--cache-from"));
+    if (!a.cache_to.empty()) o.cache_to = builder::parse_cache_spec(a.cache_to, "--cache-to");
     for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_tag(t));
     for (const auto& kv : a.build_args) {
         if (kv.find('=') == std::string::npos) {  // --build-arg NAME takes the value from the environment
@@ -124,6 +130,14 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--target", a->target, "stage to build");
     cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
     cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
+    cmd.add_option("--cache-from", a->cache_from,
+                   "type=registry,ref=REF or type=local,src=DIR: a remote build cache to use (repeatable)")
+        ->allow_extra_args(false);
+    cmd.add_option("--cache-to", a->cache_to,
+                   "type=registry,ref=REF or type=local,dest=DIR[,mode=min|max][,mounts=true]: export the build cache");
+    cmd.add_flag("--explain", a->explain, "say for each cache miss which input changed since the last build of its stage");
+    cmd.add_option("--metadata-file", a->metadata_file,
+                   "write the image digests, each step's cache key, hit or miss (and why) and timings as JSON");
     cmd.add_option("--network", a->network,
                    "network of RUN steps: default (private, outbound only), none, or host (needs --allow network.host)");
     cmd.add_option("--allow", a->allow, "entitlement to grant: network.host (repeatable)")->allow_extra_args(false);

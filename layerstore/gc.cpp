@@ -243,7 +243,12 @@ void drop_cache(Store& store, const PruneOptions& opts, PruneReport& r) {
         if (::unlink(c.path.c_str()) == 0) ++r.cache_entries;
     }
     // The file hash memo is build cache too; it only saves re-reading context files.
-    if (!opts.until) ::unlink((store.root() / "cache/file-hashes.json").c_str());
+    // So are the records that explain misses (builder/cache_explain.h): after a prune the next
+    // build of a stage is its first.
+    if (!opts.until) {
+        ::unlink((store.root() / "cache/file-hashes.json").c_str());
+        remove_tree(store.root() / "cache/explain");
+    }
 }
 
 }  // namespace

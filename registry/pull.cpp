@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "layerstore/layer_import.h"
+#include "registry/distribution.h"
 #include "registry/manifest_select.h"
 #include "registry/parallel.h"
 
@@ -11,16 +12,6 @@ namespace imgbuild::registry {
 
 using nlohmann::json;
 using layerstore::BlobImport;
-
-namespace {
-
-constexpr size_t kMaxManifestSize = 4 << 20;
-
-struct FetchedManifest {
-    std::string bytes;
-    std::string content_type;
-    Digest digest;
-};
 
 FetchedManifest get_manifest(Client& c, const std::string& repo, const std::string& ref) {
     Request req;
@@ -31,11 +22,6 @@ FetchedManifest get_manifest(Client& c, const std::string& repo, const std::stri
     if (!r.ok()) c.fail(r, "manifest " + ref);
     if (r.body.size() > kMaxManifestSize) throw Error("manifest " + ref + ": larger than 4 MiB");
     return {r.body, r.header("content-type"), Digest::of(r.body)};
-}
-
-void check_digest(const FetchedManifest& m, const Digest& want, const std::string& what) {
-    if (m.digest != want)
-        throw Error(what + ": the registry sent a manifest that hashes to " + m.digest.str() + ", not " + want.str());
 }
 
 void download_blob(Client& c, const std::string& repo, BlobImport& into, TransferProgress& progress) {
@@ -58,6 +44,13 @@ void download_blob(Client& c, const std::string& repo, BlobImport& into, Transfe
     Response r = c.send(req, {pull_scope(repo)});
     if (!r.ok()) c.fail(r, "blob " + d.str());
     into.verify();
+}
+
+namespace {
+
+void check_digest(const FetchedManifest& m, const Digest& want, const std::string& what) {
+    if (m.digest != want)
+        throw Error(what + ": the registry sent a manifest that hashes to " + m.digest.str() + ", not " + want.str());
 }
 
 PullResult pull_from(layerstore::Store& store, Client& c, const Reference& ref, const RegistryOptions& opts,

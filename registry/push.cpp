@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "layerstore/layer_blobs.h"
 #include "layerstore/layer_import.h"
+#include "registry/distribution.h"
 #include "registry/parallel.h"
 
 namespace imgbuild::registry {
@@ -14,8 +15,6 @@ namespace imgbuild::registry {
 namespace {
 
 constexpr int kUploadAttempts = 3;
-
-enum class Outcome { present, mounted, uploaded };
 
 std::string with_query(const std::string& url, const std::string& kv) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
@@ -27,119 +26,111 @@ std::string upload_location(const Response& r, const std::string& what) {
     return loc;
 }
 
-class Pusher {
-public:
-    Pusher(layerstore::Store& store, Client& c, const Reference& dest, TransferProgress& p)
-        : store_(store), c_(c), dest_(dest), progress_(p), scopes_{push_scope(dest.repository)} {}
+}  // namespace
 
-    // One blob (in the store) into the repository, by whichever way costs least.
-    Outcome push_blob(const oci::Descriptor& d) {
-        std::string what = "blob " + d.digest.str();
-        Request head;
-        head.method = "HEAD";
-        head.url = "/v2/" + dest_.repository + "/blobs/" + d.digest.str();
-        Response r = c_.send(head, scopes_);
-        if (r.ok()) {
-            progress_.finish(d.digest, "Already exists");
-            return Outcome::present;
-        }
-        if (r.status != 404) c_.fail(r, "HEAD " + what);
-        for (int attempt = 1;; ++attempt) {
-            try {
-                return upload(d, what);
-            } catch (const RegistryError& e) {
-                if (e.status() == 401 || e.status() == 403 || e.status() == 404 || attempt >= kUploadAttempts) throw;
-                progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
-            } catch (const TransportError& e) {
-                if (attempt >= kUploadAttempts) throw;
-                progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
-            }
+PushOutcome BlobPusher::push_blob(const oci::Descriptor& d) {
+    std::string what = "blob " + d.digest.str();
+    Request head;
+    head.method = "HEAD";
+    head.url = "/v2/" + dest_.repository + "/blobs/" + d.digest.str();
+    Response r = c_.send(head, scopes_);
+    if (r.ok()) {
+        progress_.finish(d.digest, "Already exists");
+        return PushOutcome::present;
+    }
+    if (r.status != 404) c_.fail(r, "HEAD " + what);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return upload(d, what);
+        } catch (const RegistryError& e) {
+            if (e.status() == 401 || e.status() == 403 || e.status() == 404 || attempt >= kUploadAttempts) throw;
+            progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
+        } catch (const TransportError& e) {
+            if (attempt >= kUploadAttempts) throw;
+            progress_.message("warning: " + what + ": " + e.what() + "; uploading again");
         }
     }
+}
 
-    void remember(const Digest& d) { layerstore::remember_blob_source(store_, d, dest_.registry + "/" + dest_.repository); }
+void BlobPusher::remember(const Digest& d) {
+    layerstore::remember_blob_source(store_, d, dest_.registry + "/" + dest_.repository);
+}
 
-private:
-    // Another repository of this registry the store knows the blob from.
-    std::optional<std::string> mount_source(const Digest& d) {
-        std::string prefix = dest_.registry + "/";
-        for (const auto& s : layerstore::blob_sources(store_, d)) {
-            if (s.rfind(prefix, 0) != 0) continue;
-            std::string repo = s.substr(prefix.size());
-            if (repo != dest_.repository) return repo;
-        }
-        return std::nullopt;
+// Another repository of this registry the store knows the blob from.
+std::optional<std::string> BlobPusher::mount_source(const Digest& d) {
+    std::string prefix = dest_.registry + "/";
+    for (const auto& s : layerstore::blob_sources(store_, d)) {
+        if (s.rfind(prefix, 0) != 0) continue;
+        std::string repo = s.substr(prefix.size());
+        if (repo != dest_.repository) return repo;
     }
+    return std::nullopt;
+}
 
-    Outcome upload(const oci::Descriptor& d, const std::string& what) {
-        Request post;
-        post.method = "POST";
-        post.url = "/v2/" + dest_.repository + "/blobs/uploads/";
-        std::vector<std::string> scopes = scopes_;
-        auto from = mount_source(d.digest);
-        if (from) {
-            post.url += "?mount=" + url_escape(d.digest.str()) + "&from=" + url_escape(*from);
-            scopes.push_back(pull_scope(*from));
-        }
-        Response r = c_.send(post, scopes);
-        if (from && r.status == 201) {
-            progress_.finish(d.digest, "Mounted from " + *from);
-            return Outcome::mounted;
-        }
-        if (r.status != 202) c_.fail(r, "POST " + what + " upload");
-        std::string loc = upload_location(r, what);
-        auto fd = store_.open_blob(d.digest);
-        uint64_t size = static_cast<uint64_t>(d.size);
-        progress_.start(d.digest, "Pushing", size);
-        if (size <= kMonolithicLimit) {
-            Request put;
-            put.method = "PUT";
-            put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
-            put.headers = {"Content-Type: application/octet-stream"};
-            put.body_fd = fd.get();
-            put.body_size = size;
-            put.sent = [&](uint64_t n) { progress_.update(d.digest, n); };
-            Response done = c_.send(put, scopes_);
-            if (done.status != 201) c_.fail(done, "PUT " + what);
-        } else {
-            for (uint64_t off = 0; off < size; off += kUploadChunk) {
-                uint64_t len = std::min(kUploadChunk, size - off);
-                Request patch;
-                patch.method = "PATCH";
-                patch.url = loc;
-                patch.headers = {"Content-Type: application/octet-stream",
-                                 "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)};
-                patch.body_fd = fd.get();
-                patch.body_offset = off;
-                patch.body_size = len;
-                patch.sent = [&, off](uint64_t n) { progress_.update(d.digest, off + n); };
-                Response pr = c_.send(patch, scopes_);
-                if (pr.status != 202) c_.fail(pr, "PATCH " + what);
-                loc = upload_location(pr, what);
-            }
-            Request put;
-            put.method = "PUT";
-            put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
-            put.body = std::string();
-            Response done = c_.send(put, scopes_);
-            if (done.status != 201) c_.fail(done, "PUT " + what);
-        }
-        progress_.finish(d.digest, "Pushed");
-        return Outcome::uploaded;
+PushOutcome BlobPusher::upload(const oci::Descriptor& d, const std::string& what) {
+    Request post;
+    post.method = "POST";
+    post.url = "/v2/" + dest_.repository + "/blobs/uploads/";
+    std::vector<std::string> scopes = scopes_;
+    auto from = mount_source(d.digest);
+    if (from) {
+        post.url += "?mount=" + url_escape(d.digest.str()) + "&from=" + url_escape(*from);
+        scopes.push_back(pull_scope(*from));
     }
+    Response r = c_.send(post, scopes);
+    if (from && r.status == 201) {
+        progress_.finish(d.digest, "Mounted from " + *from);
+        return PushOutcome::mounted;
+    }
+    if (r.status != 202) c_.fail(r, "POST " + what + " upload");
+    std::string loc = upload_location(r, what);
+    auto fd = store_.open_blob(d.digest);
+    uint64_t size = static_cast<uint64_t>(d.size);
+    progress_.start(d.digest, "Pushing", size);
+    if (size <= kMonolithicLimit) {
+        Request put;
+        put.method = "PUT";
+        put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
+        put.headers = {"Content-Type: application/octet-stream"};
+        put.body_fd = fd.get();
+        put.body_size = size;
+        put.sent = [&](uint64_t n) { progress_.update(d.digest, n); };
+        Response done = c_.send(put, scopes_);
+        if (done.status != 201) c_.fail(done, "PUT " + what);
+    } else {
+        for (uint64_t off = 0; off < size; off += kUploadChunk) {
+            uint64_t len = std::min(kUploadChunk, size - off);
+            Request patch;
+            patch.method = "PATCH";
+            patch.url = loc;
+            patch.headers = {"Content-Type: application/octet-stream",
+                             "Content-Range: " + std::to_string(off) + "-" + std::to_string(off + len - 1)};
+            patch.body_fd = fd.get();
+            patch.body_offset = off;
+            patch.body_size = len;
+            patch.sent = [&, off](uint64_t n) { progress_.update(d.digest, off + n); };
+            Response pr = c_.send(patch, scopes_);
+            if (pr.status != 202) c_.fail(pr, "PATCH " + what);
+            loc = upload_location(pr, what);
+        }
+        Request put;
+        put.method = "PUT";
+        put.url = with_query(loc, "digest=" + url_escape(d.digest.str()));
+        put.body = std::string();
+        Response done = c_.send(put, scopes_);
+        if (done.status != 201) c_.fail(done, "PUT " + what);
+    }
+    progress_.finish(d.digest, "Pushed");
+    return PushOutcome::uploaded;
+}
 
-    layerstore::Store& store_;
-    Client& c_;
-    const Reference& dest_;
-    TransferProgress& progress_;
-    std::vector<std::string> scopes_;
-};
+namespace {
 
 PushResult push(layerstore::Store& store, const layerstore::Image& image, const Reference& dest,
                 const RegistryOptions& opts, const PushOptions& popts, TransferProgress& progress) {
     Transport transport(opts.tls_verify);
     Client c(transport, dest.registry, opts);
-    Pusher pusher(store, c, dest, progress);
+    BlobPusher pusher(store, c, dest, progress);
     // The stored manifest goes up as it is when every blob it names is at hand.
     // (Not plain tars though: a loaded docker-archive's layers are compressed for the registry.)
     bool as_is = true;
@@ -148,7 +139,7 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
                 l.media_type != oci::media::docker_layer_tar;
     std::vector<oci::Descriptor> layers(image.layers.size());
     std::atomic<size_t> uploaded{0}, mounted{0}, present{0};
-    auto count = [&](Outcome o) { (o == Outcome::uploaded ? uploaded : o == Outcome::mounted ? mounted : present)++; };
+    auto count = [&](PushOutcome o) { (o == PushOutcome::uploaded ? uploaded : o == PushOutcome::mounted ? mounted : present)++; };
     // The config first and alone: small, and some registries want it before the manifest.
     count(pusher.push_blob(image.manifest.config));
     parallel_for(image.layers.size(), kParallelTransfers, [&](size_t i) {
@@ -170,16 +161,7 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
         media_type = m.media_type;
     }
     Digest digest = Digest::of(bytes);
-    Request put;
-    put.method = "PUT";
-    put.url = "/v2/" + dest.repository + "/manifests/" + (dest.tag.empty() ? digest.str() : dest.tag);
-    put.headers = {"Content-Type: " + media_type};
-    put.body = bytes;
-    Response r = c.send(put, {push_scope(dest.repository)});
-    if (r.status != 201 && r.status != 200) c.fail(r, "PUT manifest");
-    std::string theirs = r.header("docker-content-digest");
-    if (!theirs.empty() && theirs != digest.str())
-        progress.message("warning: the registry says the manifest is " + theirs + ", we computed " + digest.str());
+    (void)put_manifest(c, dest.repository, dest.tag.empty() ? digest.str() : dest.tag, bytes, media_type, progress);
     pusher.remember(image.manifest.config.digest);
     for (const auto& l : layers) pusher.remember(l.digest);
     PushResult res{digest, bytes.size(), uploaded, mounted, present};
@@ -187,6 +169,22 @@ PushResult push(layerstore::Store& store, const layerstore::Image& image, const 
 }
 
 }  // namespace
+
+Digest put_manifest(Client& c, const std::string& repo, const std::string& ref, const std::string& bytes,
+                    const std::string& media_type, TransferProgress& progress) {
+    Digest digest = Digest::of(bytes);
+    Request put;
+    put.method = "PUT";
+    put.url = "/v2/" + repo + "/manifests/" + ref;
+    put.headers = {"Content-Type: " + media_type};
+    put.body = bytes;
+    Response r = c.send(put, {push_scope(repo)});
+    if (r.status != 201 && r.status != 200) c.fail(r, "PUT manifest");
+    std::string theirs = r.header("docker-content-digest");
+    if (!theirs.empty() && theirs != digest.str())
+        progress.message("warning: the registry says the manifest is " + theirs + ", we computed " + digest.str());
+    return digest;
+}
 
 PushResult push_image(layerstore::Store& store, const layerstore::Image& image, const Reference& dest,
                       const RegistryOptions& opts, const PushOptions& popts, TransferProgress& progress) {

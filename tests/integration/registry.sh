@@ -23,38 +23,7 @@ export IMGBUILD_CERTS_DIRS=$TEST_TMP/certs.d IMGBUILD_REGISTRIES_CONF=$TEST_TMP/
 mkdir -p "$XDG_RUNTIME_DIR" "$IMGBUILD_CERTS_DIRS"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# wait_http URL [CURL_ARGS...]: until something answers there (at most 10 s).
-wait_http() {
-  local i url=$1
-  shift
-  for i in $(seq 100); do curl -sk -o /dev/null "$@" "$url" && return 0; sleep 0.1; done
-  echo "nothing answers at $1" >&2
-  return 1
-}
-
-# start_registry NAME PORT EXTRA_YAML: docker-registry with filesystem storage in a temp dir;
-# its access log in $TEST_TMP/NAME.log.
-start_registry() {
-  local name=$1 port=$2 extra=$3 dir=$TEST_TMP/$1
-  mkdir -p "$dir/data"
-  cat >"$dir/config.yml" <<Y
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-$extra
-Y
-  docker-registry serve "$dir/config.yml" >"$TEST_TMP/$name.log" 2>&1 &
-  at_exit kill $!
-}
+source "$helpers/start_registry.sh"  # free_port, wait_http, start_registry
 start_bg() { "$@" & at_exit kill $!; }
 
 # ---- the registries
