@@ -38,6 +38,7 @@ struct BuildOptions {
     std::map<std::string, std::string> labels;    // --label, added to the final image
     PullPolicy pull = PullPolicy::missing;
     registry::RegistryOptions registry;           // for FROM pulls
+    unsigned jobs = 0;                            // --jobs: stages built at once; 0: the number of cores
 };
 
 }  // namespace imgbuild::builder

@@ -1,10 +1,18 @@
-// The build loop: stages the target needs, in order; each instruction a step with a cache
-// key; a hit takes the recorded config (and its layers), a miss runs the step.
+// The build loop: the stages the target needs, each started once the stages it reads from
+// are done (up to --jobs at once, builder/stage_scheduler.h); each instruction a step with
+// a cache key; a hit takes the recorded config (and its layers), a miss runs the step.
+//
+// Parallel stages and determinism: a stage only sees the stages it depends on (copied when
+// it starts), step numbers are fixed before the build in Dockerfile order, and the image
+// is made from the target stage alone: the result does not depend on which stage ends first.
 #include "builder/executor.h"
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include "builder/build_context.h"
 #include "builder/build_state.h"
@@ -12,6 +20,7 @@
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "builder/run_network.h"
+#include "builder/stage_scheduler.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "layerstore/archives.h"
@@ -45,15 +54,28 @@ public:
         for (const auto& [k, v] : opts.build_args) popts.build_args[k] = v;
         parsed_ = parser::parse_dockerfile(opts.dockerfile_text, opts.dockerfile_name, popts);
         needed_ = parser::stages_needed(parsed_, opts.target);
-        for (size_t i : needed_) total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+        number_steps();
         check_build_network(opts);
         check_run_networks(opts, parsed_, needed_);
     }
 
     layerstore::Image run() {
-        for (size_t i : needed_) finished_[i] = build_stage(i);
-        StageState& last = finished_[needed_.back()];
-        return finish(last);
+        std::vector<StageTask> tasks;
+        for (size_t i : needed_) tasks.push_back({i, stage_inputs(i)});
+        const unsigned jobs = std::min<unsigned>(opts_.jobs ? opts_.jobs : default_jobs(), static_cast<unsigned>(needed_.size()));
+        // More than one stage thread: containers start from a forked helper (container_process.h).
+        parallel_ = jobs > 1;
+        run_stages(tasks, jobs, [this](size_t i, const std::atomic<bool>& cancelled) {
+            StageRun r{i, first_step_.at(i), {}, &cancelled};
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                for (size_t dep : stage_inputs(i)) r.inputs.emplace(dep, finished_.at(dep));
+            }
+            StageState s = with_stage_in_errors(i, [&] { return build_stage(r); });
+            std::lock_guard<std::mutex> lock(mu_);
+            finished_.emplace(i, std::move(s));
+        });
+        return finish(finished_.at(parser::target_stage(parsed_, opts_.target)));
     }
 
     ~Build() {
@@ -66,15 +88,72 @@ public:
     }
 
 private:
-    StepEnv step_env() {
-        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}, {}, {}};
+    // One stage being built: its step counter and the finished stages it reads from.
+    struct StageRun {
+        size_t index;
+        int step;                                // number of the step running (fixed, see number_steps)
+        std::map<size_t, StageState> inputs;     // its dependencies, as they finished
+        const std::atomic<bool>* cancelled;      // another stage failed: stop at the next step
+    };
+
+    // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
+    // first_step_[i], its instructions follow. A base image's ONBUILD triggers, known only
+    // once it is resolved, run as part of their FROM step and carry its number.
+    void number_steps() {
+        for (size_t i : needed_) {
+            first_step_[i] = total_ + 1;
+            total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+        }
+        if (needed_.size() < 2) return;  // one stage: the progress lines need no stage name
+        for (size_t i : needed_)
+            progress_.name_steps(first_step_[i], first_step_[i] + static_cast<int>(parsed_.stages[i].instructions.size()),
+                                 stage_display_name(i));
+    }
+
+    // "build" for `FROM x AS build`, else "stage-2" (as BuildKit names unnamed stages).
+    std::string stage_display_name(size_t i) const {
+        const auto& st = parsed_.stages[i];
+        return st.name.empty() ? "stage-" + std::to_string(i) : st.name;
+    }
+
+    // The stages stage i reads from (FROM, COPY --from, RUN --mount from=), each once.
+    std::vector<size_t> stage_inputs(size_t i) const {
+        std::vector<size_t> deps;
+        for (const auto& d : parsed_.stages[i].dependencies)
+            if (d.stage != i && std::find(deps.begin(), deps.end(), d.stage) == deps.end()) deps.push_back(d.stage);
+        return deps;
+    }
+
+    // With several stages, an error says which stage failed ("stage build: step 3/9 ...").
+    template <typename F>
+    StageState with_stage_in_errors(size_t i, F&& f) {
+        if (needed_.size() < 2) return f();
+        try {
+            return f();
+        } catch (const UsageError&) {
+            throw;
+        } catch (const Error& e) {
+            throw Error("stage " + stage_display_name(i) + ": " + e.what());
+        }
+    }
+
+    StepEnv step_env(StageRun& r) {
+        StepEnv env{store_, opts_, progress_, parsed_, r.inputs, r.step, total_, source_date_epoch(), {}, {}, {}, r.cancelled, parallel_};
         env.context = [this]() -> BuildContext& { return context(); };
         env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
         env.image = [this](const std::string& name) { return base_image(name); };
         return env;
     }
 
+    // A new step of stage r: stops here when another stage has failed.
+    void begin_step(StageRun& r, int number) {
+        if (*r.cancelled) throw Error("cancelled: another stage failed");
+        r.step = number;
+    }
+
+    // Shared by the stage threads: one download per URL, one context, one hash cache.
     const FetchedUrl& fetch(const std::string& url) {
+        std::lock_guard<std::mutex> lock(fetch_mu_);
         if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
         if (!downloads_) downloads_.emplace(store_.make_temp_dir("download"));
         fs::path file = downloads_->path() / std::to_string(fetched_.size());
@@ -83,6 +162,7 @@ private:
     }
 
     BuildContext& context() {
+        std::lock_guard<std::mutex> lock(context_mu_);
         if (!context_) {
             hashes_ = std::make_unique<FileHashCache>(store_.root() / "cache" / "file-hashes.json");
             context_ = std::make_unique<BuildContext>(opts_.context_dir, IgnoreMatcher::from_context(opts_.context_dir),
@@ -91,13 +171,13 @@ private:
         return *context_;
     }
 
-    StageState from_step(const parser::Stage& stage) {
-        ++step_;
-        progress_.step_start(step_, total_, stage.from.original);
+    StageState from_step(StageRun& r, const parser::Stage& stage) {
+        begin_step(r, first_step_.at(r.index));
+        progress_.step_start(r.step, total_, stage.from.original);
         auto t0 = std::chrono::steady_clock::now();
         StageState s;
         if (stage.base_stage) {
-            const StageState& base = finished_.at(*stage.base_stage);
+            const StageState& base = r.inputs.at(*stage.base_stage);
             s.config = base.config;
             s.layers = base.layers;
             s.state = CacheKey(base.state).add("from", "stage").finish();
@@ -124,7 +204,7 @@ private:
                 if (t.is_string()) s.onbuild_triggers.push_back(t.get<std::string>());
         s.config["config"].erase("OnBuild");  // triggers are for the direct child only
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        progress_.step_end(step_, total_, false, secs, 0);
+        progress_.step_end(r.step, total_, false, secs, 0);
         return s;
     }
 
@@ -147,18 +227,22 @@ private:
         return registry::pull_image(store_, registry::parse_reference(name), opts_.registry, *transfer).image;
     }
 
-    StageState build_stage(size_t index) {
-        const parser::Stage& stage = parsed_.stages[index];
-        StageState s = from_step(stage);
-        run_onbuild_triggers(s);
-        auto resolved = parser::resolve_stage(parsed_, index, parser::Env::from_list(env_list(s.config)));
-        for (const auto& step : resolved.steps) run_instruction(s, step);
+    StageState build_stage(StageRun& r) {
+        const parser::Stage& stage = parsed_.stages[r.index];
+        StageState s = from_step(r, stage);
+        run_onbuild_triggers(r, s);
+        auto resolved = parser::resolve_stage(parsed_, r.index, parser::Env::from_list(env_list(s.config)));
+        int number = first_step_.at(r.index);
+        for (const auto& step : resolved.steps) {
+            begin_step(r, ++number);
+            run_instruction(r, s, step);
+        }
         return s;
     }
 
     // The base image's ONBUILD triggers run right after FROM, as Docker does: parsed as a
     // Dockerfile of their own so that they get the same expansion and checks.
-    void run_onbuild_triggers(StageState& s) {
+    void run_onbuild_triggers(StageRun& r, StageState& s) {
         if (s.onbuild_triggers.empty()) return;
         std::string text = "FROM scratch\n";
         for (const auto& t : s.onbuild_triggers) text += t + "\n";
@@ -170,8 +254,10 @@ private:
                 throw Error("ONBUILD " + instr.original + ": " + instr.keyword + " is not allowed as an ONBUILD trigger");
         check_run_networks(opts_, triggers, {0});  // a base image gets no host network without --allow either
         auto resolved = parser::resolve_stage(triggers, 0, parser::Env::from_list(env_list(s.config)));
-        total_ += static_cast<int>(resolved.steps.size());
-        for (const auto& step : resolved.steps) run_instruction(s, step);
+        for (const auto& step : resolved.steps) {
+            begin_step(r, first_step_.at(r.index));
+            run_instruction(r, s, step);
+        }
     }
 
     static std::vector<std::string> env_list(const json& config) {
@@ -180,17 +266,16 @@ private:
         return cfg["Env"].get<std::vector<std::string>>();
     }
 
-    void run_instruction(StageState& s, const parser::ResolvedStep& step) {
+    void run_instruction(StageRun& r, StageState& s, const parser::ResolvedStep& step) {
         const parser::Instruction& instr = step.instruction;
-        ++step_;
-        progress_.step_start(step_, total_, instr.original);
+        progress_.step_start(r.step, total_, instr.original);
         auto t0 = std::chrono::steady_clock::now();
 
         CacheKey key(s.state);
         key.add("instruction", instr.original);
         const parser::Env visible = step.visible();
         for (const auto& [k, v] : visible.entries()) key.add("var", k + "=" + v);
-        StepEnv env = step_env();
+        StepEnv env = step_env(r);
         if (instr.as<parser::Copy>()) key.add("inputs", copy_inputs_fingerprint(env, step));
         Digest k = key.finish();
 
@@ -205,10 +290,10 @@ private:
                 s.layers = std::move(hit->layers);
                 s.state = state_after(s.config);
                 if (instr.as<parser::Cmd>()) s.cmd_set = true;
-                progress_.step_end(step_, total_, true, 0, 0);
+                progress_.step_end(r.step, total_, true, 0, 0);
                 return;
             }
-            progress_.cache_miss(step_, "no cache entry for this step and its inputs");
+            progress_.cache_miss(r.step, "no cache entry for this step and its inputs");
         }
 
         uint64_t bytes = 0;
@@ -232,7 +317,7 @@ private:
         cache_.record(k, store_.put_blob(oci::canonical(s.config), Durability::relaxed));
         s.state = state_after(s.config);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        progress_.step_end(step_, total_, false, secs, bytes);
+        progress_.step_end(r.step, total_, false, secs, bytes);
     }
 
     layerstore::Image finish(StageState& s) {
@@ -264,12 +349,17 @@ private:
     BuildCache cache_;
     parser::ParseResult parsed_;
     std::vector<size_t> needed_;
+    std::map<size_t, int> first_step_;      // stage index -> number of its FROM step
+    int total_ = 0;                         // steps of the build (fixed before it starts)
+    bool parallel_ = false;                 // stages may run on several threads
+    std::mutex mu_;                         // guards finished_
     std::map<size_t, StageState> finished_;
+    std::mutex context_mu_;                 // guards the lazy making of hashes_ and context_
     std::unique_ptr<FileHashCache> hashes_;
     std::unique_ptr<BuildContext> context_;
+    std::mutex fetch_mu_;                   // guards fetched_ and downloads_
     std::map<std::string, FetchedUrl> fetched_;  // ADD <url> downloads of this build
     std::optional<TempDir> downloads_;
-    int step_ = 0, total_ = 0;
 };
 
 }  // namespace
