@@ -60,7 +60,7 @@ expect_eq "... same image" "$par_id" "$(ib inspect --format '{{.Id}}' dflt)"
 for s in a b c d; do
   expect_match "plain: stage $s's RUN line is tagged with its stage" "^\[$s [0-9]+/18\] RUN sleep 2" "$plain"
   expect_match "plain: stage $s's output is tagged with its stage" "^\[$s [0-9]+\] \| out-of-$s\$" "$plain"
-  expect_eq "plain: out-of-$s appears under no other stage" 1 "$(grep -c "out-of-$s\$" <<<"$plain")"
+  expect_eq "plain: out-of-$s is output of one stage only" 1 "$(grep -c "| out-of-$s\$" <<<"$plain")"
 done
 expect_match "plain: the unnamed final stage is stage-4" '^\[stage-4 13/18\] FROM busybox' "$plain"
 # Step numbers are fixed in Dockerfile order, not by the order stages run in.
