@@ -19,16 +19,6 @@ namespace imgbuild::builder {
 
 namespace {
 
-struct Pipe {
-    unique_fd read, write;
-};
-
-Pipe make_pipe(const char* what) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
-    return {unique_fd(fds[0]), unique_fd(fds[1])};
-}
-
 void write_all_raw(int fd, const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
