@@ -55,6 +55,7 @@ struct BuildOptions {
     std::optional<std::filesystem::path> metadata_file;  // --metadata-file: digests, keys, hits, timings
     std::vector<CacheSpec> cache_from;            // --cache-from, in order of preference
     std::optional<CacheSpec> cache_to;            // --cache-to
+    unsigned jobs = 0;                            // --jobs: stages built at once; 0: the number of cores
 };
 
 }  // namespace imgbuild::builder

@@ -1,5 +1,6 @@
 #pragma once
 // Internal to the builder: the state of a stage as its steps run, and what a step needs.
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +54,11 @@ struct StepEnv {
     std::function<const FetchedUrl&(const std::string& url)> fetch;
     // COPY --from=IMAGE: the image from the store, or pulled as a FROM image is (--pull).
     std::function<std::optional<layerstore::Image>(const std::string& name)> image;
+    // Set when another stage failed: a running RUN is then stopped (SIGTERM).
+    const std::atomic<bool>* cancelled = nullptr;
+    // Stages run on several threads: a RUN's container starts from a forked helper
+    // (container_process.h), never by a clone from this multi-threaded process.
+    bool container_in_subprocess = false;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

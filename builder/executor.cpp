@@ -1,10 +1,18 @@
-// The build loop: stages the target needs, in order; each instruction a step with a cache
-// key; a hit takes the recorded config (and its layers), a miss runs the step.
+// The build loop: the stages the target needs, each started once the stages it reads from
+// are done (up to --jobs at once, builder/stage_scheduler.h); each instruction a step with
+// a cache key; a hit takes the recorded config (and its layers), a miss runs the step.
+//
+// Parallel stages and determinism: a stage only sees the stages it depends on (copied when
+// it starts), step numbers are fixed before the build in Dockerfile order, and the image
+// is made from the target stage alone: the result does not depend on which stage ends first.
 #include "builder/executor.h"
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include "builder/build_context.h"
 #include "builder/build_metadata.h"
@@ -17,6 +25,7 @@
 #include "builder/rootfs_view.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
+#include "builder/stage_scheduler.h"
 #include "common/error.h"
 #include "common/time.h"
 #include "layerstore/archives.h"
@@ -50,7 +59,7 @@ public:
         for (const auto& [k, v] : opts.build_args) popts.build_args[k] = v;
         parsed_ = parser::parse_dockerfile(opts.dockerfile_text, opts.dockerfile_name, popts);
         needed_ = parser::stages_needed(parsed_, opts.target);
-        for (size_t i : needed_) total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+        number_steps();
         check_build_network(opts);
         check_run_networks(opts, parsed_, needed_);
         if (!opts.cache_from.empty()) {
@@ -61,9 +70,22 @@ public:
 
     layerstore::Image run() {
         started_ = std::chrono::steady_clock::now();
-        for (size_t i : needed_) finished_[i] = build_stage(i);
-        StageState& last = finished_[needed_.back()];
-        return finish(last);
+        std::vector<StageTask> tasks;
+        for (size_t i : needed_) tasks.push_back({i, stage_inputs(i)});
+        const unsigned jobs = std::min<unsigned>(opts_.jobs ? opts_.jobs : default_jobs(), static_cast<unsigned>(needed_.size()));
+        // More than one stage thread: containers start from a forked helper (container_process.h).
+        parallel_ = jobs > 1;
+        run_stages(tasks, jobs, [this](size_t i, const std::atomic<bool>& cancelled) {
+            StageRun r{i, first_step_.at(i), {}, &cancelled};
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                for (size_t dep : stage_inputs(i)) r.inputs.emplace(dep, finished_.at(dep));
+            }
+            StageState s = with_stage_in_errors(i, [&] { return build_stage(r); });
+            std::lock_guard<std::mutex> lock(mu_);
+            finished_.emplace(i, std::move(s));
+        });
+        return finish(finished_.at(parser::target_stage(parsed_, opts_.target)));
     }
 
     ~Build() {
@@ -76,15 +98,72 @@ public:
     }
 
 private:
-    StepEnv step_env() {
-        StepEnv env{store_, opts_, progress_, parsed_, finished_, step_, total_, source_date_epoch(), {}, {}, {}};
+    // One stage being built: its step counter and the finished stages it reads from.
+    struct StageRun {
+        size_t index;
+        int step;                                // number of the step running (fixed, see number_steps)
+        std::map<size_t, StageState> inputs;     // its dependencies, as they finished
+        const std::atomic<bool>* cancelled;      // another stage failed: stop at the next step
+    };
+
+    // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
+    // first_step_[i], its instructions follow. A base image's ONBUILD triggers, known only
+    // once it is resolved, run as part of their FROM step and carry its number.
+    void number_steps() {
+        for (size_t i : needed_) {
+            first_step_[i] = total_ + 1;
+            total_ += 1 + static_cast<int>(parsed_.stages[i].instructions.size());
+        }
+        if (needed_.size() < 2) return;  // one stage: the progress lines need no stage name
+        for (size_t i : needed_)
+            progress_.name_steps(first_step_[i], first_step_[i] + static_cast<int>(parsed_.stages[i].instructions.size()),
+                                 stage_display_name(i));
+    }
+
+    // "build" for `FROM x AS build`, else "stage-2" (as BuildKit names unnamed stages).
+    std::string stage_display_name(size_t i) const {
+        const auto& st = parsed_.stages[i];
+        return st.name.empty() ? "stage-" + std::to_string(i) : st.name;
+    }
+
+    // The stages stage i reads from (FROM, COPY --from, RUN --mount from=), each once.
+    std::vector<size_t> stage_inputs(size_t i) const {
+        std::vector<size_t> deps;
+        for (const auto& d : parsed_.stages[i].dependencies)
+            if (d.stage != i && std::find(deps.begin(), deps.end(), d.stage) == deps.end()) deps.push_back(d.stage);
+        return deps;
+    }
+
+    // With several stages, an error says which stage failed ("stage build: step 3/9 ...").
+    template <typename F>
+    StageState with_stage_in_errors(size_t i, F&& f) {
+        if (needed_.size() < 2) return f();
+        try {
+            return f();
+        } catch (const UsageError&) {
+            throw;
+        } catch (const Error& e) {
+            throw Error("stage " + stage_display_name(i) + ": " + e.what());
+        }
+    }
+
+    StepEnv step_env(StageRun& r) {
+        StepEnv env{store_, opts_, progress_, parsed_, r.inputs, r.step, total_, source_date_epoch(), {}, {}, {}, r.cancelled, parallel_};
         env.context = [this]() -> BuildContext& { return context(); };
         env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
         env.image = [this](const std::string& name) { return base_image(name); };
         return env;
     }
 
+    // A new step of stage r: stops here when another stage has failed.
+    void begin_step(StageRun& r, int number) {
+        if (*r.cancelled) throw Error("cancelled: another stage failed");
+        r.step = number;
+    }
+
+    // Shared by the stage threads: one download per URL, one context, one hash cache.
     const FetchedUrl& fetch(const std::string& url) {
+        std::lock_guard<std::mutex> lock(fetch_mu_);
         if (auto it = fetched_.find(url); it != fetched_.end()) return it->second;
         if (!downloads_) downloads_.emplace(store_.make_temp_dir("download"));
         fs::path file = downloads_->path() / std::to_string(fetched_.size());
@@ -93,6 +172,7 @@ private:
     }
 
     BuildContext& context() {
+        std::lock_guard<std::mutex> lock(context_mu_);
         if (!context_) {
             hashes_ = std::make_unique<FileHashCache>(store_.root() / "cache" / "file-hashes.json");
             context_ = std::make_unique<BuildContext>(opts_.context_dir, IgnoreMatcher::from_context(opts_.context_dir),
@@ -101,13 +181,13 @@ private:
         return *context_;
     }
 
-    StageState from_step(const parser::Stage& stage) {
-        ++step_;
-        progress_.step_start(step_, total_, stage.from.original);
+    StageState from_step(StageRun& r, const parser::Stage& stage) {
+        begin_step(r, first_step_.at(r.index));
+        progress_.step_start(r.step, total_, stage.from.original);
         auto t0 = std::chrono::steady_clock::now();
         StageState s;
         if (stage.base_stage) {
-            const StageState& base = finished_.at(*stage.base_stage);
+            const StageState& base = r.inputs.at(*stage.base_stage);
             s.config = base.config;
             s.layers = base.layers;
             s.state = CacheKey(base.state).add("from", "stage").finish();
@@ -134,7 +214,7 @@ private:
                 if (t.is_string()) s.onbuild_triggers.push_back(t.get<std::string>());
         s.config["config"].erase("OnBuild");  // triggers are for the direct child only
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        progress_.step_end(step_, total_, false, secs, 0);
+        progress_.step_end(r.step, total_, false, secs, 0);
         return s;
     }
 
@@ -157,22 +237,26 @@ private:
         return registry::pull_image(store_, registry::parse_reference(name), opts_.registry, *transfer).image;
     }
 
-    StageState build_stage(size_t index) {
-        const parser::Stage& stage = parsed_.stages[index];
-        StageState s = from_step(stage);
-        s.cache_log = std::make_shared<StageCacheLog>(store_, stage_identity(opts_.dockerfile_path, stage, index, opts_.target),
-                                                      stage.name.empty() ? std::to_string(index) : stage.name,
+    StageState build_stage(StageRun& r) {
+        const parser::Stage& stage = parsed_.stages[r.index];
+        StageState s = from_step(r, stage);
+        s.cache_log = std::make_shared<StageCacheLog>(store_, stage_identity(opts_.dockerfile_path, stage, r.index, opts_.target),
+                                                      stage.name.empty() ? std::to_string(r.index) : stage.name,
                                                       stage.from.original);
-        run_onbuild_triggers(s);
-        auto resolved = parser::resolve_stage(parsed_, index, parser::Env::from_list(env_list(s.config)));
-        for (const auto& step : resolved.steps) run_instruction(s, step);
+        run_onbuild_triggers(r, s);
+        auto resolved = parser::resolve_stage(parsed_, r.index, parser::Env::from_list(env_list(s.config)));
+        int number = first_step_.at(r.index);
+        for (const auto& step : resolved.steps) {
+            begin_step(r, ++number);
+            run_instruction(r, s, step);
+        }
         s.cache_log->save();
         return s;
     }
 
     // The base image's ONBUILD triggers run right after FROM, as Docker does: parsed as a
     // Dockerfile of their own so that they get the same expansion and checks.
-    void run_onbuild_triggers(StageState& s) {
+    void run_onbuild_triggers(StageRun& r, StageState& s) {
         if (s.onbuild_triggers.empty()) return;
         std::string text = "FROM scratch\n";
         for (const auto& t : s.onbuild_triggers) text += t + "\n";
@@ -184,8 +268,10 @@ private:
                 throw Error("ONBUILD " + instr.original + ": " + instr.keyword + " is not allowed as an ONBUILD trigger");
         check_run_networks(opts_, triggers, {0});  // a base image gets no host network without --allow either
         auto resolved = parser::resolve_stage(triggers, 0, parser::Env::from_list(env_list(s.config)));
-        total_ += static_cast<int>(resolved.steps.size());
-        for (const auto& step : resolved.steps) run_instruction(s, step);
+        for (const auto& step : resolved.steps) {
+            begin_step(r, first_step_.at(r.index));
+            run_instruction(r, s, step);
+        }
     }
 
     static std::vector<std::string> env_list(const json& config) {
@@ -194,30 +280,31 @@ private:
         return cfg["Env"].get<std::vector<std::string>>();
     }
 
-    void run_instruction(StageState& s, const parser::ResolvedStep& step) {
+    void run_instruction(StageRun& r, StageState& s, const parser::ResolvedStep& step) {
         const parser::Instruction& instr = step.instruction;
-        ++step_;
-        progress_.step_start(step_, total_, instr.original);
+        progress_.step_start(r.step, total_, instr.original);
         auto t0 = std::chrono::steady_clock::now();
 
-        StepEnv env = step_env();
+        StepEnv env = step_env(r);
         const bool linked = is_linked_copy(step);  // keyed without the parent (copy_link.h)
         StepInputs inputs = step_inputs(env, step, /*with_variables=*/!linked);
         const Digest parent = linked ? linked_copy_state(env, s, step) : s.state;
         Digest k = inputs.key(parent);
-        StepOutcome outcome{step_, instr.original, instr.keyword, parent, k, std::nullopt, false, "", "", 0, inputs.list()};
+        StepOutcome outcome{r.step, instr.original, instr.keyword, parent, k, std::nullopt, false, "", "", 0, inputs.list()};
 
         if (!opts_.no_cache) {
             auto hit = cache_.lookup(k);
             std::string source = "local";
-            if (!hit && remote_)
+            if (!hit && remote_) {
+                std::lock_guard<std::mutex> lock(remote_mu_);  // one registry session for every stage thread
                 if (auto from = remote_->fetch(k, cache_)) hit = cache_.lookup(k), source = *from;
+            }
             if (hit) {
                 if (linked) rebase_linked_hit(env, s, *hit);
                 outcome.cached = true;
                 outcome.source = source;
                 if (opts_.explain && source != "local" && opts_.progress != ProgressMode::json)
-                    progress_.message("step " + std::to_string(step_) + "/" + std::to_string(total_) + " " + instr.keyword +
+                    progress_.message("step " + std::to_string(r.step) + "/" + std::to_string(total_) + " " + instr.keyword +
                                       ": hit: " + source);
                 outcome.config = hit->config_digest;
                 s.cache_log->add(std::move(outcome));
@@ -230,14 +317,14 @@ private:
                 s.layers = std::move(hit->layers);
                 s.state = state_after(s.config);
                 if (instr.as<parser::Cmd>()) s.cmd_set = true;
-                progress_.step_end(step_, total_, true, 0, 0);
+                progress_.step_end(r.step, total_, true, 0, 0);
                 return;
             }
         }
         outcome.reason = s.cache_log->explain_miss(instr, inputs, parent, k, opts_.no_cache);
-        progress_.cache_miss(step_, outcome.reason);
+        progress_.cache_miss(r.step, outcome.reason);
         if (opts_.explain && opts_.progress != ProgressMode::json)
-            progress_.message("step " + std::to_string(step_) + "/" + std::to_string(total_) + " " + instr.keyword +
+            progress_.message("step " + std::to_string(r.step) + "/" + std::to_string(total_) + " " + instr.keyword +
                               ": miss: " + outcome.reason);
 
         uint64_t bytes = 0;
@@ -264,7 +351,7 @@ private:
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         outcome.seconds = secs;
         s.cache_log->add(std::move(outcome));
-        progress_.step_end(step_, total_, false, secs, bytes);
+        progress_.step_end(r.step, total_, false, secs, bytes);
     }
 
     layerstore::Image finish(StageState& s) {
@@ -312,14 +399,20 @@ private:
     Progress& progress_;
     BuildCache cache_;
     std::unique_ptr<RemoteCache> remote_;  // --cache-from
+    std::mutex remote_mu_;                 // guards remote_
     parser::ParseResult parsed_;
     std::vector<size_t> needed_;
+    std::map<size_t, int> first_step_;      // stage index -> number of its FROM step
+    int total_ = 0;                         // steps of the build (fixed before it starts)
+    bool parallel_ = false;                 // stages may run on several threads
+    std::mutex mu_;                         // guards finished_
     std::map<size_t, StageState> finished_;
+    std::mutex context_mu_;                 // guards the lazy making of hashes_ and context_
     std::unique_ptr<FileHashCache> hashes_;
     std::unique_ptr<BuildContext> context_;
+    std::mutex fetch_mu_;                   // guards fetched_ and downloads_
     std::map<std::string, FetchedUrl> fetched_;  // ADD <url> downloads of this build
     std::optional<TempDir> downloads_;
-    int step_ = 0, total_ = 0;
     std::chrono::steady_clock::time_point started_;
 };
 

@@ -1,8 +1,11 @@
 #pragma once
 // Build progress: plain lines (CI, pipes), a terminal view, JSON events, or nothing (-q).
 // Step output is passed through whole, line by line with the step's prefix, never clipped.
+// Stages may build in parallel: every view is called from several threads at once, and in a
+// multi-stage build names the stage of each step ("[build 2/9] RUN make", "stage": "build").
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +27,18 @@ public:
     virtual void output(int step, int stream, std::string_view data) = 0;
     virtual void message(const std::string& text) = 0;
     virtual void finish(const std::string& image_id) = 0;
+
+    // Steps first..last belong to stage `name`. Called before the build starts (read-only
+    // while steps run); a build of one stage names none and keeps today's lines.
+    void name_steps(int first, int last, const std::string& name) { stages_[first] = {last, name}; }
+    // The stage of `step`, or nullptr.
+    [[nodiscard]] const std::string* stage_of(int step) const;
+    // "[build 2/9]" (or "[2/9]" with no stage name) and, for output lines, "[build 2]".
+    [[nodiscard]] std::string step_tag(int step, int total) const;
+    [[nodiscard]] std::string line_tag(int step) const;
+
+private:
+    std::map<int, std::pair<int, std::string>> stages_;  // first step -> (last step, stage name)
 };
 
 // Picks the view: auto means tty when stdout is a terminal and $CI is unset, plain otherwise.

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "builder/build_state.h"
+#include "builder/container_process.h"
 #include "builder/container_spec.h"
 #include "builder/image_config.h"
 #include "builder/run_mounts.h"
@@ -70,7 +71,8 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     int step_no = env.step;
     spec.on_output = [&env, step_no](int stream, std::string_view data) { env.progress.output(step_no, stream, data); };
 
-    int status = runtime::run_container(spec);
+    int status = env.container_in_subprocess ? run_container_in_subprocess(spec, env.cancelled)
+                                             : runtime::run_container(spec);
     if (status != 0) throw Error(env.step_label(step.instruction) + ": exit code " + std::to_string(status));
     return commit_upper(env, s, spec.upper_dir);
 }

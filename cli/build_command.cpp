@@ -22,8 +22,18 @@ struct BuildArgs {
     bool no_cache = false, quiet = false, explain = false;
     std::string pull = "missing";  // --pull, and push after the build (--push): registry_args.h
     bool push = false;
+    std::string jobs;  // --jobs N; empty: the number of cores
     RegistryArgs reg;
 };
+
+// --jobs N: a whole number from 1 (a sequential build) to 256.
+unsigned parse_jobs(const std::string& text) {
+    if (text.empty()) return 0;
+    bool digits = text.size() <= 3 && text.find_first_not_of("0123456789") == std::string::npos;
+    unsigned n = digits ? static_cast<unsigned>(std::stoul(text)) : 0;
+    if (n < 1 || n > 256) throw UsageError("--jobs " + text + ": want a number of stages from 1 to 256");
+    return n;
+}
 
 std::pair<std::string, std::string> split_kv(const std::string& kv, const char* flag) {
     auto eq = kv.find('=');
@@ -119,6 +129,7 @@ builder::BuildOptions to_options(const BuildArgs& a) {
         (void)builder::read_secret(o.secrets.back());  // a missing file fails now, not at its RUN
     }
     for (const auto& s : a.ssh) o.ssh.push_back(builder::parse_ssh_flag(s, std::getenv("SSH_AUTH_SOCK")));
+    o.jobs = parse_jobs(a.jobs);
     return o;
 }
 
@@ -150,6 +161,7 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--ssh", a->ssh, "default|ID[=SOCKET]: an ssh agent for RUN --mount=type=ssh (repeatable)")
         ->allow_extra_args(false);
     cmd.add_flag("-q,--quiet", a->quiet, "print only the image id");
+    cmd.add_option("--jobs", a->jobs, "independent stages built at once (default: the number of cores; 1: one after another)");
     cmd.add_option("--pull", a->pull, "pull FROM images: missing (default: when not in the store), always, never")
         ->allow_extra_args(false);
     cmd.add_flag("--push", a->push, "push every -t name to its registry after the build");

@@ -158,6 +158,12 @@ std::vector<std::string> sorted_dir_names(int dirfd, const std::string& path_for
     return names;
 }
 
+Pipe make_pipe(const char* what) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
+    return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
 std::string random_hex(size_t bytes) {
     std::vector<unsigned char> raw(bytes);
     if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error("random: OpenSSL RAND_bytes failed");

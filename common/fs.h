@@ -66,6 +66,12 @@ private:
 // A random lowercase hex id of `bytes` bytes (container ids, temp names).
 [[nodiscard]] std::string random_hex(size_t bytes);
 
+// A pipe, both ends O_CLOEXEC. Throws SystemError naming `what` ("container start report").
+struct Pipe {
+    unique_fd read, write;
+};
+[[nodiscard]] Pipe make_pipe(const char* what);
+
 }  // namespace imgbuild
 
 namespace imgbuild {

@@ -32,6 +32,7 @@ Store::~Store() = default;
 
 void Store::hold(ObjectKind kind, const std::string& id) const {
     if (gc_exclusive_) return;
+    std::lock_guard<std::mutex> lock(lease_mu_);
     if (!lease_) lease_ = std::make_unique<Lease>(leases_dir(), gc_lock_path());
     lease_->hold(kind, id);
 }

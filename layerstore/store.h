@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -163,6 +164,7 @@ private:
     friend class GcExclusive;
     std::filesystem::path root_;
     unique_fd lock_fd_;
+    mutable std::mutex lease_mu_;  // a build's stage threads share this Store: one lease append at a time
     mutable std::unique_ptr<Lease> lease_;
     mutable bool gc_exclusive_ = false;
 };

@@ -39,16 +39,6 @@ constexpr std::pair<NetworkMode, std::string_view> kNetworkNames[] = {
     {NetworkMode::none, "none"}, {NetworkMode::host, "host"}, {NetworkMode::private_, "private"},
 };
 
-struct Pipe {
-    unique_fd read, write;
-};
-
-Pipe make_pipe(const char* what) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
-    return {unique_fd(fds[0]), unique_fd(fds[1])};
-}
-
 void validate(const ContainerSpec& spec) {
     if (spec.argv.empty()) throw UsageError("no command specified");
     static constexpr std::pair<fs::path ContainerSpec::*, const char*> kRequiredDirs[] = {

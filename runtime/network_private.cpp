@@ -51,16 +51,6 @@ const std::string& helper_path() {
     return path;
 }
 
-struct PipeFds {
-    unique_fd read, write;
-};
-
-PipeFds make_pipe(const char* what) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
-    return {unique_fd(fds[0]), unique_fd(fds[1])};
-}
-
 // In the forked helper, before execve: only async-signal-safe calls.
 [[noreturn]] void exec_helper(char* const argv[], pid_t parent, int null_fd, int log_fd, int ready_fd, int exit_fd) {
     // Die with the thread that started us, and not later than it if it is already gone.
@@ -165,8 +155,8 @@ PrivateNetwork::PrivateNetwork(pid_t pid, const std::filesystem::path& log_file)
     argv.push_back(nullptr);
 
     dying_helpers().reap_finished();
-    PipeFds ready = make_pipe("slirp4netns ready pipe");
-    PipeFds exit_pipe = make_pipe("slirp4netns exit pipe");
+    Pipe ready = make_pipe("slirp4netns ready pipe");
+    Pipe exit_pipe = make_pipe("slirp4netns exit pipe");
     unique_fd null_fd = open_or_throw("/dev/null", O_RDWR | O_CLOEXEC);
     unique_fd log_fd = open_or_throw(log_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     pid_t parent = ::getpid();
