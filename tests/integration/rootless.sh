@@ -123,8 +123,9 @@ recipe=$(sed -n '/# BEGIN rootless-build/,/# END rootless-build/p' "$IMGBUILD_SO
 check "the recipe has its commands" test "$(printf '%s\n' "$recipe" | grep -c IMGBUILD)" -ge 3
 printf '%s\n' "$recipe" >"$home/recipe.sh" && chmod 644 "$home/recipe.sh"
 run as_user env CONTEXT="$ctx" REGISTRY="127.0.0.1:$port" SOURCE_DATE_EPOCH=0 sh -e "$home/recipe.sh"
+recipe_out=$OUT
 check "docs/ci/kubernetes-rootless.yaml: build, run, push as the user" test "$RC" = 0
-expect_match "... its run shows the mapping" "$sub_start" "$(echo $OUT)"
+expect_match "... its run shows the mapping" "$sub_start" "$(echo $recipe_out)"
 run as_user "$I" rmi "127.0.0.1:$port/ci/app:latest"
 run as_user "$I" pull --tls-verify=false "127.0.0.1:$port/ci/app:latest"
 check "pull rootless" test "$RC" = 0
