@@ -6,7 +6,7 @@
 # SOURCE_DATE_EPOCH), run -d/exec/commit, save/load, push/pull through a real registry,
 # no gain beyond the user (a root-owned host file bound in stays unwritable, uid_map), a
 # limit refused clearly, and the commands of docs/ci/kubernetes-rootless.yaml.
-# IMGBUILD_ROOTLESS_FULL=1 also reruns runtime.sh and lifecycle.sh as the user (slower).
+# Then runtime.sh as the user (IMGBUILD_ROOTLESS_FULL=1: lifecycle.sh too).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TEST_TMP=$(mktemp -d)
 chmod 755 "$TEST_TMP"
@@ -135,9 +135,14 @@ run "$IMGBUILD" --root "$root_store" pull --tls-verify=false "127.0.0.1:$port/ci
 run "$IMGBUILD" --root "$root_store" inspect --format '{{.Id}}' "127.0.0.1:$port/ci/app:latest"
 expect_eq "root pulls the rootless push as the image root built" "$root_id" "$OUT"
 
-if [[ ${IMGBUILD_ROOTLESS_FULL:-0} == 1 ]]; then
-  for script in runtime lifecycle; do
-    run as_user bash "$IMGBUILD_SOURCE_DIR/tests/integration/$script.sh"
+# The runtime suite as the user (~1 minute); IMGBUILD_ROOTLESS_FULL=1 adds lifecycle.sh,
+# which does not pass rootless yet (its web container asks for a cpu quota).
+scripts=(runtime)
+[[ ${IMGBUILD_ROOTLESS_FULL:-0} == 1 ]] && scripts+=(lifecycle)
+if true; then
+  for script in "${scripts[@]}"; do
+    mkdir -p "$home/tmp" && chown "$user:" "$home/tmp"  # its leftovers go with $TEST_TMP, removed as root
+    run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" bash "$IMGBUILD_SOURCE_DIR/tests/integration/$script.sh"
     check "$script.sh as the unprivileged user (exit 0 or 77)" test "$RC" = 0 -o "$RC" = 77
     printf '%s\n' "$OUT" | grep -E '^(not ok|[0-9]+ passed)' | sed 's/^/#   /'
   done
