@@ -143,8 +143,9 @@ if true; then
   for script in "${scripts[@]}"; do
     mkdir -p "$home/tmp" && chown "$user:" "$home/tmp"  # its leftovers go with $TEST_TMP, removed as root
     run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" bash "$IMGBUILD_SOURCE_DIR/tests/integration/$script.sh"
+    script_out=$OUT
     check "$script.sh as the unprivileged user (exit 0 or 77)" test "$RC" = 0 -o "$RC" = 77
-    printf '%s\n' "$OUT" | grep -E '^(not ok|[0-9]+ passed)' | sed 's/^/#   /'
+    printf '%s\n' "$script_out" | grep -E '^(not ok|[0-9]+ passed)' | sed 's/^/#   /'
   done
 fi
 finish
