@@ -39,13 +39,13 @@ ContainerRootView::ContainerRootView(const layerstore::Store& store, const layer
         runtime::ensure_short_links(spec.lower_dirs, init_layer, spec.short_links_dir);
         runtime::clear_volatile_marker(spec.work_dir);
         m = runtime::overlay_options(spec.lower_dirs, init_layer, spec.upper_dir, spec.work_dir, spec.short_links_dir,
-                                     false, false);
+                                     spec.rootless, false);
     } else {
         // The upper dir as the top lowerdir (a short link too; removed with the container).
         auto lowers = spec.lower_dirs;
         lowers.push_back(spec.upper_dir);
         runtime::ensure_short_links(lowers, init_layer, spec.short_links_dir);
-        m = runtime::overlay_options(lowers, init_layer, "", "", spec.short_links_dir, false, false);
+        m = runtime::overlay_options(lowers, init_layer, "", "", spec.short_links_dir, spec.rootless, false);
     }
     runtime::mount_overlay_no_chdir(m, dir_.path());
     root_ = open_or_throw(dir_.path(), O_PATH | O_DIRECTORY);

@@ -18,6 +18,7 @@
 #include "runtime/container_log.h"
 #include "runtime/container_procs.h"
 #include "runtime/detached.h"
+#include "common/user_namespace.h"
 #include "runtime/freezer.h"
 #include "runtime/overlay.h"
 #include "runtime/port_forward.h"
@@ -356,6 +357,12 @@ void unpause_container(const Containers& containers, const std::string& id) {
 void with_container_paused(const Containers& containers, const std::string& id, bool pause, const std::function<void()>& f) {
     auto st = current_state(containers, id);
     if (!pause || st.status != ContainerStatus::running) {
+        f();
+        return;
+    }
+    if (in_user_namespace() && st.cgroup_dirs.empty()) {
+        // Rootless without a cgroup of its own: no freezer can hold it (docker's --pause=false).
+        log::warn("container " + id.substr(0, 12) + " runs rootless without a cgroup: committed without pausing it");
         f();
         return;
     }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/user_namespace.h"
 #include "runtime/overlay.h"
 
 namespace imgbuild::builder {
@@ -37,7 +38,8 @@ OverlayView::OverlayView(const layerstore::Store& store, const std::vector<layer
     make_dirs(empty, 0755);
     runtime::ensure_short_links(lowers, empty, links);
     runtime::OverlayMount m = runtime::overlay_options(lowers, empty, upper.empty() ? upper : fs::absolute(upper),
-                                                       upper.empty() ? work : fs::absolute(work), links, false);
+                                                       upper.empty() ? work : fs::absolute(work), links,
+                                                       in_user_namespace());
     runtime::mount_overlay_no_chdir(m, merged_);
     mounted_ = true;
     root_ = open_or_throw(merged_, O_PATH | O_DIRECTORY);

@@ -11,6 +11,8 @@
 #include "cli/verb.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/user_namespace.h"
+#include "runtime/user_namespace.h"
 
 namespace imgbuild::cli {
 
@@ -25,7 +27,8 @@ std::filesystem::path GlobalOptions::store_root() const {
     if (!root.empty()) return std::filesystem::absolute(root).lexically_normal();
     if (const char* env = std::getenv("IMGBUILD_ROOT"); env && *env)
         return std::filesystem::absolute(env).lexically_normal();
-    if (::geteuid() == 0) return "/var/lib/imgbuild";
+    // Root in the rootless user namespace is still the unprivileged user: its own store.
+    if (::geteuid() == 0 && !in_user_namespace()) return "/var/lib/imgbuild";
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "imgbuild";
     const char* home = std::getenv("HOME");
     return std::filesystem::path(home ? home : "/") / ".local/share/imgbuild";
@@ -64,6 +67,14 @@ int main(int argc, char** argv) {
     // a container or a child we run: mark them close-on-exec at once (the runtime's child
     // also closes all it does not need before anything else). Best effort on old kernels.
     (void)::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Unprivileged: work as root of the user's imgbuild user namespace (rootless, see
+    // runtime/user_namespace.h). First, while the process has a single thread (setns needs it).
+    try {
+        runtime::enter_rootless_user_namespace();
+    } catch (const std::exception& e) {
+        std::cerr << "imgbuild: rootless: " << e.what() << "\n";
+        return 1;
+    }
     CLI::App app{"imgbuild: daemonless container image builder and runtime"};
     app.set_version_flag("--version", std::string("imgbuild 0.1.0"));
     app.require_subcommand(1);

@@ -64,7 +64,7 @@ private:
             if (!fs::is_directory(l->diff_dir)) return "diff/ is missing";
             if (l->dir_digest) {
                 auto now = oci::write_layer_tar(l->diff_dir, -1,
-                                                 oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch, false})
+                                                 oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch})
                                .diff_id;
                 if (now != *l->dir_digest)
                     return "diff/ has changed since it was made (" + now.str() + " != " + l->dir_digest->str() + ")";

@@ -33,7 +33,7 @@ oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, 
     oci::LayerDigests digests;
     {
         auto fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
-        digests = oci::write_layer_tar(layer.diff_dir, fd.get(), oci::TarWriteOptions{c, layer.source_date_epoch, false});
+        digests = oci::write_layer_tar(layer.diff_dir, fd.get(), oci::TarWriteOptions{c, layer.source_date_epoch});
         if (::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
     }
     if (digests.diff_id != layer.diff_id) {
@@ -107,7 +107,7 @@ void write_plain_layer_tar(Store& store, const LayerInfo& layer, const fs::path&
         return;
     }
     auto digests = oci::write_layer_tar(layer.diff_dir, out.get(),
-                                        oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch, false});
+                                        oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch});
     if (digests.diff_id != layer.diff_id)
         throw Error("layer " + layer.id + ": " + layer.diff_dir.string() + " no longer matches its diff_id " +
                     layer.diff_id.str() + " (run imgbuild fsck)");

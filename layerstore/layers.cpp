@@ -102,7 +102,7 @@ std::optional<LayerInfo> reusable_layer(const Store& store, const std::string& i
     }
     if (!l || !layer_dir_complete(*l)) return std::nullopt;
     if (l->dir_digest) {
-        auto now = oci::write_layer_tar(l->diff_dir, -1, oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch, false});
+        auto now = oci::write_layer_tar(l->diff_dir, -1, oci::TarWriteOptions{oci::Compression::none, l->source_date_epoch});
         if (now.diff_id != *l->dir_digest) return std::nullopt;
     }
     return l;
@@ -141,7 +141,7 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
 
 LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::string>& parent,
                                   std::optional<int64_t> source_date_epoch) {
-    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{oci::Compression::none, source_date_epoch, false});
+    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{oci::Compression::none, source_date_epoch});
     LayerInfo info;
     info.diff_id = digests.diff_id;
     info.tar_size = digests.tar_size;

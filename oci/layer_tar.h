@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "common/digest.h"
+#include "common/user_namespace.h"
 #include "oci/compression.h"
 #include "oci/expansion_limit.h"
 
@@ -26,8 +27,9 @@ struct TarWriteOptions {
     Compression compression = Compression::none;
     // mtimes later than this are clamped to it (the caller reads SOURCE_DATE_EPOCH).
     std::optional<int64_t> source_date_epoch;
-    // Opaque dirs are marked with user.overlay.opaque instead of trusted.overlay.opaque.
-    bool rootless = false;
+    // Opaque dirs are marked with user.overlay.opaque instead of trusted.overlay.opaque
+    // (a store written in the rootless user namespace).
+    bool rootless = in_user_namespace();
 };
 
 struct LayerDigests {
@@ -49,7 +51,7 @@ LayerDigests write_layer_tar(const std::filesystem::path& dir, int out_fd, const
 struct ExtractOptions {
     // Opaque dirs get user.overlay.opaque; failures to chown, to create device nodes and to
     // set privileged xattrs are tolerated (skipped) instead of fatal.
-    bool rootless = false;
+    bool rootless = in_user_namespace();
     // Decompression bomb guard (expansion_limit.h); applies to the decompressed stream.
     ExpansionLimits limits = expansion_limits_from_env();
 

@@ -545,7 +545,13 @@ private:
     }
 
     void chown_failed(const std::string& path) {
-        if (opts_.rootless && (errno == EPERM || errno == EINVAL)) return;  // unmapped id
+        if (opts_.rootless && (errno == EPERM || errno == EINVAL)) {  // an id the user namespace does not map
+            if (!warned_unmapped_) log::warn("extract " + dir_.string() + ": " + path +
+                                             ": its owner is not mapped in the rootless user namespace (too few "
+                                             "subordinate ids in /etc/subuid, /etc/subgid?): it stays root's");
+            warned_unmapped_ = true;
+            return;
+        }
         throw_errno("chown", path);
     }
 
@@ -624,6 +630,7 @@ private:
     std::unique_ptr<char[]> in_buf_;
     fs::path dir_;
     ExtractOptions opts_;
+    bool warned_unmapped_ = false;  // one warning per archive
     ExpansionGuard guard_;
     unique_fd root_;
     archive* inner_ = nullptr;

@@ -26,6 +26,11 @@ enum class CgroupVersion { v1, v2 };
 // `limits` with the default pids limit filled in when unset and a controller exists.
 [[nodiscard]] Limits effective_limits(const Limits& limits, bool rootless, CgroupVersion version);
 
+// Rootless (no cgroup of our own can be made): throws UsageError naming the first limit
+// asked for ("--memory needs cgroup v2 delegation ..."), since a limit that is silently not
+// applied is worse than none. An unlimited pids request (<= 0) asks for nothing.
+void refuse_rootless_limits(const Limits& limits, CgroupVersion version);
+
 // One value to write: a file name per hierarchy and the text, in order (v1 needs the
 // period before the quota, memory.limit_in_bytes before memory.memsw.limit_in_bytes).
 struct CgroupSetting {

@@ -110,7 +110,9 @@ std::vector<int> fds_to_keep(const ChildContext& ctx) {
 
 void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
     drop_bounding_set(ctx.capabilities, ctx.last_capability);
-    if (!ctx.spec->rootless && raw_setgroups(user.groups) != 0) throw_errno("setgroups", "user " + ctx.spec->user);
+    // Rootless with a single-id map, setgroups is denied (EPERM): the groups stay as they are.
+    if (raw_setgroups(user.groups) != 0 && !(ctx.spec->rootless && errno == EPERM))
+        throw_errno("setgroups", "user " + ctx.spec->user);
     if (raw_setresgid(user.gid) != 0) throw_errno("setresgid", std::to_string(user.gid));
     if (raw_setresuid(user.uid) != 0) throw_errno("setresuid", std::to_string(user.uid));
     // A non-root uid has lost every capability with setresuid; root keeps Docker's set.
@@ -129,13 +131,20 @@ void switch_user(const ChildContext& ctx, const ResolvedUser& user) {
     report_and_exit(ctx.report_fd, status, what);
 }
 
+void make_non_dumpable() {
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_DUMPABLE)", "");
+}
+
 void start(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     // Before anything else: no fd of the caller's may be used from inside (CVE-2024-21626).
     close_fds_except(fds_to_keep(ctx));
     // Until execve, this process is the host binary: nothing in the container may ptrace
     // it or open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_DUMPABLE)", "");
+    // Rootless, this binary's memory belongs to the initial user namespace (it was exec'ed
+    // there), so once non-dumpable even slirp4netns could not open /proc/<pid>/ns/net: it is
+    // made non-dumpable once the network is up instead (no container process exists before).
+    if (!spec.rootless) make_non_dumpable();
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "");
     reset_signals();
     if (::setsid() < 0) throw_errno("setsid", "");
@@ -156,6 +165,7 @@ void start(const ChildContext& ctx) {
     std::vector<std::string> env = container_environment(spec.env, user.home);
     ::umask(022);
     wait_for_private_network(ctx.net_sync_fd);  // slirp4netns started meanwhile (container.cpp)
+    if (spec.rootless) make_non_dumpable();
     install_seccomp(*ctx.seccomp);
     // Only 0, 1, 2 survive execve; the report pipe closes on success, which is the signal.
     if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw_errno("close_range", "3..");

@@ -147,16 +147,18 @@ int run_container(const ContainerSpec& spec) {
     ctx.new_netns = spec.network != NetworkMode::host;
 
     std::unique_ptr<Cgroup> cgroup;
-    if (!spec.rootless || limits.any())
+    if (spec.rootless) refuse_rootless_limits(limits, version);
+    if (!spec.rootless)
         cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, limits,
                                !spec.rootless);
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
     for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 
+    const unsigned long flags = clone_namespace_flags(spec);
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
     std::optional<Pipe> sync;
-    if (spec.rootless) {
+    if (flags & CLONE_NEWUSER) {
         sync = make_pipe("uid/gid map sync");
         ctx.sync_fd = sync->read.get();
     }
@@ -195,7 +197,6 @@ int run_container(const ContainerSpec& spec) {
 
     // ---- clone
     int pidfd_raw = -1;
-    unsigned long flags = clone_namespace_flags(spec);
     pid_t pid = clone_child(flags, &pidfd_raw, cgroup ? cgroup->clone_into_fd() : -1);
     if (pid == 0) child_main(ctx);
     unique_fd pidfd(pidfd_raw);

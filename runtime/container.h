@@ -31,6 +31,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/user_namespace.h"
+
 namespace imgbuild::runtime {
 
 namespace fs = std::filesystem;
@@ -113,7 +115,12 @@ struct ContainerSpec {
                                      // otherwise the command itself is PID 1
     bool forward_signals = true;     // forward SIGINT/TERM/HUP/QUIT/USR1/USR2 (and WINCH with tty)
 
-    bool rootless = false;           // new user namespace with uid_map/gid_map; "userxattr" overlay
+    // Rootless: imgbuild runs as root of a user namespace (runtime/user_namespace.h), so the
+    // overlay needs "userxattr", device nodes are bound rather than made, and no cgroup is
+    // made unless a limit asks for one. Defaults to whether this process is in one.
+    bool rootless = in_user_namespace();
+    // A further, nested user namespace for the container with these maps (empty: none; the
+    // container shares the caller's user namespace, so later `exec`s can join it).
     std::vector<IdMap> uid_map, gid_map;
 
     // Mount the overlay "volatile": no sync of the upper fs at unmount (saves ~10 ms per

@@ -29,6 +29,7 @@
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
 #include "runtime/signal_forwarding.h"
+#include "common/user_namespace.h"
 #include "runtime/user_lookup.h"
 #include "runtime/stdio.h"
 
@@ -145,7 +146,8 @@ void child(const ChildArgs& a) {
         cwd = open_in_root(root.get(), spec.cwd, O_PATH | O_DIRECTORY);
     }
     drop_bounding_set(a.capabilities, a.last_capability);
-    if (raw_setgroups(user.groups) != 0) throw_errno("setgroups", "user " + spec.user);
+    if (raw_setgroups(user.groups) != 0 && !(in_user_namespace() && errno == EPERM))  // single-id map: denied
+        throw_errno("setgroups", "user " + spec.user);
     if (raw_setresgid(user.gid) != 0) throw_errno("setresgid", std::to_string(user.gid));
     if (raw_setresuid(user.uid) != 0) throw_errno("setresuid", std::to_string(user.uid));
     if (user.uid == 0) set_capabilities(a.capabilities);

@@ -183,7 +183,7 @@ TEST_CASE("overlay options: top layer first, init layer at the bottom, DESIGN §
     CHECK(m.chdir_to.empty());
 
     auto rootless = overlay_options({}, "/i", "/u", "/w", "", true);
-    CHECK(rootless.data == "lowerdir=/i,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off,index=off,userxattr");
+    CHECK(rootless.data == "lowerdir=/i,upperdir=/u,workdir=/w,redirect_dir=nofollow,metacopy=off,index=off,userxattr");
 }
 
 TEST_CASE("overlay options: short links keep 150 layers under a page") {

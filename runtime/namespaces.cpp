@@ -25,7 +25,7 @@ const std::vector<NamespaceInfo>& namespace_table() {
 unsigned long clone_namespace_flags(const ContainerSpec& spec) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network != NetworkMode::host) flags |= CLONE_NEWNET;
-    if (spec.rootless) flags |= CLONE_NEWUSER;
+    if (spec.rootless && !spec.uid_map.empty()) flags |= CLONE_NEWUSER;
     return flags;
 }
 

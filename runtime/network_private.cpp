@@ -42,10 +42,20 @@ std::string find_on_path(const char* name) {
 const std::string& helper_path() {
     static const std::string path = [] {
         std::string p = find_on_path(kHelper);
-        if (p.empty())
+        if (p.empty()) {
             std::fputs("imgbuild: note: slirp4netns not found on PATH: network \"private\" (the default of run and of "
                        "RUN steps) falls back to \"none\" (only lo); install slirp4netns for outbound access\n",
                        stderr);
+        } else if (::access("/dev/net/tun", R_OK | W_OK) != 0) {
+            // Rootless, slirp4netns opens the tun device with the user's rights: a host that
+            // keeps it 0600 for root leaves the private network without outbound access.
+            std::fputs(("imgbuild: note: /dev/net/tun: " + describe_errno(errno) +
+                        ": slirp4netns cannot make the private network, which falls back to \"none\" (only lo); "
+                        "the device must be mode 0666 for rootless outbound access\n")
+                           .c_str(),
+                       stderr);
+            p.clear();
+        }
         return p;
     }();
     return path;

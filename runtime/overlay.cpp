@@ -20,6 +20,10 @@ namespace {
 
 // DESIGN.md §4: the upper dir must be a complete diff.
 constexpr const char* kOverlayOptions = "redirect_dir=off,metacopy=off,index=off";
+// In a user namespace the kernel refuses redirect_dir=off beside userxattr ("conflicting
+// options"); nofollow neither creates nor follows redirects either, so the upper dir stays a
+// complete diff.
+constexpr const char* kRootlessOverlayOptions = "redirect_dir=nofollow,metacopy=off,index=off,userxattr";
 
 constexpr const char* kInitLayerDirs[] = {"proc", "sys", "dev", "etc"};
 constexpr const char* kInitLayerFiles[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
@@ -77,8 +81,7 @@ OverlayMount overlay_options(const std::vector<fs::path>& lowers, const fs::path
     for (auto it = lowers.rbegin(); it != lowers.rend(); ++it) m.data += lower_entry(*it, links_dir) + ":";
     m.data += lower_entry(init_layer, links_dir);
     if (!upper.empty()) m.data += ",upperdir=" + upper.string() + ",workdir=" + work.string();
-    m.data += std::string(",") + kOverlayOptions;
-    if (rootless) m.data += ",userxattr";
+    m.data += std::string(",") + (rootless ? kRootlessOverlayOptions : kOverlayOptions);
     if (volatile_mount) m.data += ",volatile";
     if (!links_dir.empty()) m.chdir_to = links_dir.parent_path();
     return m;

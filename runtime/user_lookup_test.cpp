@@ -139,7 +139,9 @@ TEST_CASE("namespaces and network modes") {
     CHECK((clone_namespace_flags(spec) & CLONE_NEWNET) == 0);
     spec.network = NetworkMode::none;
     CHECK(describe_namespaces(clone_namespace_flags(spec)) == "mnt,uts,ipc,pid,net");
-    spec.rootless = true;
+    spec.rootless = true;  // in the shared rootless namespace: no nested one
+    CHECK((clone_namespace_flags(spec) & CLONE_NEWUSER) == 0);
+    spec.uid_map = {{0, 1000, 1}};  // a nested one when maps are given
     CHECK((clone_namespace_flags(spec) & CLONE_NEWUSER) != 0);
     CHECK(parse_network_mode("private") == NetworkMode::private_);
     CHECK(to_string(NetworkMode::none) == "none");
