@@ -55,9 +55,13 @@ if a.note: print(f"- {a.note}")
 print("- ratio = imgbuild's median wall / that tool's median wall (< 1: imgbuild is faster)\n")
 print("| workload | case | tool | wall median | min | max | CPU | peak RSS | imgbuild/tool |")
 print("|---|---|---|---|---|---|---|---|---|")
-for w in sorted(os.listdir(a.results), key=lambda s: int(re.sub(r"\D", "", s) or 0)):
+failed = set(open(os.path.join(a.results, "failed")).read().split()) if os.path.exists(os.path.join(a.results, "failed")) else set()
+for w in sorted((d for d in os.listdir(a.results) if os.path.isdir(os.path.join(a.results, d))),
+                key=lambda s: int(re.sub(r"\D", "", s) or 0)):
     cf = os.path.join(a.results, w, "cases")
-    if not os.path.exists(cf): continue
+    if not os.path.exists(cf):
+        if w in failed: print(f"| **{w}** {describe(w)[0]} | | | its setup failed (see the run's log) | | | | | |")
+        continue
     title, descs = describe(w)
     order = [l.split() for l in open(cf) if l.strip()]
     medians = {}
@@ -86,6 +90,6 @@ for w in sorted(os.listdir(a.results), key=lambda s: int(re.sub(r"\D", "", s) or
         med = medians[(c, t)]
         ib = medians.get((c, "imgbuild"))
         ratio = "" if t == "imgbuild" or ib is None else f"{ib / med:.3f}"
-        failed = f" ({len(rows) - len(ok)} failed)" if len(ok) != len(rows) else ""
-        print(f"| {wcell} | {ccell} | {t} | {fmt_s(med)}{failed} | {fmt_s(min(walls))} | {fmt_s(max(walls))} | "
+        nfail = f" ({len(rows) - len(ok)} failed)" if len(ok) != len(rows) else ""
+        print(f"| {wcell} | {ccell} | {t} | {fmt_s(med)}{nfail} | {fmt_s(min(walls))} | {fmt_s(max(walls))} | "
               f"{fmt_s(statistics.median(r[1] for r in ok))} | {max(r[2] for r in ok) / 1024:.1f} MiB | {ratio} |")

@@ -104,7 +104,7 @@ for w in ${WORKLOADS//,/ }; do
       done
     done
     declare -F w_cleanup >/dev/null && w_cleanup || true
-  )
+  ) || { echo "bench: $w stopped (exit $?): the report lists it as failed" >&2; echo "$w" >>"$WORK/results/failed"; }
 done
 
 host=$(hostname -s)

@@ -8,7 +8,7 @@ w_setup() {
   local cache=/var/tmp/imgbuild-bench-cache tar=/var/tmp/imgbuild-bench-cache/debian-bookworm-minbase.tar
   if [[ ! -s $tar ]]; then
     mkdir -p "$cache"
-    mmdebstrap --quiet --variant=minbase bookworm "$tar.partial" http://deb.debian.org/debian
+    mmdebstrap --quiet --variant=minbase --format=tar bookworm "$tar.partial" http://deb.debian.org/debian
     mv "$tar.partial" "$tar"
   fi
   ib import "$tar" bench-debian:latest >/dev/null
