@@ -64,3 +64,34 @@ builder_cases() {  # builder_cases CASE...
   local c t
   for c in "$@"; do for t in imgbuild buildah podman docker; do echo "$c $t"; done; done
 }
+
+# The usual case pair: "cold" builds with --no-cache, any other case uses the cache.
+#   case_build_cmd CASE TOOL DOCKERFILE CONTEXT TAG [more build options]
+case_build_cmd() {
+  local c=$1
+  shift
+  local -a f=()
+  [[ $c == cold ]] && f=(--no-cache)
+  tool_build_cmd "$1" "$2" "$3" "$4" "${@:5}" "${f[@]}"
+}
+# "cached": one build first, so that the timed one finds every step in the cache.
+#   cached_prepare CASE TOOL DOCKERFILE CONTEXT TAG
+cached_prepare() {
+  [[ $1 == cached ]] && tool_build "$2" "$3" "$4" "$5"
+  return 0
+}
+
+# The images the workloads made in the peers' stores (tags w<n>-..., bench-debian) and the
+# untagged layers their builds left: a full run leaves tens of GiB otherwise.
+remove_peer_images() {
+  local re='^(localhost/)?(w[0-9]+-[a-z0-9-]+|bench-debian|127\.0\.0\.1:[0-9]+/w6):'
+  if tool_enabled podman || tool_enabled buildah || tool_enabled skopeo; then
+    podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r podman rmi -f >/dev/null 2>&1
+    podman image prune -f >/dev/null 2>&1
+  fi
+  if tool_enabled docker; then
+    docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r docker rmi -f >/dev/null 2>&1
+    docker image prune -f >/dev/null 2>&1
+  fi
+  return 0
+}

@@ -83,7 +83,7 @@ for w in sorted((d for d in os.listdir(a.results) if os.path.isdir(os.path.join(
         rows = load(base + ".tsv") if os.path.exists(base + ".tsv") else []
         ok = [r for r in rows if r[3] == 0]
         if not ok:
-            why = "failed (see the run's log)" if rows else "not run (its preparation failed)"
+            why = "failed (see the run's log)" if rows else "not run (its preparation failed, or the run was stopped)"
             print(f"| {wcell} | {ccell} | {t} | {why} | | | | | |")
             continue
         walls = [r[0] for r in ok]

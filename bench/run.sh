@@ -62,6 +62,7 @@ export WORK IB_STORE=$WORK/ib-store
 cleanup() {
   local rc=$?
   for f in "$WORK"/pids/*; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
+  remove_peer_images
   if ((KEEP)); then echo "bench: scratch kept in $WORK" >&2; else rm -rf "$WORK"; fi
   exit $rc
 }

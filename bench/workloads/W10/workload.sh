@@ -5,12 +5,5 @@
 w_setup() { bash "$WDIR/make-context.sh" "$WORK/w10"; }
 w_cases() { builder_cases cold cached; }
 w_na() { :; }
-w_prepare() {
-  [[ $1 == cached ]] && tool_build "$2" "$WDIR/Dockerfile" "$WORK/w10" w10-ctx
-  return 0
-}
-w_cmd() {
-  local -a f=()
-  [[ $1 == cold ]] && f=(--no-cache)
-  tool_build_cmd "$2" "$WDIR/Dockerfile" "$WORK/w10" w10-ctx "${f[@]}"
-}
+w_prepare() { cached_prepare "$1" "$2" "$WDIR/Dockerfile" "$WORK/w10" w10-ctx; }
+w_cmd() { case_build_cmd "$1" "$2" "$WDIR/Dockerfile" "$WORK/w10" w10-ctx; }

@@ -11,8 +11,4 @@ w_prepare() {  # edit: a build first, then one file changes (differently each ru
   fi
   return 0
 }
-w_cmd() {
-  local -a f=()
-  [[ $1 == cold ]] && f=(--no-cache)
-  tool_build_cmd "$2" "$WDIR/Dockerfile" "$WORK/w4" w4-ctx "${f[@]}"
-}
+w_cmd() { case_build_cmd "$1" "$2" "$WDIR/Dockerfile" "$WORK/w4" w4-ctx; }

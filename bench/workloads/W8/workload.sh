@@ -23,8 +23,4 @@ w_prepare() {  # edit: a build first, then one line of the app changes (differen
   fi
   return 0
 }
-w_cmd() {
-  local -a f=(--network=host)
-  [[ $1 == cold ]] && f+=(--no-cache)
-  tool_build_cmd "$2" "$WDIR/Dockerfile" "$WORK/w8" w8-app "${f[@]}"
-}
+w_cmd() { case_build_cmd "$1" "$2" "$WDIR/Dockerfile" "$WORK/w8" w8-app --network=host; }
