@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
 
 #include "common/error.h"
 #include "oci/layer_tar.h"
@@ -23,12 +22,23 @@ const char* layer_media_type(oci::Compression c) {
     return oci::media::oci_layer_tar;
 }
 
-oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c) {
-    const char* wanted = layer_media_type(c);
-    for (const auto& b : layer.blobs)  // prefer a stored blob of the wanted kind, then any stored one
-        if (b.media_type == wanted && store.has_blob(b.digest)) return b;
-    for (const auto& b : layer.blobs)
-        if (store.has_blob(b.digest)) return b;
+namespace {
+
+bool is_plain_tar(const std::string& media_type) {
+    return media_type == oci::media::oci_layer_tar || media_type == oci::media::docker_layer_tar;
+}
+
+// Keeps a blob written to `tmp` in the store and records it on the layer.
+oci::Descriptor adopt_layer_blob(Store& store, const LayerInfo& layer, const fs::path& tmp, const oci::LayerDigests& digests,
+                                 oci::Compression c) {
+    store.adopt_blob_file(tmp, digests.blob_digest);
+    oci::Descriptor d{layer_media_type(c), digests.blob_digest, static_cast<int64_t>(digests.blob_size), {}, {}};
+    store.add_layer_blob_record(layer.id, d);
+    return d;
+}
+
+// The layer's blob made from diff/ with `c`.
+oci::Descriptor blob_from_diff_dir(Store& store, const LayerInfo& layer, oci::Compression c) {
     fs::path tmp = store.tmp_dir() / ("layer-blob-" + random_hex(8));
     oci::LayerDigests digests;
     {
@@ -41,59 +51,59 @@ oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, 
         throw Error("layer " + layer.id + ": " + layer.diff_dir.string() + " no longer matches its diff_id " +
                     layer.diff_id.str() + " (run imgbuild fsck)");
     }
-    store.adopt_blob_file(tmp, digests.blob_digest);
-    oci::Descriptor d{wanted, digests.blob_digest, static_cast<int64_t>(digests.blob_size), {}, {}};
-    store.add_layer_blob_record(layer.id, d);
-    return d;
+    return adopt_layer_blob(store, layer, tmp, digests, c);
 }
 
-namespace {
-bool is_plain_tar(const std::string& media_type) {
-    return media_type == oci::media::oci_layer_tar || media_type == oci::media::docker_layer_tar;
+// The stored blob `src` (plain or compressed) recompressed with `c`: its tar stream is kept
+// byte for byte (re-tarring diff/ would not reproduce the diff_id of a pulled layer), checked
+// against the diff_id on the way.
+oci::Descriptor transcoded_blob(Store& store, const LayerInfo& layer, const oci::Descriptor& src, oci::Compression c) {
+    fs::path tmp = store.tmp_dir() / ("layer-blob-" + random_hex(8));
+    const std::string shown = store.blob_path(src.digest).string();
+    oci::LayerDigests digests;
+    try {
+        auto in = store.open_blob(src.digest);
+        auto out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
+        oci::CompressingWriter w(out.get(), c);
+        oci::decompress_stream(in.get(), [&](const char* p, size_t n) { w.write(p, n); }, shown);
+        digests = w.finish();
+        if (::fsync(out.get()) != 0) throw_errno("fsync", tmp.string());
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    if (digests.diff_id != layer.diff_id) {
+        ::unlink(tmp.c_str());
+        throw Error("layer " + layer.id + ": its stored blob " + src.digest.str() + " does not decompress to diff_id " +
+                    layer.diff_id.str() + " (run imgbuild fsck)");
+    }
+    return adopt_layer_blob(store, layer, tmp, digests, c);
 }
+
+const oci::Descriptor* stored_blob_of(Store& store, const LayerInfo& layer, const char* media_type) {
+    for (const auto& b : layer.blobs)
+        if ((!media_type || b.media_type == media_type) && store.has_blob(b.digest)) return &b;
+    return nullptr;
+}
+
 }  // namespace
 
+oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c) {
+    if (const auto* b = stored_blob_of(store, layer, layer_media_type(c))) return *b;
+    if (const auto* b = stored_blob_of(store, layer, nullptr)) return transcoded_blob(store, layer, *b, c);
+    return blob_from_diff_dir(store, layer, c);
+}
+
 oci::Descriptor compressed_layer_blob(Store& store, const LayerInfo& layer, oci::Compression c) {
-    const char* wanted = layer_media_type(c);
+    if (const auto* b = stored_blob_of(store, layer, layer_media_type(c))) return *b;
     const oci::Descriptor* plain = nullptr;
-    for (const auto& b : layer.blobs)
-        if (b.media_type == wanted && store.has_blob(b.digest)) return b;
     for (const auto& b : layer.blobs) {
         if (!store.has_blob(b.digest)) continue;
         if (!is_plain_tar(b.media_type)) return b;
         plain = &b;
     }
-    if (!plain) return stored_or_compressed_blob(store, layer, c);
-    // Compress the stored tar as it is: re-tarring diff/ would not reproduce its diff_id.
-    fs::path tmp = store.tmp_dir() / ("layer-blob-" + random_hex(8));
-    oci::LayerDigests digests;
-    {
-        auto in = store.open_blob(plain->digest);
-        auto out = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
-        oci::CompressingWriter w(out.get(), c);
-        std::vector<char> buf(1 << 20);
-        for (;;) {
-            ssize_t n = ::read(in.get(), buf.data(), buf.size());
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                ::unlink(tmp.c_str());
-                throw_errno("read", store.blob_path(plain->digest).string());
-            }
-            if (n == 0) break;
-            w.write(buf.data(), static_cast<size_t>(n));
-        }
-        digests = w.finish();
-        if (::fsync(out.get()) != 0) throw_errno("fsync", tmp.string());
-    }
-    if (digests.diff_id != layer.diff_id) {
-        ::unlink(tmp.c_str());
-        throw Error("layer " + layer.id + ": its stored tar " + plain->digest.str() + " does not hash to diff_id " +
-                    layer.diff_id.str() + " (run imgbuild fsck)");
-    }
-    store.adopt_blob_file(tmp, digests.blob_digest);
-    oci::Descriptor d{wanted, digests.blob_digest, static_cast<int64_t>(digests.blob_size), {}, {}};
-    store.add_layer_blob_record(layer.id, d);
-    return d;
+    if (plain) return transcoded_blob(store, layer, *plain, c);
+    return blob_from_diff_dir(store, layer, c);
 }
 
 void write_plain_layer_tar(Store& store, const LayerInfo& layer, const fs::path& file) {

@@ -7,9 +7,11 @@
 
 namespace imgbuild::layerstore {
 
-// The layer's blob for distribution: a stored blob passes through as is (pulled and loaded
-// base layers keep their digests); otherwise diff/ is tarred and compressed with `c`, the
-// result kept in the store and recorded on the layer, so the next save or push reuses it.
+// The layer's blob for an archive, compressed with `c` as asked: a stored blob of that kind
+// passes through as is (pulled base layers keep their digests); a stored blob of another kind
+// (a gzip layer saved with zstd) is decompressed and recompressed, its tar stream unchanged;
+// otherwise diff/ is tarred and compressed. What is made is kept in the store and recorded on
+// the layer, so the next save or push reuses it.
 [[nodiscard]] oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c);
 
 // As stored_or_compressed_blob, for a registry: always a compressed blob. A stored compressed

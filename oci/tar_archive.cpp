@@ -257,7 +257,7 @@ void extract_plain_files(int in_fd, const fs::path& dest, const std::string& wha
 
 namespace imgbuild::oci {
 
-void decompress_stream(int in_fd, int out_fd, const std::string& what) {
+void decompress_stream(int in_fd, const std::function<void(const char*, size_t)>& sink, const std::string& what) {
     ArchiveReader reader;
     struct archive* a = reader.a;
     archive_read_support_format_raw(a);
@@ -272,8 +272,12 @@ void decompress_stream(int in_fd, int out_fd, const std::string& what) {
         la_ssize_t n = archive_read_data(a, buf.data(), buf.size());
         if (n < 0) throw Error("read " + what + ": " + archive_error_string(a));
         if (n == 0) break;
-        write_all(out_fd, std::string_view(buf.data(), static_cast<size_t>(n)), what);
+        sink(buf.data(), static_cast<size_t>(n));
     }
+}
+
+void decompress_stream(int in_fd, int out_fd, const std::string& what) {
+    decompress_stream(in_fd, [&](const char* p, size_t n) { write_all(out_fd, std::string_view(p, n), what); }, what);
 }
 
 }  // namespace imgbuild::oci

@@ -50,4 +50,6 @@ void extract_plain_files(int in_fd, const std::filesystem::path& dest, const std
 namespace imgbuild::oci {
 // Decompresses a blob (gzip, bzip2, xz, zstd or plain) from in_fd to out_fd, streaming.
 void decompress_stream(int in_fd, int out_fd, const std::string& what_for_errors);
+// The same, handing the plain bytes to `sink` (e.g. a CompressingWriter to recompress).
+void decompress_stream(int in_fd, const std::function<void(const char*, size_t)>& sink, const std::string& what_for_errors);
 }  // namespace imgbuild::oci

@@ -193,6 +193,34 @@ ib save --format docker -o "$TEST_TMP/busybox-docker.2.tar" busybox:latest >/dev
 expect_same_files "saving twice gives byte-identical docker archives" "$TEST_TMP/busybox-docker.1.tar" "$TEST_TMP/busybox-docker.2.tar"
 ib save -o - busybox:latest >"$TEST_TMP/busybox-oci.stdout.tar" 2>/dev/null
 expect_same_files "save to stdout gives the same bytes as save -o" "$TEST_TMP/busybox-oci.tar" "$TEST_TMP/busybox-oci.stdout.tar"
+
+# The layer has a gzip blob now (the saves above): --compression must still give what it says.
+section "save --compression zstd|none of a layer stored as gzip"
+check "save --compression zstd" ib save --compression zstd -o "$TEST_TMP/busybox-zstd.tar" busybox:latest
+check "skopeo inspect --raw of the zstd archive" skopeo inspect --raw oci-archive:"$TEST_TMP/busybox-zstd.tar"
+expect_eq "the zstd save has a zstd layer" "application/vnd.oci.image.layer.v1.tar+zstd" "$(jq -r '.layers[0].mediaType' <<<"$OUT" 2>&1)"
+ZSTD_LAYER=$(jq -r '.layers[0].digest' <<<"$OUT" 2>/dev/null)
+mkdir -p "$TEST_TMP/zstd-layout" && tar -C "$TEST_TMP/zstd-layout" -xf "$TEST_TMP/busybox-zstd.tar"
+expect_eq "the layer blob is zstd bytes (magic 28b52ffd)" "28b52ffd" \
+  "$(head -c4 "$TEST_TMP/zstd-layout/blobs/sha256/${ZSTD_LAYER#sha256:}" | od -An -tx1 | tr -d ' \n')"
+# umoci 0.4.7 reads no zstd: skopeo decompresses the layer (verifying its digest) and
+# recompresses it with gzip into a layout for umoci, which checks the diff_id and the tree.
+check "skopeo reads the zstd archive (into a gzip layout)" skopeo copy -q --dest-compress-format gzip \
+  oci-archive:"$TEST_TMP/busybox-zstd.tar" oci:"$TEST_TMP/zstd-regz:latest"
+check "umoci unpack of skopeo's copy of the zstd layer" umoci unpack --image "$TEST_TMP/zstd-regz:latest" "$TEST_TMP/zstd-bundle"
+tree_listing "$TEST_TMP/zstd-bundle/rootfs" >"$TEST_TMP/busybox.zstd.list"
+expect_same_files "umoci's tree of the zstd layer equals the imported busybox" \
+  "$TEST_TMP/busybox.imported.list" "$TEST_TMP/busybox.zstd.list"
+check "save --compression zstd again" ib save --compression zstd -o "$TEST_TMP/busybox-zstd.2.tar" busybox:latest
+expect_same_files "the zstd blob is remembered: the same bytes again" "$TEST_TMP/busybox-zstd.tar" "$TEST_TMP/busybox-zstd.2.tar"
+ib save -o "$TEST_TMP/busybox-oci.3.tar" busybox:latest >/dev/null 2>&1
+expect_same_files "gzip after zstd still gives the gzip archive" "$TEST_TMP/busybox-oci.tar" "$TEST_TMP/busybox-oci.3.tar"
+check "save --compression none" ib save --compression none -o "$TEST_TMP/busybox-plain.tar" busybox:latest
+check "skopeo inspect --raw of the plain archive" skopeo inspect --raw oci-archive:"$TEST_TMP/busybox-plain.tar"
+expect_eq "the plain save has an uncompressed layer" "application/vnd.oci.image.layer.v1.tar" "$(jq -r '.layers[0].mediaType' <<<"$OUT" 2>&1)"
+expect_eq "whose digest is the diff_id" "$(ib inspect --format '{{json .RootFS.Layers}}' busybox | jq -r '.[0]')" \
+  "$(jq -r '.layers[0].digest' <<<"$OUT" 2>&1)"
+check "fsck after the zstd and plain saves" ib fsck
 S2=$(new_store)
 make_busybox_base "$S2" >/dev/null 2>&1
 S3=$(new_store)
