@@ -77,7 +77,7 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     std::string file = a.file.empty() ? (o.context_dir / "Dockerfile").string() : a.file;
     o.dockerfile_name = a.file == "-" ? "Dockerfile" : std::filesystem::path(file).filename().string();
     o.dockerfile_text = read_dockerfile(file);
-    for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_tag(t));
+    for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_new_tag(t));
     for (const auto& kv : a.build_args) {
         if (kv.find('=') == std::string::npos) {  // --build-arg NAME takes the value from the environment
             if (const char* v = std::getenv(kv.c_str())) o.build_args[kv] = v;

@@ -25,6 +25,7 @@
 
 #include "common/digest.h"
 #include "common/fs.h"
+#include "layerstore/layer_stamp.h"
 #include "common/unique_fd.h"
 #include "layerstore/leases.h"
 #include "oci/image.h"
@@ -40,6 +41,7 @@ struct LayerInfo {
     std::optional<int64_t> source_date_epoch;  // mtime clamp used for our tar of diff/ (reproducible builds)
     std::vector<oci::Descriptor> blobs;      // stored (compressed) blobs of this diff, if any
     std::filesystem::path diff_dir;          // layers/<id>/diff, usable as an overlay lowerdir
+    std::optional<DirStamp> stamp;           // diff/'s cheap stamp, checked before each use (layer_stamp.h)
 };
 
 struct Image {
@@ -177,9 +179,12 @@ struct IndexCheck {
 // the store as an untagged image. Returns what it did.
 std::string restore_index(const Store& store);
 
-// "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
-// Docker Hub names take their short form, as in docker: "docker.io/library/busybox:1" ->
-// "busybox:1", "docker.io/me/app" -> "me/app:latest".
+// "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs
+// (a pull by digest is stored under its digest name). Docker Hub names take their short form, as
+// in docker: "docker.io/library/busybox:1" -> "busybox:1", "docker.io/me/app" -> "me/app:latest".
+// Throws UsageError naming the reference and what is wrong with it (oci::parse_reference).
 [[nodiscard]] std::string normalize_tag(std::string_view name);
+// A name a user gives to an image (-t, tag, commit, import): as normalize_tag, and no digest.
+[[nodiscard]] std::string normalize_new_tag(std::string_view name);
 
 }  // namespace imgbuild::layerstore

@@ -8,8 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export SOURCE_DATE_EPOCH=1700000000  # rebuilds give the same image id
 
 if [[ $(id -u) != 0 ]]; then
-  echo "store_robustness.sh skipped: needs root (RUN steps need namespaces and overlayfs)"
-  exit 0
+  echo "skipped: store_robustness.sh needs root (RUN steps need namespaces and overlayfs)"
+  exit 77
 fi
 KILLS=20
 [[ ${1:-} == --stress ]] && KILLS=100
@@ -200,8 +200,16 @@ for kind in blob config manifest diff-file diff-dir meta; do
     case $kind in
       blob) check_exit "$kind/$fix: save does not use the damaged blob" 1 dm save -o "$TEST_TMP/x.tar" busybox ;;
       config | manifest | meta) check_exit "$kind/$fix: run does not use it" 125 dm run --rm app true ;;
-      diff-dir) check_exit "$kind/$fix: run does not use it" 125 dm run --rm app true ;;
-      # diff-file: run and build do not check diff/ before use (fsck does): not tested here.
+      # A changed or removed diff/ is noticed before use (its stamp, layer_stamp.h); app's
+      # layers have blobs (the save recorded them), so run unpacks the layer again from its
+      # blob. (The repair variant leaves it to fsck --repair; a layer without a blob: below.)
+      diff-file | diff-dir)
+        if [[ $fix == load ]]; then
+          check "$kind/$fix: run repairs the layer from its blob before use" dm run --rm app cat /run.txt
+          expect_eq "$kind/$fix: and runs the original content" "app" "$OUT"
+          expect_match "$kind/$fix: it says so" "layer [0-9a-f]{64}: ${says[$kind]}.*unpacked it again from blob" "$ERR"
+          check "$kind/$fix: fsck passes after the repair on use" dm fsck
+        fi ;;
     esac
     if [[ $fix == repair ]]; then
       check "$kind/$fix: fsck --repair" dm fsck --repair
@@ -220,6 +228,27 @@ for kind in blob config manifest diff-file diff-dir meta; do
     check "$kind/$fix: app runs" dm run --rm app cat /run.txt
     rm -rf "$D"
   done
+done
+
+section "a changed or removed diff/ without a blob: run and build refuse it, fsck --repair fixes it"
+for kind in diff-file diff-dir; do
+  D=$(new_store)
+  dm() { "$IMGBUILD" --root "$D" "$@"; }
+  dm load -i "$TEST_TMP/busybox.tar" >/dev/null
+  dm build -q -t app "$TEST_TMP/app" >/dev/null  # its RUN layer has no blob: nothing saved it
+  damage "$kind"
+  check_exit "$kind: run refuses the damaged layer" 125 dm run --rm app cat /run.txt
+  expect_match "$kind: the error names the layer and the fix" "layer [0-9a-f]{64}: ${says[$kind]}.*fsck --repair" "$ERR"
+  mkdir -p "$TEST_TMP/on-app"; printf 'FROM app\nRUN cat /run.txt\n' >"$TEST_TMP/on-app/Dockerfile"
+  check_exit "$kind: a RUN on top of it refuses it" 1 dm build -q --no-cache "$TEST_TMP/on-app"
+  expect_match "$kind: the build error names the layer" "layer [0-9a-f]{64}: ${says[$kind]}" "$ERR"
+  check "$kind: fsck --repair" dm fsck --repair
+  check "$kind: rebuild" dm build -q -t app "$TEST_TMP/app"
+  expect_eq "$kind: same image id" "$tpl_app_id" "$("$IMGBUILD" --root "$D" inspect --format '{{.Id}}' app 2>&1)"
+  check "$kind: app runs" dm run --rm app cat /run.txt
+  expect_eq "$kind: with its content" "app" "$OUT"
+  check "$kind: fsck passes" dm fsck
+  rm -rf "$D"
 done
 
 section "error kinds: damaged stored data is exit 1 with the path, not a usage error"
