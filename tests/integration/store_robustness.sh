@@ -3,7 +3,7 @@
 # prune concurrent with builds, kill -9 at random points, damage of every kind of object
 # found by fsck and repaired by fsck --repair or by a load of a good archive.
 #   IMGBUILD=build/cli/imgbuild bash tests/integration/store_robustness.sh [--stress]
-# --stress: 100 kills instead of 20 (run by hand; the suite runs the bounded number).
+# --stress: 100 kills (and 100 kills of run --rm) instead of 20 (run by hand; the suite runs the bounded number).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export SOURCE_DATE_EPOCH=1700000000  # rebuilds give the same image id
 
@@ -11,8 +11,8 @@ if [[ $(id -u) != 0 ]]; then
   echo "skipped: store_robustness.sh needs root (RUN steps need namespaces and overlayfs)"
   exit 77
 fi
-KILLS=20
-[[ ${1:-} == --stress ]] && KILLS=100
+KILLS=20 RUN_KILLS=20
+[[ ${1:-} == --stress ]] && KILLS=100 RUN_KILLS=100
 
 started=$(now)
 section() { echo "# ---- $1 (at $(elapsed "$started")s)"; }
@@ -234,8 +234,8 @@ section "a changed or removed diff/ without a blob: run and build refuse it, fsc
 for kind in diff-file diff-dir; do
   D=$(new_store)
   dm() { "$IMGBUILD" --root "$D" "$@"; }
-  dm load -i "$TEST_TMP/busybox.tar" >/dev/null
-  dm build -q -t app "$TEST_TMP/app" >/dev/null  # its RUN layer has no blob: nothing saved it
+  check "$kind: load busybox into a fresh store" dm load -i "$TEST_TMP/busybox.tar"
+  check "$kind: build app (its RUN layer has no blob: nothing saved it)" dm build -q -t app "$TEST_TMP/app"
   damage "$kind"
   check_exit "$kind: run refuses the damaged layer" 125 dm run --rm app cat /run.txt
   expect_match "$kind: the error names the layer and the fix" "layer [0-9a-f]{64}: ${says[$kind]}.*fsck --repair" "$ERR"
@@ -319,5 +319,32 @@ expect_eq "the killed processes' leases are gone" 0 "$(count "$K/leases")"
 check "fsck after the prune" kb fsck
 check "a build after the kills" kb build -q -t after "$TEST_TMP/app"
 check "it runs" kb run --rm after cat /run.txt
+
+section "kill -9 of run --rm at random points ($RUN_KILLS kills): the next command leaves no trace"
+cgroups_of_store() {
+  local id
+  for id in $(ls "$K/containers" 2>/dev/null | grep -E '^[0-9a-f]{64}$'); do
+    find /sys/fs/cgroup -maxdepth 3 -type d -name "imgbuild-${id:0:24}*" 2>/dev/null
+  done
+}
+ids_before=$(ls "$K/containers" | grep -cE '^[0-9a-f]{64}$')
+left=0
+for ((k = 1; k <= RUN_KILLS; k++)); do
+  kb run --rm after sh -c 'head -c 2000000 /dev/zero >/big; sleep 5' >/dev/null 2>&1 &
+  victim=$!
+  sleep "0.$((RANDOM % 60))"
+  kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+  sleep 0.2  # the container's processes die with their monitor (PDEATHSIG)
+  cg=$(cgroups_of_store)
+  kb images >/dev/null 2>&1  # any command: the store open cleans
+  n=$(ls "$K/containers" | grep -cE '^[0-9a-f]{64}$')
+  if ((n != ids_before)) || [[ -n $(cgroups_of_store) ]]; then
+    left=$((left + 1)); fail "run --rm kill $k left a trace" "containers: $n (before: $ids_before)" "cgroups: $(cgroups_of_store)"
+  fi
+  for d in $cg; do [[ -d $d ]] && fail "run --rm kill $k left cgroup $d"; done
+done
+expect_eq "no record or cgroup left after any of the $RUN_KILLS kills" 0 "$left"
+check "fsck after the run --rm kills" kb fsck
+expect_eq "tmp/ is empty" 0 "$(count "$K/tmp")"
 
 finish
