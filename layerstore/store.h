@@ -4,7 +4,7 @@
 //
 // Contracts:
 // - Every write goes to tmp/ first and is renamed into place: a crash leaves the old state
-//   or the new one. Blobs, layers and the index are fsync'ed (Durability::durable);
+//   or the new one (TempFile in common/fs.h). Blobs, layers and the index are fsync'ed (Durability::durable);
 //   intermediate build configs and cache entries are not (Durability::relaxed: verified
 //   when read, a torn one is a cache miss). Stale tmp/ entries are removed when the store is opened
 //   exclusively (no other process holds the lock).
