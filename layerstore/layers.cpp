@@ -77,13 +77,6 @@ std::optional<LayerInfo> Store::layer(const std::string& id) const {
     return meta_from_json(j, dir, (dir / "meta.json").string());
 }
 
-std::vector<LayerInfo> Store::list_layers() const {
-    std::vector<LayerInfo> out;
-    for (const auto& e : fs::directory_iterator(root_ / "layers"))
-        if (auto l = layer(e.path().filename().string())) out.push_back(*l);
-    return out;
-}
-
 namespace {
 
 bool layer_dir_complete(const LayerInfo& l) {

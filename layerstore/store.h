@@ -133,7 +133,6 @@ public:
     // `expected` is the blob digest from a manifest (verified), `diff_id` the config's (verified).
     LayerInfo add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,
                              const std::optional<Digest>& diff_id);
-    [[nodiscard]] std::vector<LayerInfo> list_layers() const;
     // Moves a staged layer (`staged`/diff, already extracted and checked; see layer_import.h)
     // into layers/<info.id>; an existing layer of that id wins (same content by definition).
     LayerInfo install_staged_layer(TempDir& staged, const LayerInfo& info);

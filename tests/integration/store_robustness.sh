@@ -303,9 +303,11 @@ bad=0
 for ((k = 1; k <= KILLS; k++)); do
   make_ctx "$TEST_TMP/k$k" "k$k"
   case $((k % 3)) in
-    0) kb build -q --no-cache -t "k$k" "$TEST_TMP/k$k" >/dev/null 2>&1 & ;;
-    1) kb save -o "$TEST_TMP/ksave.tar" busybox >/dev/null 2>&1 & ;;
-    2) kb load -i "$TEST_TMP/kbase.tar" >/dev/null 2>&1 & ;;
+    # "$IMGBUILD" itself in the background, not the kb function: $! must be imgbuild's pid,
+    # not that of a subshell whose kill would leave imgbuild running.
+    0) "$IMGBUILD" --root "$K" build -q --no-cache -t "k$k" "$TEST_TMP/k$k" >/dev/null 2>&1 & ;;
+    1) "$IMGBUILD" --root "$K" save -o "$TEST_TMP/ksave.tar" busybox >/dev/null 2>&1 & ;;
+    2) "$IMGBUILD" --root "$K" load -i "$TEST_TMP/kbase.tar" >/dev/null 2>&1 & ;;
   esac
   victim=$!
   sleep "0.$((RANDOM % 40))"
@@ -321,6 +323,10 @@ check "a build after the kills" kb build -q -t after "$TEST_TMP/app"
 check "it runs" kb run --rm after cat /run.txt
 
 section "kill -9 of run --rm at random points ($RUN_KILLS kills): the next command leaves no trace"
+# A store of its own: nothing else holds it, so its next open is the exclusive one that cleans.
+K=$(new_store)
+kb load -i "$TEST_TMP/kbase.tar" >/dev/null 2>&1
+check "an image for the run --rm kills" kb build -q -t after "$TEST_TMP/app"
 cgroups_of_store() {
   local id
   for id in $(ls "$K/containers" 2>/dev/null | grep -E '^[0-9a-f]{64}$'); do
@@ -330,7 +336,7 @@ cgroups_of_store() {
 ids_before=$(ls "$K/containers" | grep -cE '^[0-9a-f]{64}$')
 left=0
 for ((k = 1; k <= RUN_KILLS; k++)); do
-  kb run --rm after sh -c 'head -c 2000000 /dev/zero >/big; sleep 5' >/dev/null 2>&1 &
+  "$IMGBUILD" --root "$K" run --rm after sh -c 'head -c 2000000 /dev/zero >/big; sleep 5' >/dev/null 2>&1 &
   victim=$!
   sleep "0.$((RANDOM % 60))"
   kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
