@@ -150,7 +150,7 @@ runtime::ContainerSpec spec_from_record(const layerstore::Store& store, const Co
     for (const auto& id : c.layers) {
         auto layer = store.layer(id);
         if (!layer) throw Error("container " + c.id.substr(0, 12) + ": layer " + id + " is missing from the store");
-        lowers.push_back(layer->diff_dir);
+        lowers.push_back(layerstore::verify_layer_for_use(store, *layer).diff_dir);
     }
     RunOptions o;
     o.argv = c.argv;

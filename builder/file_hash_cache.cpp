@@ -6,7 +6,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "common/error.h"
@@ -47,7 +48,98 @@ Digest hash_fd(int fd, const std::string& path_for_errors) {
     return h.finish();
 }
 
-constexpr int kFormatVersion = 1;
+// The file: a 16-byte header, then records sorted by key: dev, ino, size, mtime_ns, ctime_ns
+// (8 bytes each, host order: the file never leaves this machine) and the raw 32-byte digest.
+constexpr char kMagic[16] = "imgbuild-fhc-v2";
+constexpr size_t kHeader = sizeof(kMagic);
+constexpr size_t kKeyBytes = 40;
+constexpr size_t kRecord = kKeyBytes + 32;
+using Key = FileHashCache::Key;
+
+void encode(const Key& k, const Digest& d, char* out) {
+    std::memcpy(out, &k.dev, 8);
+    std::memcpy(out + 8, &k.ino, 8);
+    std::memcpy(out + 16, &k.size, 8);
+    std::memcpy(out + 24, &k.mtime_ns, 8);
+    std::memcpy(out + 32, &k.ctime_ns, 8);
+    const std::string& hex = d.hex();
+    for (size_t i = 0; i < 32; ++i) out[kKeyBytes + i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+}
+
+Key key_at(const char* rec) {
+    Key k{};
+    std::memcpy(&k.dev, rec, 8);
+    std::memcpy(&k.ino, rec + 8, 8);
+    std::memcpy(&k.size, rec + 16, 8);
+    std::memcpy(&k.mtime_ns, rec + 24, 8);
+    std::memcpy(&k.ctime_ns, rec + 32, 8);
+    return k;
+}
+
+Digest digest_at(const char* rec) {
+    static const char* digits = "0123456789abcdef";
+    std::string hex(64, '0');
+    for (size_t i = 0; i < 32; ++i) {
+        auto b = static_cast<unsigned char>(rec[kKeyBytes + i]);
+        hex[2 * i] = digits[b >> 4];
+        hex[2 * i + 1] = digits[b & 15];
+    }
+    return Digest::from_hex(hex);
+}
+
+void pread_exact(int fd, char* buf, size_t n, uint64_t off, const std::string& what) {
+    while (n > 0) {
+        ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(off));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw_errno("read", what);
+        if (r == 0) throw Error("read " + what + ": file is shorter than its records");
+        buf += r;
+        n -= static_cast<size_t>(r);
+        off += static_cast<uint64_t>(r);
+    }
+}
+
+// Sequential reader of one sorted file, for the merge in save().
+struct RecordReader {
+    RecordReader(int f, uint64_t n, const std::vector<bool>* u) : fd(f), count(n), used(u) {}
+    int fd;
+    uint64_t count, next = 0;
+    const std::vector<bool>* used;
+    std::vector<char> buf = std::vector<char>(kRecord * 512);
+    size_t at = 0, have = 0;
+    char* current = nullptr;
+    bool advance(const std::string& what) {
+        if (next == count) return false;
+        if (at == have) {
+            uint64_t n = std::min<uint64_t>(512, count - next);
+            pread_exact(fd, buf.data(), n * kRecord, kHeader + next * kRecord, what);
+            have = n;
+            at = 0;
+        }
+        current = buf.data() + at * kRecord;
+        ++at;
+        ++next;
+        return true;
+    }
+    [[nodiscard]] bool current_used() const { return !used || (*used)[next - 1]; }
+};
+
+// Buffered writer of the new file.
+struct RecordWriter {
+    int fd;
+    std::string path;
+    std::vector<char> buf;
+    uint64_t count = 0;
+    void put(const char* rec) {
+        buf.insert(buf.end(), rec, rec + kRecord);
+        ++count;
+        if (buf.size() >= (1 << 20)) flush();
+    }
+    void flush() {
+        write_all(fd, std::string_view(buf.data(), buf.size()), path);
+        buf.clear();
+    }
+};
 
 }  // namespace
 
@@ -70,81 +162,113 @@ FileHashCache::Key FileHashCache::key_of(const struct stat& st) {
                ns_of(st.st_mtim), ns_of(st.st_ctim)};
 }
 
-// The layout save() writes, one entry a line, read without a general JSON parser (a
-// 100k-entry cache loads in milliseconds). Anything else goes through nlohmann::json.
-bool FileHashCache::parse_fast(const std::string& text) {
-    const std::string_view head = "{\"version\":1,\"entries\":[\n";
-    if (!std::string_view(text).starts_with(head)) return false;
-    const char* p = text.data() + head.size();
-    const char* end = text.data() + text.size();
-    std::unordered_map<Key, Entry, KeyHash> out;
-    out.reserve(text.size() / 110);
-    while (p < end && *p == '[') {
-        ++p;
-        uint64_t v[3];
-        int64_t t[2];
-        char* q = nullptr;
-        for (auto& x : v) {
-            x = std::strtoull(p, &q, 10);
-            if (q == p || *q != ',') return false;
-            p = q + 1;
+std::optional<Digest> FileHashCache::SortedFile::find(const Key& k, bool mark_used) {
+    if (count == 0) return std::nullopt;
+    // The block whose first key is the last one <= k.
+    auto it = std::upper_bound(index.begin(), index.end(), k);
+    if (it == index.begin()) return std::nullopt;
+    uint64_t block = static_cast<uint64_t>(it - index.begin()) - 1;
+    uint64_t first = block * kIndexStride, n = std::min<uint64_t>(kIndexStride, count - first);
+    char buf[kIndexStride * kRecord];
+    pread_exact(fd.get(), buf, n * kRecord, kHeader + first * kRecord, "file hash cache");
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        Key m = key_at(buf + mid * kRecord);
+        if (m == k) {
+            if (mark_used) used[first + mid] = true;
+            return digest_at(buf + mid * kRecord);
         }
-        for (auto& x : t) {
-            x = std::strtoll(p, &q, 10);
-            if (q == p || *q != ',') return false;
-            p = q + 1;
-        }
-        if (end - p < 68 || p[0] != '"' || p[65] != '"' || p[66] != ']') return false;
-        auto d = Digest::try_parse("sha256:" + std::string(p + 1, 64));
-        if (!d) return false;
-        out.emplace(Key{v[0], v[1], v[2], t[0], t[1]}, Entry{*d, false});
-        p += 67;
-        if (p < end && *p == ',') ++p;
-        if (p < end && *p == '\n') ++p;
+        if (m < k) lo = mid + 1;
+        else hi = mid;
     }
-    if (std::string_view(p, static_cast<size_t>(end - p)) != "]}\n") return false;
-    entries_ = std::move(out);
-    return true;
+    return std::nullopt;
 }
 
 void FileHashCache::load() {
-    std::error_code ec;
-    if (file_.empty() || !std::filesystem::exists(file_, ec)) return;
+    if (file_.empty()) return;
+    unique_fd fd(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno != ENOENT) log::warn("ignoring the file hash cache " + file_.string() + ": " + describe_errno(errno));
+        return;
+    }
     try {
-        const std::string text = read_file(file_);
-        if (parse_fast(text)) return;
-        auto j = nlohmann::json::parse(text);
-        if (j.value("version", 0) != kFormatVersion) return;
-        for (const auto& e : j.at("entries")) {
-            Key k{e.at(0).get<uint64_t>(), e.at(1).get<uint64_t>(), e.at(2).get<uint64_t>(), e.at(3).get<int64_t>(),
-                  e.at(4).get<int64_t>()};
-            entries_.emplace(k, Entry{Digest::from_hex(e.at(5).get<std::string>()), false});
+        struct stat st{};
+        if (::fstat(fd.get(), &st) != 0) throw_errno("stat", file_.string());
+        char magic[kHeader] = {};
+        auto size = static_cast<uint64_t>(st.st_size);
+        if (size < kHeader || (size - kHeader) % kRecord != 0) throw Error("not a file hash cache (bad size)");
+        pread_exact(fd.get(), magic, kHeader, 0, file_.string());
+        if (std::memcmp(magic, kMagic, kHeader) != 0) throw Error("not a file hash cache of this version");
+        SortedFile f;
+        f.count = (size - kHeader) / kRecord;
+        f.index.reserve(static_cast<size_t>((f.count + kIndexStride - 1) / kIndexStride));
+        char rec[kKeyBytes];
+        for (uint64_t i = 0; i < f.count; i += kIndexStride) {
+            pread_exact(fd.get(), rec, kKeyBytes, kHeader + i * kRecord, file_.string());
+            Key k = key_at(rec);
+            if (!f.index.empty() && !(f.index.back() < k)) throw Error("records out of order");
+            f.index.push_back(k);
         }
+        f.used.assign(static_cast<size_t>(f.count), false);
+        f.fd = std::move(fd);
+        saved_ = std::move(f);
     } catch (const std::exception& ex) {
         log::warn("ignoring the file hash cache " + file_.string() + ": " + ex.what());
-        entries_.clear();
         dirty_ = true;  // rewrite it cleanly
     }
 }
 
 std::optional<Digest> FileHashCache::lookup(const Key& k) {
     std::lock_guard lock(mu_);
-    auto it = entries_.find(k);
-    if (it == entries_.end()) {
+    std::optional<Digest> d;
+    if (auto it = pending_.find(k); it != pending_.end()) d = it->second;
+    if (!d) d = saved_.find(k, true);
+    if (!d) {
         ++misses_;
         return std::nullopt;
     }
-    it->second.used = true;
     ++hits_;
-    return it->second.digest;
+    return d;
 }
 
 void FileHashCache::remember(const Key& k, const Digest& d, int64_t hashed_at_ns) {
     if (k.ctime_ns + kRacyWindowNs >= hashed_at_ns) return;  // ctime moves on every change; mtime may be anything
     std::lock_guard lock(mu_);
-    auto [it, inserted] = entries_.insert_or_assign(k, Entry{d, true});
-    (void)it;
-    dirty_ = dirty_ || inserted;
+    if (!pending_.insert_or_assign(k, d).second) return;
+    dirty_ = true;
+    if (pending_.size() >= kPendingMax) spill();
+}
+
+// Writes the pending entries, sorted, to an unnamed file in the cache's directory.
+void FileHashCache::spill() {
+    if (file_.empty()) {  // in memory only: the cache forgets instead of growing
+        pending_.clear();
+        return;
+    }
+    const auto dir = file_.parent_path().empty() ? std::filesystem::path(".") : file_.parent_path();
+    make_dirs(dir);
+    unique_fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {
+        log::warn("file hash cache: cannot spill to " + dir.string() + ": " + describe_errno(errno));
+        pending_.clear();
+        return;
+    }
+    std::vector<std::pair<Key, Digest>> sorted(pending_.begin(), pending_.end());
+    pending_.clear();
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    RecordWriter w{fd.get(), "file hash cache spill in " + dir.string(), {}};
+    w.buf.assign(kMagic, kMagic + kHeader);
+    char rec[kRecord];
+    for (const auto& [k, d] : sorted) {
+        encode(k, d, rec);
+        w.put(rec);
+    }
+    w.flush();
+    SortedFile f;
+    f.count = sorted.size();
+    f.fd = std::move(fd);
+    spills_.push_back(std::move(f));
 }
 
 Digest FileHashCache::fd_digest(int fd, const struct stat& st, const std::string& path_for_errors) {
@@ -172,32 +296,52 @@ Digest FileHashCache::file_digest(int dirfd, const char* name, const struct stat
 
 size_t FileHashCache::size() const {
     std::lock_guard lock(mu_);
-    return entries_.size();
+    uint64_t n = saved_.count + pending_.size();
+    for (const auto& f : spills_) n += f.count;
+    return static_cast<size_t>(n);
 }
 
 void FileHashCache::save() {
     std::lock_guard lock(mu_);
     if (file_.empty()) return;
-    if (entries_.size() > max_entries_) {
-        std::erase_if(entries_, [](const auto& kv) { return !kv.second.used; });
-        dirty_ = true;
-    }
-    if (!dirty_) return;
-    // Valid JSON in a fixed layout that parse_fast reads back.
-    std::string text = "{\"version\":" + std::to_string(kFormatVersion) + ",\"entries\":[\n";
-    text.reserve(text.size() + entries_.size() * 120);
-    bool first = true;
-    for (const auto& [k, e] : entries_) {
-        if (!first) text += ",\n";
-        first = false;
-        text += '[' + std::to_string(k.dev) + ',' + std::to_string(k.ino) + ',' + std::to_string(k.size) + ',' +
-                std::to_string(k.mtime_ns) + ',' + std::to_string(k.ctime_ns) + ",\"" + e.digest.hex() + "\"]";
-    }
-    text += "\n]}\n";
+    uint64_t total = saved_.count + pending_.size();
+    for (const auto& f : spills_) total += f.count;
+    const bool evict = total > max_entries_;
+    if (!dirty_ && !evict) return;
+    if (!pending_.empty()) spill();
+    // A k-way merge of the saved file (without its unused entries when over the bound) and
+    // the spills, in key order; a key in several of them is written once.
+    std::vector<RecordReader> in;
+    in.emplace_back(saved_.fd.get(), saved_.count, evict ? &saved_.used : nullptr);
+    for (auto& f : spills_) in.emplace_back(f.fd.get(), f.count, nullptr);
     const auto dir = file_.parent_path().empty() ? std::filesystem::path(".") : file_.parent_path();
     make_dirs(dir);
-    atomic_write_file(file_, text, dir);
+    TempFile out(dir, "file-hashes");
+    RecordWriter w{out.fd(), out.path().string(), {}};
+    w.buf.assign(kMagic, kMagic + kHeader);
+    auto greater = [&](size_t a, size_t b) { return key_at(in[b].current) < key_at(in[a].current); };
+    std::vector<size_t> heap;
+    for (size_t i = 0; i < in.size(); ++i)
+        if (in[i].advance(file_.string())) heap.push_back(i);
+    std::make_heap(heap.begin(), heap.end(), greater);
+    std::optional<Key> last;
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), greater);
+        size_t i = heap.back();
+        Key k = key_at(in[i].current);
+        if (in[i].current_used() && (!last || *last != k)) {
+            w.put(in[i].current);
+            last = k;
+        }
+        if (in[i].advance(file_.string())) std::push_heap(heap.begin(), heap.end(), greater);
+        else heap.pop_back();
+    }
+    w.flush();
+    out.commit(file_, Durability::relaxed);
+    spills_.clear();
     dirty_ = false;
+    saved_ = SortedFile{};
+    load();  // the new file, for lookups after a save
 }
 
 }  // namespace imgbuild::builder

@@ -6,9 +6,13 @@
 // Racy entries (the file changed in the same clock tick as we hashed it, so a later edit
 // could keep the same ctime) are never trusted and never saved: the file is hashed again.
 //
-// Persisted as one JSON file, loaded by the constructor and written by save() atomically
-// (temp file in the same directory + rename) and only when something changed. Bounded:
-// when the cache would exceed max_entries, entries not used since load are dropped.
+// Memory stays bounded whatever the number of files (issue 11, finding 11): the cache lives on
+// disk as one sorted file of fixed-size binary records, searched through a sparse in-memory
+// index (one key in kIndexStride) and one pread of a block per lookup. New entries collect
+// in memory up to kPendingMax, then go to a sorted spill file; save() merges the old file,
+// the spills and what is pending into a new file (temp file + rename, only when something
+// changed). A spilled entry is found again from the next build on. Bounded on disk: when the
+// cache would exceed max_entries, entries not used since load are dropped at save.
 // Thread-safe.
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -19,6 +23,9 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "common/unique_fd.h"
 
 #include "common/digest.h"
 
@@ -54,27 +61,37 @@ public:
     struct Key {
         uint64_t dev, ino, size;
         int64_t mtime_ns, ctime_ns;
-        bool operator==(const Key&) const = default;
+        auto operator<=>(const Key&) const = default;
     };
+
+    // One sorted file of records (the saved cache, or a spill): searched without loading it.
+    struct SortedFile {
+        unique_fd fd;
+        uint64_t count = 0;
+        std::vector<Key> index;            // the key of every kIndexStride-th record
+        std::vector<bool> used;            // per record: looked up since load (save keeps these)
+        [[nodiscard]] std::optional<Digest> find(const Key& k, bool mark_used);
+    };
+
+    static constexpr size_t kIndexStride = 64;
+    static constexpr size_t kPendingMax = 32 * 1024;
 
 private:
     struct KeyHash {
         size_t operator()(const Key& k) const noexcept;
     };
-    struct Entry {
-        Digest digest;
-        bool used = false;
-    };
     [[nodiscard]] static Key key_of(const struct stat& st);
     [[nodiscard]] std::optional<Digest> lookup(const Key& k);
     void remember(const Key& k, const Digest& d, int64_t hashed_at_ns);
     void load();
-    bool parse_fast(const std::string& text);
+    void spill();
 
     std::filesystem::path file_;
     size_t max_entries_ = kDefaultMaxEntries;
     mutable std::mutex mu_;
-    std::unordered_map<Key, Entry, KeyHash> entries_;
+    SortedFile saved_;                            // the cache file as loaded
+    std::vector<SortedFile> spills_;              // pending entries written out, sorted
+    std::unordered_map<Key, Digest, KeyHash> pending_;
     bool dirty_ = false;
     uint64_t hits_ = 0, misses_ = 0;
 };

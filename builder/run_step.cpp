@@ -63,7 +63,7 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     RunMounts mounts(env, s, step, dir.path());  // held until the container is gone
     mounts.add_to(options);
     std::vector<fs::path> lowers;
-    for (const auto& l : s.layers) lowers.push_back(l.diff_dir);
+    for (const auto& l : s.layers) lowers.push_back(layerstore::verify_layer_for_use(env.store, l).diff_dir);
     runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
     unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);

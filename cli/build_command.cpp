@@ -93,7 +93,7 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     if (!a.metadata_file.empty()) o.metadata_file = a.metadata_file;
     for (const auto& c : a.cache_from) o.cache_from.push_back(builder::parse_cache_spec(c, "--cache-from"));
     if (!a.cache_to.empty()) o.cache_to = builder::parse_cache_spec(a.cache_to, "--cache-to");
-    for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_tag(t));
+    for (const auto& t : a.tags) o.tags.push_back(layerstore::normalize_new_tag(t));
     for (const auto& kv : a.build_args) {
         if (kv.find('=') == std::string::npos) {  // --build-arg NAME takes the value from the environment
             if (const char* v = std::getenv(kv.c_str())) o.build_args[kv] = v;

@@ -30,8 +30,9 @@ VerbRegistration commit_verb{"commit", "Make an image from a container's changes
         a->options.pause = a->pause == "true";
         auto store = open_store(g);
         std::string id = layerstore::Containers(*store).resolve(a->container);
+        std::string name = a->image.empty() ? "" : layerstore::normalize_new_tag(a->image);  // before the commit
         auto image = builder::commit_container(*store, id, a->options);
-        if (!a->image.empty()) store->tag(layerstore::normalize_tag(a->image), image.manifest_digest);
+        if (!name.empty()) store->tag(name, image.manifest_digest);
         else store->keep_untagged(image.manifest_digest);
         std::cout << image.config_digest.str() << "\n";
         return 0;

@@ -16,12 +16,12 @@ VerbRegistration import_verb{"import", "Import a root filesystem tarball as an i
     cmd.add_option("source", a->source, "tarball path, or - for stdin")->required();
     cmd.add_option("name", a->name, "NAME[:TAG] for the image");
     return [a, &g] {
+        std::string name = a->name.empty() ? "" : layerstore::normalize_new_tag(a->name);  // before any work
         auto store = open_store(g);
-        if (!a->name.empty()) (void)layerstore::normalize_tag(a->name);  // reject a bad name before any work
         unique_fd holder;
         int fd = open_input(a->source, holder);
         auto img = layerstore::import_rootfs(*store, fd, a->source == "-" ? "stdin" : a->source);
-        if (!a->name.empty()) store->tag(a->name, img.manifest_digest);
+        if (!name.empty()) store->tag(name, img.manifest_digest);
         else store->keep_untagged(img.manifest_digest);
         std::cout << img.config_digest.str() << "\n";
         return 0;

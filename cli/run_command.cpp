@@ -4,12 +4,16 @@
 // (this process is its monitor; output to the terminal and the log), or with -d under a
 // detached monitor, printing the id. Exit status: the container's, 125 when imgbuild
 // failed, 126/127 when the command cannot be run / is not found, 2 for an unknown option.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "builder/container_ops.h"
 #include "cli/container_create.h"
 #include "cli/store_access.h"
 #include "common/error.h"
+#include "common/process.h"
+#include "layerstore/containers.h"
 #include "runtime/container.h"
 
 namespace imgbuild::cli {
@@ -30,6 +34,14 @@ int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::strin
         }
         std::cout << id << "\n";
         return 0;
+    }
+    if (a.rm) {
+        // The owner of a --rm container from its creation on: if this process is killed before
+        // the container starts, the next store open removes the record (container_cleanup.h).
+        layerstore::Containers(store).update_state(id, [](layerstore::ContainerState& s) {
+            s.monitor_pid = ::getpid();
+            s.monitor_start_time = process_start_time(::getpid());
+        });
     }
     bool out = a.attach.empty(), err = a.attach.empty();
     for (const auto& s : a.attach) {

@@ -13,9 +13,10 @@ VerbRegistration tag_verb{"tag", "Give an image another name", [](CLI::App& cmd,
     cmd.add_option("source", a->source, "image")->required();
     cmd.add_option("target", a->target, "NAME[:TAG]")->required();
     return [a, &g] {
+        std::string target = layerstore::normalize_new_tag(a->target);  // refused before the store is touched
         auto store = open_store(g);
         auto img = store->resolve_image(a->source);
-        store->tag(a->target, img.manifest_digest);
+        store->tag(target, img.manifest_digest);
         return 0;
     };
 }};

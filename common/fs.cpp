@@ -64,7 +64,24 @@ void write_all(int fd, std::string_view data, const fs::path& path_for_errors) {
             if (errno == EINTR) continue;
             throw_errno("write", path_for_errors.string());
         }
+        // write(2) returns 0 only when nothing fits: the disk is full (no errno is set for it).
+        if (n == 0) throw_errno(ENOSPC, "write (short write)", path_for_errors.string());
         data.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void pwrite_all(int fd, const void* data, size_t size, int64_t offset, const fs::path& path_for_errors) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t n = ::pwrite(fd, p, size, offset);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write", path_for_errors.string());
+        }
+        if (n == 0) throw_errno(ENOSPC, "write (short write)", path_for_errors.string());
+        p += n;
+        offset += n;
+        size -= static_cast<size_t>(n);
     }
 }
 
@@ -78,19 +95,27 @@ void fsync_dir(const fs::path& dir) {
     if (::fsync(fd.get()) != 0) throw_errno("fsync", dir.string());
 }
 
+TempFile::TempFile(const fs::path& dir, std::string_view prefix)
+    : path_(dir / (std::string(prefix) + "-" + random_hex(8))),
+      fd_(open_or_throw(path_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) {}
+
+TempFile::~TempFile() {
+    if (!committed_) ::unlink(path_.c_str());
+}
+
+void TempFile::commit(const fs::path& dest, Durability durability) {
+    if (durability == Durability::durable && ::fsync(fd_.get()) != 0) throw_errno("fsync", path_.string());
+    // close(2) is where some filesystems (NFS, quotas) report a full disk first.
+    if (::close(fd_.release()) != 0) throw_errno("close", path_.string());
+    if (::rename(path_.c_str(), dest.c_str()) != 0) throw_errno("rename " + path_.string() + " to", dest.string());
+    committed_ = true;
+    if (durability == Durability::durable) fsync_dir(dest.parent_path());
+}
+
 void atomic_write_file(const fs::path& path, std::string_view data, const fs::path& tmp_dir, Durability durability) {
-    fs::path tmp = tmp_dir / ("write-" + random_hex(8));
-    {
-        auto fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-        write_all(fd.get(), data, tmp);
-        if (durability == Durability::durable && ::fsync(fd.get()) != 0) throw_errno("fsync", tmp.string());
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw_errno(err, "rename " + tmp.string() + " to", path.string());
-    }
-    if (durability == Durability::durable) fsync_dir(path.parent_path());
+    TempFile tmp(tmp_dir);
+    tmp.write(data);
+    tmp.commit(path, durability);
 }
 
 void make_dirs(const fs::path& dir, mode_t mode) {

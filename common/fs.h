@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 
 // Whole small files (configs, manifests, metadata). Not for layers: those stream.
 [[nodiscard]] std::string read_file(const fs::path& path);
+// As write_all at `offset` (pwrite). A write that makes no progress is ENOSPC, never a stale errno.
+void pwrite_all(int fd, const void* data, size_t size, int64_t offset, const std::filesystem::path& path_for_errors);
 void write_all(int fd, std::string_view data, const fs::path& path_for_errors);
 
 // How much a write must survive. Both are atomic against a kill (temp file + rename); only
@@ -57,6 +59,26 @@ public:
 
 private:
     fs::path path_;
+};
+
+// A file being written in `dir` (same filesystem as its destination): commit() fsyncs it
+// per `durability`, renames it over `dest` (and fsyncs dest's dir when durable). Removed on
+// every other path (an exception, a failed commit). The one temp-file-and-rename of the code.
+class TempFile {
+public:
+    TempFile(const fs::path& dir, std::string_view prefix = "write");
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile();
+    [[nodiscard]] int fd() const { return fd_.get(); }
+    [[nodiscard]] const fs::path& path() const { return path_; }
+    void write(std::string_view data) { write_all(fd_.get(), data, path_); }
+    void commit(const fs::path& dest, Durability durability);
+
+private:
+    fs::path path_;
+    unique_fd fd_;
+    bool committed_ = false;
 };
 
 // The names in the directory `dirfd` (without . and ..), byte-sorted: walks that must be

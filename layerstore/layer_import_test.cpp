@@ -15,6 +15,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+size_t layer_count(const Store& s) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(s.root() / "layers")) n += s.layer(e.path().filename().string()) ? 1 : 0;
+    return n;
+}
+
 struct Box {
     TempDir dir{fs::temp_directory_path(), "imgbuild-import-test"};
     Store store{dir.path() / "store"};
@@ -97,7 +103,7 @@ TEST_CASE("a staged layer reaches the store only when installed; a wrong diff_id
     Box b;
     std::string tar = layer_tar(b.store, "f", "content");
     Digest diff_id = Digest::of(tar);
-    size_t layers_before = b.store.list_layers().size();
+    size_t layers_before = layer_count(b.store);
     {
         BlobImport imp(b.store, descriptor_of(tar), "layer a");
         imp.write(tar.data(), tar.size());
@@ -112,7 +118,7 @@ TEST_CASE("a staged layer reaches the store only when installed; a wrong diff_id
     LayerInfo l = install_layer(b.store, staged);
     CHECK(l.id == Store::chain_id(std::string(64, 'a'), diff_id));
     CHECK(b.store.has_blob(Digest::of(tar)));
-    CHECK(b.store.list_layers().size() == layers_before + 1);
+    CHECK(layer_count(b.store) == layers_before + 1);
     REQUIRE(l.blobs.size() == 1);
     CHECK(l.blobs[0].digest == Digest::of(tar));
     CHECK(read_file(l.diff_dir / "f") == "content");

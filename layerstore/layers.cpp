@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "layerstore/store.h"
 #include "oci/layer_tar.h"
 
@@ -23,6 +24,7 @@ json meta_to_json(const LayerInfo& l) {
     if (l.parent) j["parent"] = *l.parent;
     if (l.dir_digest) j["dir_digest"] = l.dir_digest->str();
     if (l.source_date_epoch) j["source_date_epoch"] = *l.source_date_epoch;
+    if (l.stamp) j["stamp"] = stamp_to_json(*l.stamp);
     return j;
 }
 
@@ -36,6 +38,7 @@ LayerInfo meta_from_json(const json& j, const fs::path& dir, const std::string& 
         if (j.contains("dir_digest")) l.dir_digest = Digest::parse(j["dir_digest"].get<std::string>());
         if (j.contains("source_date_epoch")) l.source_date_epoch = j["source_date_epoch"].get<int64_t>();
         for (const auto& b : j.at("blobs")) l.blobs.push_back(oci::descriptor_from_json(b, what));
+        if (j.contains("stamp")) l.stamp = stamp_from_json(j["stamp"]);
     } catch (const json::exception& e) {
         throw CorruptError(what + ": malformed layer metadata: " + e.what());
     } catch (const UsageError& e) {  // a bad digest in it: damage, not the user's input
@@ -72,13 +75,6 @@ std::optional<LayerInfo> Store::layer(const std::string& id) const {
         throw CorruptError(e.what());
     }
     return meta_from_json(j, dir, (dir / "meta.json").string());
-}
-
-std::vector<LayerInfo> Store::list_layers() const {
-    std::vector<LayerInfo> out;
-    for (const auto& e : fs::directory_iterator(root_ / "layers"))
-        if (auto l = layer(e.path().filename().string())) out.push_back(*l);
-    return out;
 }
 
 namespace {
@@ -120,6 +116,8 @@ void set_aside_damaged(const Store& store, const fs::path& dir) {
 // concurrent commit of the same layer is fine: the winner's content is identical.
 LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
     fs::path final_dir = store.root() / "layers" / info.id;
+    // diff/ is in its final form now: renaming its parent below touches no ctime inside it.
+    info.stamp = stamp_dir(staged.path() / "diff");
     atomic_write_file(staged.path() / "meta.json", oci::canonical(meta_to_json(info)), store.tmp_dir());
     if (::rename(staged.path().c_str(), final_dir.c_str()) != 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + staged.path().string() + " to", final_dir.string());
@@ -206,6 +204,70 @@ void Store::add_layer_blob_record(const std::string& layer_id, const oci::Descri
     info->blobs.push_back(blob);
     fs::path meta = root_ / "layers" / layer_id / "meta.json";
     atomic_write_file(meta, oci::canonical(meta_to_json(*info)), tmp_dir());
+}
+
+}  // namespace imgbuild::layerstore
+
+namespace imgbuild::layerstore {
+
+namespace {
+
+void record_meta(const Store& store, const LayerInfo& l) {
+    atomic_write_file(store.root() / "layers" / l.id / "meta.json", oci::canonical(meta_to_json(l)), store.tmp_dir());
+}
+
+// Unpacks the layer's stored blob again and puts it in place of the damaged dir.
+LayerInfo reinstall_from_blob(const Store& store, const LayerInfo& l, const oci::Descriptor& blob) {
+    std::string what = "layer " + l.id + ": blob " + blob.digest.str();
+    TempDir staged = store.make_temp_dir("layer");
+    make_dirs(staged.path() / "diff");
+    auto in = store.open_blob(blob.digest);
+    auto result = oci::extract_layer_tar(in.get(), staged.path() / "diff", oci::ExtractOptions{});
+    if (result.blob_digest != blob.digest) throw CorruptError(what + ": does not hash to its digest");
+    if (result.diff_id != l.diff_id) throw CorruptError(what + ": unpacks to " + result.diff_id.str() + ", not the layer's " + l.diff_id.str());
+    LayerInfo info = l;
+    info.dir_digest = oci::write_layer_tar(staged.path() / "diff", -1, oci::TarWriteOptions{}).diff_id;
+    info.source_date_epoch.reset();
+    set_aside_damaged(store, store.root() / "layers" / l.id);
+    return install_layer(store, staged, info);
+}
+
+}  // namespace
+
+LayerInfo verify_layer_for_use(const Store& store, const LayerInfo& layer) {
+    std::optional<DirStamp> now;
+    if (layer_dir_complete(layer)) now = stamp_dir(layer.diff_dir);
+    if (now && layer.stamp && *now == *layer.stamp) return layer;
+    // The stamps disagree (or none was recorded): the full check against the recorded digest
+    // decides, so a touched but unchanged tree is not damage.
+    if (now) {
+        bool same = true;
+        if (layer.dir_digest) {
+            auto digest = oci::write_layer_tar(layer.diff_dir, -1,
+                                               oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch, false})
+                              .diff_id;
+            same = digest == *layer.dir_digest;
+        }
+        if (same) {
+            LayerInfo l = layer;
+            l.stamp = now;
+            record_meta(store, l);
+            return l;
+        }
+    }
+    std::string problem = now ? "diff/ has changed since the layer was made" : "diff/ is missing";
+    for (const auto& b : layer.blobs) {
+        if (!store.has_blob(b.digest)) continue;
+        try {
+            LayerInfo repaired = reinstall_from_blob(store, layer, b);
+            log::warn("layer " + layer.id + ": " + problem + "; unpacked it again from blob " + b.digest.str());
+            return repaired;
+        } catch (const Error& e) {
+            log::warn(e.what());
+        }
+    }
+    throw CorruptError("layer " + layer.id + ": " + problem + " (" + layer.diff_dir.string() +
+                       "); run `imgbuild fsck --repair`, then build or load the image again");
 }
 
 }  // namespace imgbuild::layerstore

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "layerstore/container_cleanup.h"
 #include "layerstore/file_lock.h"
 
 namespace imgbuild::layerstore {
@@ -21,6 +22,7 @@ Store::Store(fs::path root, LockMode mode) : root_(std::move(root)) {
     auto lock = FileLock::try_lock(root_ / "lock", LOCK_EX);
     if (lock.valid()) {
         for (const auto& entry : fs::directory_iterator(tmp_dir())) remove_tree(entry.path());
+        (void)clean_abandoned_containers(*this);
         if (mode == LockMode::shared) lock.change_mode(LOCK_SH);
     } else {
         lock = FileLock(root_ / "lock", mode == LockMode::shared ? LOCK_SH : LOCK_EX);

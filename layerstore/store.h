@@ -4,7 +4,7 @@
 //
 // Contracts:
 // - Every write goes to tmp/ first and is renamed into place: a crash leaves the old state
-//   or the new one. Blobs, layers and the index are fsync'ed (Durability::durable);
+//   or the new one (TempFile in common/fs.h). Blobs, layers and the index are fsync'ed (Durability::durable);
 //   intermediate build configs and cache entries are not (Durability::relaxed: verified
 //   when read, a torn one is a cache miss). Stale tmp/ entries are removed when the store is opened
 //   exclusively (no other process holds the lock).
@@ -26,6 +26,7 @@
 
 #include "common/digest.h"
 #include "common/fs.h"
+#include "layerstore/layer_stamp.h"
 #include "common/unique_fd.h"
 #include "layerstore/leases.h"
 #include "oci/image.h"
@@ -41,6 +42,7 @@ struct LayerInfo {
     std::optional<int64_t> source_date_epoch;  // mtime clamp used for our tar of diff/ (reproducible builds)
     std::vector<oci::Descriptor> blobs;      // stored (compressed) blobs of this diff, if any
     std::filesystem::path diff_dir;          // layers/<id>/diff, usable as an overlay lowerdir
+    std::optional<DirStamp> stamp;           // diff/'s cheap stamp, checked before each use (layer_stamp.h)
 };
 
 struct Image {
@@ -132,7 +134,6 @@ public:
     // `expected` is the blob digest from a manifest (verified), `diff_id` the config's (verified).
     LayerInfo add_layer_blob(int fd, const std::optional<std::string>& parent, const oci::Descriptor& expected,
                              const std::optional<Digest>& diff_id);
-    [[nodiscard]] std::vector<LayerInfo> list_layers() const;
     // Moves a staged layer (`staged`/diff, already extracted and checked; see layer_import.h)
     // into layers/<info.id>; an existing layer of that id wins (same content by definition).
     LayerInfo install_staged_layer(TempDir& staged, const LayerInfo& info);
@@ -179,9 +180,12 @@ struct IndexCheck {
 // the store as an untagged image. Returns what it did.
 std::string restore_index(const Store& store);
 
-// "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs.
-// Docker Hub names take their short form, as in docker: "docker.io/library/busybox:1" ->
-// "busybox:1", "docker.io/me/app" -> "me/app:latest".
+// "busybox" -> "busybox:latest"; "host:5000/a/b" -> "host:5000/a/b:latest"; keeps "@sha256:" refs
+// (a pull by digest is stored under its digest name). Docker Hub names take their short form, as
+// in docker: "docker.io/library/busybox:1" -> "busybox:1", "docker.io/me/app" -> "me/app:latest".
+// Throws UsageError naming the reference and what is wrong with it (oci::parse_reference).
 [[nodiscard]] std::string normalize_tag(std::string_view name);
+// A name a user gives to an image (-t, tag, commit, import): as normalize_tag, and no digest.
+[[nodiscard]] std::string normalize_new_tag(std::string_view name);
 
 }  // namespace imgbuild::layerstore

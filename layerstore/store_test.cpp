@@ -19,6 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+size_t layer_count(const Store& s) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(s.root() / "layers")) n += s.layer(e.path().filename().string()) ? 1 : 0;
+    return n;
+}
+
 struct Sandbox {
     TempDir dir{fs::temp_directory_path(), "imgbuild-store-test"};
     fs::path root() const { return dir.path() / "store"; }
@@ -134,7 +140,7 @@ TEST_CASE("layers: chain ids, the same diff on the same parent is one layer, the
     CHECK(b.parent == a.id);
     LayerInfo again = make_layer(s, "a.txt", "A");
     CHECK(again.id == a.id);
-    CHECK(s.list_layers().size() == 2);
+    CHECK(layer_count(s) == 2);
     CHECK(fs::is_empty(s.tmp_dir()));
 }
 

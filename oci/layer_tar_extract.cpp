@@ -477,18 +477,8 @@ private:
                 const char* msg = archive_error_string(outer_);
                 hostile(raw, std::string("reading data: ") + (msg ? msg : "unknown error"));
             }
-            const char* p = static_cast<const char*>(buf);
-            while (size > 0) {
-                ssize_t n = ::pwrite(fd, p, size, offset);
-                if (n < 0) {
-                    if (errno == EINTR) continue;
-                    throw_errno("write", path);
-                }
-                p += n;
-                offset += n;
-                size -= static_cast<size_t>(n);
-            }
-            end = std::max<int64_t>(end, offset);
+            pwrite_all(fd, buf, size, offset, path);
+            end = std::max<int64_t>(end, offset + static_cast<int64_t>(size));
         }
         // Sparse entries may end in a hole.
         if (archive_entry_size_is_set(e) && archive_entry_size(e) > end && ::ftruncate(fd, archive_entry_size(e)) != 0)

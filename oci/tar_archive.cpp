@@ -19,6 +19,18 @@ namespace imgbuild::oci {
 
 namespace fs = std::filesystem;
 
+namespace {
+// libarchive's message, with the errno it recorded ("Write error: ENOSPC (No space left on
+// device)"): its fd writer says only "Write error" when the disk is full.
+std::string archive_problem(struct archive* a) {
+    const char* msg = archive_error_string(a);
+    std::string out = msg ? msg : "unknown error";
+    int err = archive_errno(a);
+    if (err > 0 && out.find(std::strerror(err)) == std::string::npos) out += ": " + describe_errno(err);
+    return out;
+}
+}  // namespace
+
 // A libarchive reader with only the in-process decompressors enabled: never
 // archive_read_support_filter_all, which may run external programs.
 struct ArchiveReader {
@@ -38,7 +50,7 @@ TarArchiveWriter::TarArchiveWriter(int out_fd, std::string what) : a_(archive_wr
     archive_write_set_format_pax_restricted(a_);
     archive_write_set_bytes_in_last_block(a_, 1);
     if (archive_write_open_fd(a_, out_fd) != ARCHIVE_OK)
-        throw Error("write " + what_ + ": " + archive_error_string(a_));
+        throw Error("write " + what_ + ": " + archive_problem(a_));
 }
 
 TarArchiveWriter::~TarArchiveWriter() { archive_write_free(a_); }
@@ -54,7 +66,7 @@ void TarArchiveWriter::header(const std::string& name, unsigned type, int64_t si
     archive_entry_set_gid(e, 0);
     int rc = archive_write_header(a_, e);
     archive_entry_free(e);
-    if (rc != ARCHIVE_OK) throw Error("write " + what_ + ": entry " + name + ": " + archive_error_string(a_));
+    if (rc != ARCHIVE_OK) throw Error("write " + what_ + ": entry " + name + ": " + archive_problem(a_));
 }
 
 void TarArchiveWriter::add_dir(const std::string& name) { header(name, AE_IFDIR, 0, 0755); }
@@ -62,7 +74,7 @@ void TarArchiveWriter::add_dir(const std::string& name) { header(name, AE_IFDIR,
 void TarArchiveWriter::add_bytes(const std::string& name, std::string_view bytes) {
     header(name, AE_IFREG, static_cast<int64_t>(bytes.size()), 0644);
     if (!bytes.empty() && archive_write_data(a_, bytes.data(), bytes.size()) < 0)
-        throw Error("write " + what_ + ": entry " + name + ": " + archive_error_string(a_));
+        throw Error("write " + what_ + ": entry " + name + ": " + archive_problem(a_));
 }
 
 void TarArchiveWriter::add_file(const std::string& name, const fs::path& source, const std::optional<Digest>& expected) {
@@ -80,7 +92,7 @@ void TarArchiveWriter::add_file(const std::string& name, const fs::path& source,
         if (n > left) n = static_cast<ssize_t>(left);
         if (expected) hash.update(buf.data(), static_cast<size_t>(n));
         if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) < 0)
-            throw Error("write " + what_ + ": entry " + name + ": " + archive_error_string(a_));
+            throw Error("write " + what_ + ": entry " + name + ": " + archive_problem(a_));
         left -= n;
     }
     if (!expected) return;
@@ -93,7 +105,7 @@ void TarArchiveWriter::add_file(const std::string& name, const fs::path& source,
 void TarArchiveWriter::close() {
     if (closed_) return;
     closed_ = true;
-    if (archive_write_close(a_) != ARCHIVE_OK) throw Error("write " + what_ + ": " + archive_error_string(a_));
+    if (archive_write_close(a_) != ARCHIVE_OK) throw Error("write " + what_ + ": " + archive_problem(a_));
 }
 
 namespace {
@@ -173,7 +185,7 @@ void copy_entry_data(struct archive* a, int dirfd, const std::string& name, cons
     int r;
     while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
         guard.add(size, in.bytes, what);
-        if (size && ::pwrite(out.get(), buf, size, offset) != static_cast<ssize_t>(size)) throw_errno("write", shown);
+        pwrite_all(out.get(), buf, size, offset, shown);
     }
     if (r != ARCHIVE_EOF) throw Error("read " + what + ": entry \"" + shown + "\": " + archive_error_string(a));
     if (archive_entry_size_is_set(e) && ::ftruncate(out.get(), archive_entry_size(e)) != 0) throw_errno("truncate", shown);

@@ -57,8 +57,6 @@ public:
     [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
     // Directories of this cgroup (one per v1 hierarchy, one on v2).
     [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;
-    // Where the container's cpu usage is accounted, in nanoseconds.
-    [[nodiscard]] virtual uint64_t cpu_usage_ns() const = 0;
 };
 
 // Creates the cgroup `name` with `limits` set; throws Error naming the file on failure.

@@ -135,11 +135,6 @@ public:
         if (!unified_dir_.empty()) all.push_back(unified_dir_);
         return all;
     }
-    uint64_t cpu_usage_ns() const override {
-        auto it = by_controller_.find("cpuacct");
-        if (it == by_controller_.end()) return 0;
-        return std::stoull(read_file(it->second / "cpuacct.usage"));
-    }
 
 private:
     // The BPF program on the unified hierarchy when there is one (no migration cost: the

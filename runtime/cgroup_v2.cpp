@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <sstream>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -60,14 +59,6 @@ public:
     int clone_into_fd() const override { return dir_fd_.get(); }
     std::vector<unique_fd> open_procs() const override { return {}; }
     std::vector<fs::path> dirs() const override { return {dir_}; }
-    uint64_t cpu_usage_ns() const override {
-        std::istringstream in(read_file(dir_ / "cpu.stat"));
-        std::string key;
-        uint64_t value = 0;
-        while (in >> key >> value)
-            if (key == "usage_usec") return value * 1000;
-        return 0;
-    }
 
 private:
     fs::path dir_;

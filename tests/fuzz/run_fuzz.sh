@@ -10,9 +10,9 @@ set -euo pipefail
 seconds=${1:-30}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build="$src/build-fuzz"
-targets=(parser_fuzz layer_tar_fuzz image_fuzz dockerignore_fuzz)
-declare -A module=([parser_fuzz]=parser [layer_tar_fuzz]=oci [image_fuzz]=oci [dockerignore_fuzz]=builder)
-declare -A max_len=([parser_fuzz]=4096 [layer_tar_fuzz]=65536 [image_fuzz]=8192 [dockerignore_fuzz]=2048)
+targets=(parser_fuzz layer_tar_fuzz image_fuzz dockerignore_fuzz reference_fuzz)
+declare -A module=([parser_fuzz]=parser [layer_tar_fuzz]=oci [image_fuzz]=oci [dockerignore_fuzz]=builder [reference_fuzz]=oci)
+declare -A max_len=([parser_fuzz]=4096 [layer_tar_fuzz]=65536 [image_fuzz]=8192 [dockerignore_fuzz]=2048 [reference_fuzz]=1024)
 
 CXX=${CXX:-clang++} cmake -S "$src" -B "$build" -DIMGBUILD_FUZZ=ON -DIMGBUILD_SANITIZE=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -4,6 +4,10 @@
 # formats: skopeo, umoci and podman (../shared/peers/setup.sh installs them). Needs root.
 # Run by CTest with IMGBUILD=<binary>; by hand: IMGBUILD=build/cli/imgbuild bash tests/integration/store.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ $(id -u) != 0 ]]; then
+  echo "skipped: store.sh needs root (podman, layer owners, overlay RUN steps, tmpfs)"
+  exit 77
+fi
 
 started=$(now)
 section() { echo "# ---- $1 (at $(elapsed "$started")s)"; }
@@ -125,7 +129,7 @@ expect_match "the message names the path" "no-such\.tar" "$ERR"
 check_exit "inspect of an unknown image fails (exit 1)" 1 ib inspect nothere:latest
 expect_match "the message says image not found" 'image not found' "$ERR"
 check_exit "tag with a bad name is a usage error (exit 2)" 2 ib tag busybox 'Bad Name:x'
-expect_match "the message names the bad name" 'invalid image name "Bad Name:x"' "$ERR"
+expect_match "the message names the bad name" 'invalid reference "Bad Name:x"' "$ERR"
 check_exit "tag with a bad tag is a usage error (exit 2)" 2 ib tag busybox 'ok:bad/tag!'
 before_images=$(ib images)
 check_exit "import with a bad name is a usage error (exit 2)" 2 ib import "$TEST_TMP/rich.tar" 'UPPER'
@@ -419,6 +423,7 @@ R=$(new_store)
 make_busybox_base "$R" >/dev/null
 mkdir -p "$TEST_TMP/ctx-r"
 printf 'FROM busybox:latest\nRUN echo built > /f\n' >"$TEST_TMP/ctx-r/Dockerfile"
+export SOURCE_DATE_EPOCH=1700000000  # the rebuilds below make the same layer ids
 check "a build for the damage checks" "$IMGBUILD" --root "$R" build -q -t r1 "$TEST_TMP/ctx-r"
 run_layer=$(dirname "$(dirname "$(ls "$R"/layers/*/diff/f)")")
 rm "$run_layer/meta.json"
@@ -435,6 +440,59 @@ run bash -c "cd '$TEST_TMP/rel' && '$IMGBUILD' --root store run --rm r1 cat /f"
 expect_eq "run with a relative --root" "built" "$OUT"
 run bash -c "cd '$TEST_TMP/rel' && IMGBUILD_ROOT=store '$IMGBUILD' build -q --no-cache -t r2 '$TEST_TMP/ctx-r'"
 expect_eq "build (RUN) with a relative IMGBUILD_ROOT" "0" "$RC"
+
+section "invalid references are refused with a clear error (one parser for local and registry names)"
+R=$(new_store)
+mkdir -p "$TEST_TMP/tiny"; echo tiny >"$TEST_TMP/tiny/t"
+tar -C "$TEST_TMP/tiny" -cf "$TEST_TMP/tiny.tar" .
+check "import tiny" "$IMGBUILD" --root "$R" import "$TEST_TMP/tiny.tar" tiny
+before=$("$IMGBUILD" --root "$R" images)
+hex=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+for bad in 'a:b:c' 'a@sha256:abcd' 'q@ SPACE/../X' 'UPPER' 'a//b' 'a/../b' "tiny@sha256:$hex" "$hex" 'x:'; do
+  check_exit "tag tiny '$bad' is refused" 2 "$IMGBUILD" --root "$R" tag tiny "$bad"
+  expect_match "tag '$bad': the error names it and says why" "invalid (reference|tag) \"$(sed 's/[][\.*^$?+(){}|/]/\\&/g' <<<"$bad")\": " "$ERR"
+done
+mkdir -p "$TEST_TMP/ref-ctx"; printf 'FROM tiny\n' >"$TEST_TMP/ref-ctx/Dockerfile"
+check_exit "build -t a:b:c is refused" 2 "$IMGBUILD" --root "$R" build -t a:b:c "$TEST_TMP/ref-ctx"
+expect_match "build -t names the reference" 'invalid reference "a:b:c": path component "a:b"' "$ERR"
+check_exit "build -t a@sha256:abcd is refused" 2 "$IMGBUILD" --root "$R" build -t a@sha256:abcd "$TEST_TMP/ref-ctx"
+check_exit "import with a bad name is refused" 2 "$IMGBUILD" --root "$R" import "$TEST_TMP/tiny.tar" 'a:b:c'
+expect_eq "refused names change nothing" "$before" "$("$IMGBUILD" --root "$R" images)"
+check "a good name with registry, port, path and tag still works" "$IMGBUILD" --root "$R" tag tiny 127.0.0.1:5000/a/b-c_d.e:v1.0
+check "docker.io names take their short form" "$IMGBUILD" --root "$R" tag tiny docker.io/library/short:1
+check "and are found by it" "$IMGBUILD" --root "$R" inspect short:1
+rm -rf "$R"
+
+section "a full disk is reported as ENOSPC (load into a small tmpfs store, save onto it)"
+{
+  FULL=$TEST_TMP/full
+  mkdir -p "$FULL"
+  if mount -t tmpfs -o size=6m tmpfs "$FULL"; then
+    at_exit umount -l "$FULL"
+    B=$(new_store)
+    mkdir -p "$TEST_TMP/big"; head -c 12M /dev/urandom >"$TEST_TMP/big/random"
+    tar -C "$TEST_TMP/big" -cf "$TEST_TMP/big.tar" .
+    "$IMGBUILD" --root "$B" import "$TEST_TMP/big.tar" big >/dev/null
+    "$IMGBUILD" --root "$B" save -o "$TEST_TMP/big-image.tar" big
+    "$IMGBUILD" --root "$B" import "$TEST_TMP/tiny.tar" tiny >/dev/null
+    "$IMGBUILD" --root "$B" save -o "$TEST_TMP/tiny-image.tar" tiny
+    S=$FULL/store
+    check "load of a small image into the tmpfs store" "$IMGBUILD" --root "$S" load -i "$TEST_TMP/tiny-image.tar"
+    check_exit "load of a 12 MB image into 6 MB fails" 1 "$IMGBUILD" --root "$S" load -i "$TEST_TMP/big-image.tar"
+    expect_match "and says the disk is full" 'ENOSPC \(No space left on device\)' "$ERR"
+    expect_no_match "no stale errno" 'ENOENT' "$ERR"
+    check "the store still has the small image" "$IMGBUILD" --root "$S" inspect tiny
+    check "and passes fsck" "$IMGBUILD" --root "$S" fsck
+    head -c 5M /dev/urandom >"$FULL/filler" 2>/dev/null
+    check_exit "save onto the full tmpfs fails" 1 "$IMGBUILD" --root "$B" save -o "$FULL/out.tar" big
+    expect_match "save says the disk is full" 'ENOSPC|No space left on device' "$ERR"
+    expect_eq "and leaves no partial file" "" "$(ls "$FULL" | grep -E 'out\.tar')"
+    rm -f "$FULL/filler"
+    rm -rf "$B"
+  else
+    echo "# skipped: cannot mount a tmpfs here"
+  fi
+}
 
 section "done in $(elapsed "$started")s"
 finish
