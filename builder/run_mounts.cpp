@@ -266,7 +266,7 @@ RunMounts::RunMounts(StepEnv& env, const StageState& s, const parser::ResolvedSt
     const auto& run = *step.instruction.as<parser::Run>();
     Held& h = *held_;
     fs::path init_rootfs = run_dir / "init" / "rootfs";
-    std::string workdir = s.config["config"].value("WorkingDir", "/");
+    std::string workdir = s.config.value("config", nlohmann::json::object()).value("WorkingDir", "/");
     if (workdir.empty()) workdir = "/";
     int ssh_count = 0;
     for (const Mount& m : normalize_mounts(run.mounts, workdir)) {
