@@ -11,6 +11,7 @@
 
 #include "builder/build_context.h"
 #include "builder/copy_files.h"
+#include "builder/from_layers.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "builder/secrets.h"
@@ -102,23 +103,6 @@ std::string clean_absolute(const std::string& path) {
     return out.empty() ? "/" : out;
 }
 
-// The layers a from= names: an earlier stage (its cache state is its fingerprint) or an image.
-struct FromLayers {
-    std::vector<layerstore::LayerInfo> layers;
-    std::string fingerprint;
-};
-
-FromLayers from_layers(StepEnv& env, const std::string& from) {
-    if (auto idx = env.parsed.find_stage(from)) {
-        auto it = env.finished_stages.find(*idx);
-        if (it == env.finished_stages.end()) throw Error("from=" + from + ": stage " + from + " has not been built");
-        return {it->second.layers, "stage:" + it->second.state.str()};
-    }
-    std::optional<layerstore::Image> img = env.image ? env.image(from) : env.store.find_image(from);
-    if (!img) throw Error("from=" + from + ": no stage or image of that name in the local store");
-    return {img->layers, "image:" + img->manifest_digest.str()};
-}
-
 std::string source_in_context(const Mount& m) { return m.source.empty() ? "." : m.source; }
 
 std::string label_of(StepEnv& env, const parser::ResolvedStep& step, const Mount& m) {
@@ -131,11 +115,11 @@ std::string mount_key(StepEnv& env, const Mount& m) {
     if (m.type == "cache") {
         add("id", m.id), add("sharing", m.sharing), add("mode", m.mode), add("uid", m.uid), add("gid", m.gid);
         add("ro", m.readonly ? "1" : "0");
-        if (!m.from.empty()) add("from", from_layers(env, m.from).fingerprint), add("source", m.source);
+        if (!m.from.empty()) add("from", from_layers(env, m.from, "from").fingerprint), add("source", m.source);
     } else if (m.type == "bind") {
         add("rw", m.readonly ? "0" : "1"), add("source", m.source);
         if (!m.from.empty()) {
-            add("from", from_layers(env, m.from).fingerprint);
+            add("from", from_layers(env, m.from, "from").fingerprint);
         } else {  // the content of what is bound: a changed source file is a miss
             BuildContext& ctx = env.context();
             add("context", ctx.content_digest(ctx.match_sources(source_in_context(m), kInstr)).str());
@@ -271,7 +255,7 @@ struct RunMounts::Held {
     const OverlayView& view_of(StepEnv& env, const std::string& from, bool writable) {
         TempDir& d = dirs.emplace_back(env.store.make_temp_dir("mount"));
         for (const char* sub : {"upper", "work", "merged"}) make_dirs(d.path() / sub);
-        FromLayers src = from_layers(env, from);
+        FromLayers src = from_layers(env, from, "from");
         fs::path upper = writable ? d.path() / "upper" : fs::path(), work = writable ? d.path() / "work" : fs::path();
         return *views.emplace_back(std::make_unique<OverlayView>(env.store, src.layers, upper, work, d.path() / "merged"));
     }
@@ -282,7 +266,7 @@ RunMounts::RunMounts(StepEnv& env, const StageState& s, const parser::ResolvedSt
     const auto& run = *step.instruction.as<parser::Run>();
     Held& h = *held_;
     fs::path init_rootfs = run_dir / "init" / "rootfs";
-    std::string workdir = s.config["config"].value("WorkingDir", "/");
+    std::string workdir = s.config.value("config", nlohmann::json::object()).value("WorkingDir", "/");
     if (workdir.empty()) workdir = "/";
     int ssh_count = 0;
     for (const Mount& m : normalize_mounts(run.mounts, workdir)) {

@@ -72,11 +72,16 @@ ARG WHO
 RUN --mount=type=cache,id=lk,target=/c,sharing=locked \
     sh -c 'echo "$WHO start $(date +%s.%N)" >> /c/log; sleep 2; echo "$WHO end $(date +%s.%N)" >> /c/log'
 D
-ib -t lk-a --build-arg WHO=a "$ctx" >/dev/null 2>&1 &
-pid_a=$!
-ib -t lk-b --build-arg WHO=b "$ctx" >/dev/null 2>&1 &
-pid_b=$!
-wait $pid_a && wait $pid_b
+# two_builds NAME: builds NAME-a and NAME-b (WHO=a, b) at once, b half a second later.
+two_builds() {
+  ib -t "$1-a" --build-arg WHO=a "$ctx" >/dev/null 2>&1 &
+  local pid_a=$!
+  sleep 0.5
+  ib -t "$1-b" --build-arg WHO=b "$ctx" >/dev/null 2>&1 &
+  local pid_b=$!
+  wait $pid_a && wait $pid_b
+}
+two_builds lk
 expect_eq "two concurrent builds with sharing=locked both succeed" 0 $?
 log=$store/cache-mounts/$(printf lk | sha256sum | cut -d' ' -f1)/data/log
 order=$(awk '{print $2}' "$log" | tr '\n' ' ')
@@ -88,12 +93,7 @@ ARG WHO
 RUN --mount=type=cache,id=pv,target=/c,sharing=private \
     sh -c 'echo "$WHO" >> /c/who; sleep 2; cat /c/who > /who'
 D
-ib -t pv-a --build-arg WHO=a "$ctx" >/dev/null 2>&1 &
-pid_a=$!
-sleep 0.5
-ib -t pv-b --build-arg WHO=b "$ctx" >/dev/null 2>&1 &
-pid_b=$!
-wait $pid_a && wait $pid_b
+two_builds pv
 expect_eq "two concurrent builds with sharing=private both succeed" 0 $?
 run ib run --rm pv-b cat /who
 expect_eq "sharing=private: the second build got a dir of its own" "b" "$OUT"
