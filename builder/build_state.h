@@ -31,6 +31,7 @@ struct StageState {
     nlohmann::json config;                      // the whole image config
     std::vector<layerstore::LayerInfo> layers;  // bottom first
     Digest state;                               // cache chain state (see build_cache.h)
+    size_t base_layers = 0;                     // layers of the FROM image (build --squash)
     bool cmd_set = false;                       // CMD given in this stage
     std::vector<std::string> onbuild_triggers;  // of the base image, run right after FROM
 };

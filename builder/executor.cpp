@@ -12,6 +12,7 @@
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
+#include "builder/squash.h"
 #include "builder/run_network.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -124,6 +125,7 @@ private:
             for (const auto& t : *it)
                 if (t.is_string()) s.onbuild_triggers.push_back(t.get<std::string>());
         s.config["config"].erase("OnBuild");  // triggers are for the direct child only
+        s.base_layers = s.layers.size();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(step_, total_, false, secs, 0);
         return s;
@@ -239,6 +241,7 @@ private:
     }
 
     layerstore::Image finish(StageState& s) {
+        if (opts_.squash || opts_.squash_all) squash_stage(store_, s, opts_.squash_all, source_date_epoch());
         json config = s.config;
         for (const auto& [k, v] : opts_.labels) config["config"]["Labels"][k] = v;
         // The image's date is that of its last step: a fully cached rebuild gives the same id.

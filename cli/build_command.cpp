@@ -18,7 +18,7 @@ struct BuildArgs {
     std::vector<std::string> tags, build_args, labels, allow;
     std::string file, target, iidfile, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
-    bool no_cache = false, quiet = false;
+    bool no_cache = false, quiet = false, squash = false, squash_all = false;
     std::string pull = "missing";  // --pull, and push after the build (--push): registry_args.h
     bool push = false;
     RegistryArgs reg;
@@ -92,6 +92,9 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     }
     if (!a.target.empty()) o.target = a.target;
     o.no_cache = a.no_cache;
+    if (a.squash && a.squash_all) throw UsageError("--squash and --squash-all: give one of them");
+    o.squash = a.squash;
+    o.squash_all = a.squash_all;
     if (!a.iidfile.empty()) o.iidfile = a.iidfile;
     o.network = a.network;
     o.allow = a.allow;
@@ -118,6 +121,8 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--build-arg", a->build_args, "KEY=VALUE (repeatable)")->allow_extra_args(false);
     cmd.add_option("--target", a->target, "stage to build");
     cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
+    cmd.add_flag("--squash", a->squash, "squash the final stage's new layers into one (on top of the base image's)");
+    cmd.add_flag("--squash-all", a->squash_all, "squash all the image's layers, the base image's too, into one");
     cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
     cmd.add_option("--network", a->network,
                    "network of RUN steps: default (private, outbound only), none, or host (needs --allow network.host)");
