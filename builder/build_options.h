@@ -39,6 +39,9 @@ struct BuildOptions {
     std::map<std::string, std::string> build_args;
     std::optional<std::string> target;
     bool no_cache = false;
+    // --squash: the final stage's own layers become one on top of its base image's;
+    // --squash-all: the whole image one layer (builder/squash.h).
+    bool squash = false, squash_all = false;
     std::optional<std::filesystem::path> iidfile;
     std::string network = "default";              // of RUN steps: default (private), none, host (builder/run_network.h)
     std::vector<std::string> allow;               // entitlements (--allow): network.host

@@ -34,6 +34,7 @@ struct StageState {
     nlohmann::json config;                      // the whole image config
     std::vector<layerstore::LayerInfo> layers;  // bottom first
     Digest state;                               // cache chain state (see build_cache.h)
+    size_t base_layers = 0;                     // layers of the FROM image (build --squash)
     bool cmd_set = false;                       // CMD given in this stage
     std::vector<std::string> onbuild_triggers;  // of the base image, run right after FROM
     std::shared_ptr<StageCacheLog> cache_log;   // this build's steps vs the stage's last build

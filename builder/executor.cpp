@@ -24,6 +24,7 @@
 #include "builder/remote_cache.h"
 #include "builder/rootfs_view.h"
 #include "builder/run_mounts.h"
+#include "builder/squash.h"
 #include "builder/run_network.h"
 #include "builder/stage_scheduler.h"
 #include "common/error.h"
@@ -213,6 +214,7 @@ private:
             for (const auto& t : *it)
                 if (t.is_string()) s.onbuild_triggers.push_back(t.get<std::string>());
         s.config["config"].erase("OnBuild");  // triggers are for the direct child only
+        s.base_layers = s.layers.size();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         progress_.step_end(r.step, total_, false, secs, 0);
         return s;
@@ -355,6 +357,7 @@ private:
     }
 
     layerstore::Image finish(StageState& s) {
+        if (opts_.squash || opts_.squash_all) squash_stage(store_, s, opts_.squash_all, source_date_epoch());
         json config = s.config;
         for (const auto& [k, v] : opts_.labels) config["config"]["Labels"][k] = v;
         // The image's date is that of its last step: a fully cached rebuild gives the same id.

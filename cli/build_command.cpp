@@ -19,7 +19,7 @@ struct BuildArgs {
     std::vector<std::string> tags, build_args, labels, allow, secrets, ssh, cache_from;
     std::string file, target, iidfile, metadata_file, cache_to, network = "default", progress = "auto", output, compression = "gzip";
     std::string context = ".";
-    bool no_cache = false, quiet = false, explain = false;
+    bool no_cache = false, quiet = false, explain = false, squash = false, squash_all = false;
     std::string pull = "missing";  // --pull, and push after the build (--push): registry_args.h
     bool push = false;
     std::string jobs;  // --jobs N; empty: the number of cores
@@ -108,6 +108,9 @@ builder::BuildOptions to_options(const BuildArgs& a) {
     }
     if (!a.target.empty()) o.target = a.target;
     o.no_cache = a.no_cache;
+    if (a.squash && a.squash_all) throw UsageError("--squash and --squash-all: give one of them");
+    o.squash = a.squash;
+    o.squash_all = a.squash_all;
     if (!a.iidfile.empty()) o.iidfile = a.iidfile;
     o.network = a.network;
     o.allow = a.allow;
@@ -140,6 +143,8 @@ VerbRegistration build_verb{"build", "Build an image from a Dockerfile", [](CLI:
     cmd.add_option("--build-arg", a->build_args, "KEY=VALUE (repeatable)")->allow_extra_args(false);
     cmd.add_option("--target", a->target, "stage to build");
     cmd.add_flag("--no-cache", a->no_cache, "do not use the build cache");
+    cmd.add_flag("--squash", a->squash, "squash the final stage's new layers into one (on top of the base image's)");
+    cmd.add_flag("--squash-all", a->squash_all, "squash all the image's layers, the base image's too, into one");
     cmd.add_option("--iidfile", a->iidfile, "write the image id to this file");
     cmd.add_option("--cache-from", a->cache_from,
                    "type=registry,ref=REF or type=local,src=DIR: a remote build cache to use (repeatable)")

@@ -75,6 +75,10 @@ struct ExtractOptions {
     // The "./" entry changes the target dir's owner, mode and times (a layer root); off
     // (ADD): the existing destination dir keeps its metadata.
     bool apply_root_entry = true;
+    // Applying a layer onto a dir that already holds lower layers (build --squash): an
+    // opaque marker first empties its dir of what is there (the lower layers' entries;
+    // the marker comes right after its dir, before this layer's own entries).
+    bool opaque_clears = false;
 };
 
 struct ExtractResult {

@@ -383,6 +383,15 @@ private:
         if (name == kOpaqueMarker) {
             comps.pop_back();
             unique_fd d = walk(comps, comps.size(), true, raw);
+            if (opts_.opaque_clears) {
+                const std::string dir_path = join(comps, comps.size());
+                unique_fd rd(::openat(d.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+                if (!rd) throw_errno("open", dir_path);
+                for (const auto& n : sorted_dir_names(rd.get(), dir_path)) {
+                    invalidate(dir_path.empty() ? n : dir_path + "/" + n);
+                    remove_all_at(rd.get(), n, dir_path + "/" + n);
+                }
+            }
             mark_opaque(d.get(), raw);
             return;
         }

@@ -146,4 +146,55 @@ app
 app" "$OUT"
 check "fsck after a rebased --link layer" ib fsck
 
+# ======================================================================================
+# build --squash / --squash-all: layer counts, the same tree, whiteouts as Podman keeps them
+ctx=$TEST_TMP/squash && mkdir -p "$ctx"
+printf 'FROM busybox\nRUN echo base >/base-file && mkdir /opq && echo o >/opq/old\n' >"$ctx/Dockerfile.base"
+check "squash: the base image" ib -t sqbase -f "$ctx/Dockerfile.base" "$ctx"
+cat >"$ctx/Dockerfile" <<'D'
+FROM sqbase
+RUN echo n >/new1 && echo t >/tmpf && mkdir -p /d/e && echo a >/d/e/a
+RUN rm /tmpf /base-file && echo b >/d/e/b
+RUN rm -rf /opq && mkdir /opq && echo n >/opq/new
+LABEL after=squash
+D
+check "squash: plain build" ib -t sq-plain "$ctx"
+check "squash: --squash" ib -t sq-new --squash "$ctx"
+check "squash: --squash-all" ib -t sq-all --squash-all "$ctx"
+check_exit "squash: --squash with --squash-all is a usage error" 2 ib --squash --squash-all "$ctx"
+base_n=$(layer_count sqbase)
+expect_eq "squash: layer counts (plain, --squash, --squash-all)" "$((base_n + 3)) $((base_n + 1)) 1" \
+  "$(layer_count sq-plain) $(layer_count sq-new) $(layer_count sq-all)"
+expect_eq "squash: --squash keeps the base layers" "$(ib inspect --format '{{json .RootFS.Layers}}' sqbase | jq -c .)" \
+  "$(ib inspect --format '{{json .RootFS.Layers}}' sq-new | jq -c ".[0:$base_n]")"
+listing='find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o -print | sort | while read -r p; do stat -c "%n %F %a %u:%g %s" "$p"; done'
+in_image sq-plain "$listing" && plain_tree=$OUT
+in_image sq-new "$listing"
+expect_eq "squash: --squash gives the unsquashed image's tree" "$plain_tree" "$OUT"
+in_image sq-all "$listing"
+expect_eq "squash: --squash-all gives the unsquashed image's tree" "$plain_tree" "$OUT"
+expect_no_match "squash: deleted files are gone" '^/(tmpf|base-file|opq/old) ' "$plain_tree"
+# The squashed layer as OCI readers see it.
+for img in sq-new sq-all; do
+  run ib save --format oci -o "$TEST_TMP/$img.tar" "$img"
+  check "squash: skopeo reads the $img archive" skopeo inspect "oci-archive:$TEST_TMP/$img.tar"
+  expect_eq "squash: skopeo sees the layers of $img" "$(layer_count $img)" "$(jq '.Layers | length' <<<"$OUT")"
+  mkdir -p "$TEST_TMP/$img.x" && tar -C "$TEST_TMP/$img.x" -xf "$TEST_TMP/$img.tar"
+  mf=$(jq -r '.manifests[0].digest' "$TEST_TMP/$img.x/index.json" | cut -d: -f2)
+  top=$(jq -r '.layers[-1].digest' "$TEST_TMP/$img.x/blobs/sha256/$mf" | cut -d: -f2)
+  tar -tzf "$TEST_TMP/$img.x/blobs/sha256/$top" 2>/dev/null | LC_ALL=C sort >"$TEST_TMP/$img.entries" ||
+    tar -tf "$TEST_TMP/$img.x/blobs/sha256/$top" | LC_ALL=C sort >"$TEST_TMP/$img.entries"
+done
+expect_eq "squash: --squash's layer whites out the base file, the opaque dir is marked, no deleted file" \
+  "base-file opq-marker" "$(grep -q '^\(\./\)\?\.wh\.base-file$' "$TEST_TMP/sq-new.entries" && echo -n base-file; \
+  grep -q '^\(\./\)\?opq/\.wh\.\.wh\.\.opq$' "$TEST_TMP/sq-new.entries" && echo -n ' opq-marker'; \
+  grep -q 'tmpf' "$TEST_TMP/sq-new.entries" && echo -n ' tmpf-present')"
+expect_eq "squash: --squash-all's layer has no whiteouts" 0 "$(grep -c '\.wh\.' "$TEST_TMP/sq-all.entries")"
+check "squash: umoci unpacks the --squash-all image" umoci unpack --rootless --image "$TEST_TMP/sq-all.x:$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"] // "latest"' "$TEST_TMP/sq-all.x/index.json")" "$TEST_TMP/sq-all.bundle"
+expect_eq "squash: umoci's tree has the files" "n
+b" "$(cat "$TEST_TMP/sq-all.bundle/rootfs/opq/new" "$TEST_TMP/sq-all.bundle/rootfs/d/e/b" 2>&1)"
+run ib history sq-new
+expect_match "squash: history keeps the steps" 'rm -rf /opq' "$OUT"
+check "fsck after squash" ib fsck
+
 finish
