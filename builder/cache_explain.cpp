@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstring>
 #include <map>
 
 #include "builder/build_state.h"
@@ -23,6 +25,23 @@ Digest StepInputs::key(const Digest& parent_state) const {
     return k.finish();
 }
 
+bool looks_secret(std::string_view name) {
+    // The words of BuildKit's SecretsUsedInArgOrEnv check: such values are not for logs.
+    static const char* const words[] = {"apikey", "auth", "credential", "credentials", "key", "password", "pword",
+                                        "passwd", "secret", "token"};
+    std::string lower;
+    for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* w : words) {
+        for (size_t at = lower.find(w); at != std::string::npos; at = lower.find(w, at + 1)) {
+            size_t end = at + std::strlen(w);
+            bool starts = at == 0 || !std::isalpha(static_cast<unsigned char>(lower[at - 1]));
+            bool ends = end == lower.size() || !std::isalpha(static_cast<unsigned char>(lower[end]));
+            if (starts && ends) return true;
+        }
+    }
+    return false;
+}
+
 StepInputs step_inputs(StepEnv& env, const parser::ResolvedStep& step, bool with_variables) {
     const parser::Instruction& instr = step.instruction;
     StepInputs in;
@@ -31,7 +50,9 @@ StepInputs step_inputs(StepEnv& env, const parser::ResolvedStep& step, bool with
     for (const auto& [k, v] : visible.entries()) {
         // An ENV of the same name hides the ARG (ENV wins in what the step sees).
         bool is_arg = step.args.contains(k) && !step.env.contains(k);
-        in.add({"var", (is_arg ? "build arg " : "env ") + k, k + "=" + v, v, InputDisplay::value, std::nullopt});
+        bool hidden = looks_secret(k);
+        in.add({"var", (is_arg ? "build arg " : "env ") + k, k + "=" + v, hidden ? "" : v,
+                hidden ? InputDisplay::name_only : InputDisplay::value, std::nullopt});
     }
     if (const auto* copy = instr.as<parser::Copy>()) {
         std::optional<ContextListing> listing;

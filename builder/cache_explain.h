@@ -50,6 +50,10 @@ private:
     std::vector<StepInput> inputs_;
 };
 
+// Whether a variable's name says its value is a credential (API_TOKEN, DB_PASSWORD, AWS_SECRET_KEY):
+// such build args and env values are explained by name only and recorded as a digest.
+[[nodiscard]] bool looks_secret(std::string_view name);
+
 // The inputs of a step: its instruction, the variables it sees (named "build arg X" or "env X"),
 // and for COPY/ADD what it reads (the context sources' listing recorded on the way).
 // Without `with_variables` (COPY --link, whose layer must not depend on what is below it) the

@@ -107,3 +107,12 @@ TEST_CASE("parse_cache_spec") {
     CHECK_THROWS_AS((void)parse_cache_spec("type=registry,ref=x,mode=max", "--cache-from"), UsageError);
     CHECK_THROWS_AS((void)parse_cache_spec("type=registry", "--cache-to"), UsageError);
 }
+
+TEST_CASE("looks_secret: credential words, not words that contain them") {
+    CHECK(looks_secret("API_TOKEN"));
+    CHECK(looks_secret("db_password"));
+    CHECK(looks_secret("AWS_SECRET_ACCESS_KEY"));
+    CHECK(!looks_secret("VERSION"));
+    CHECK(!looks_secret("MONKEY"));
+    CHECK(!looks_secret("AUTHOR"));
+}

@@ -218,8 +218,10 @@ void export_cache(layerstore::Store& store, const CacheSpec& to, const std::vect
         std::string cfg_bytes = oci::canonical(cfg);
         oci::Descriptor cfg_desc{kCacheConfigType, store.put_blob(cfg_bytes, Durability::relaxed),
                                  static_cast<int64_t>(cfg_bytes.size()), {}, std::nullopt};
-        registry::parallel_for(blobs.size(), registry::kParallelTransfers, [&](size_t i) { loc->put_blob(blobs[i]); });
+        // The config first and alone (a registry that cannot be reached fails once, here), then the
+        // layers four at a time.
         loc->put_blob(cfg_desc);
+        registry::parallel_for(blobs.size(), registry::kParallelTransfers, [&](size_t i) { loc->put_blob(blobs[i]); });
         oci::Manifest m;
         m.config = cfg_desc;
         m.layers = blobs;

@@ -74,6 +74,14 @@ printf 'FROM busybox:old\nRUN echo changed > /base-marker\n' | ib build -q -t bu
 explain -t app --build-arg VERSION=1.3
 expect_match "a new base image" '^step 2/6 ARG: miss: base changed \(FROM busybox\)$' "$MISSES"
 
+# A credential-like build arg: named, its values never shown nor kept.
+printf 'FROM busybox\nARG API_TOKEN\nRUN test -n "$API_TOKEN"\n' >"$TEST_TMP/Dockerfile.token"
+explain -f "$TEST_TMP/Dockerfile.token" --build-arg API_TOKEN=hunter2-old
+explain -f "$TEST_TMP/Dockerfile.token" --build-arg API_TOKEN=hunter2-new
+expect_match "a token arg: changed, by name only" '^step 3/3 RUN: miss: build arg API_TOKEN changed$' "$MISSES"
+expect_no_match "a token arg: no value in the output" 'hunter2' "$OUT"
+expect_eq "a token arg: no value in the stage records" "" "$(grep -rl hunter2 "$store/cache/explain" 2>/dev/null)"
+
 # JSON events carry the same reason.
 echo 'print("v3")' >"$ctx/src/app.py"
 run ib build --progress json --build-arg VERSION=1.3 "$ctx"
