@@ -38,8 +38,24 @@ struct Sha256::Ctx {
     ~Ctx() { EVP_MD_CTX_free(md); }
 };
 
+namespace {
+
+// SHA-256 fetched from the provider once. EVP_sha256() makes every init fetch it again under
+// the library's store lock; a process forked while another thread held that lock (the
+// builder's container helper, builder/container_process.h) then hung at its first hash. An
+// init with a fetched digest takes no lock. Fetched before any thread starts (warm_up_sha256).
+const EVP_MD* sha256_md() {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md;
+}
+
+}  // namespace
+
+void warm_up_sha256() { (void)sha256_md(); }
+
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-    if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) throw Error("sha256: cannot initialise OpenSSL digest");
+    const EVP_MD* md = sha256_md();
+    if (!md || !ctx_->md || EVP_DigestInit_ex(ctx_->md, md, nullptr) != 1) throw Error("sha256: cannot initialise OpenSSL digest");
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
