@@ -177,7 +177,12 @@ std::string Reference::str() const {
 
 std::string Reference::local_name() const {
     std::string name = registry + "/" + repository;
-    if (registry == kDockerHub) {
+    // Docker Hub's names drop the registry, unless the first component would then read as a
+    // registry itself ("docker.io/a.b/c" stays whole; found by reference_fuzz).
+    const std::string first = repository.substr(0, repository.find('/'));
+    const bool first_looks_like_host = repository.find('/') != std::string::npos &&
+                                       (first.find_first_of(".:") != std::string::npos || first == "localhost");
+    if (registry == kDockerHub && !first_looks_like_host) {
         name = repository;
         if (name.rfind("library/", 0) == 0 && name.find('/', 8) == std::string::npos) name = name.substr(8);
     }
