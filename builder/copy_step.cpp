@@ -8,6 +8,7 @@
 #include "builder/copy_exclude.h"
 #include "builder/copy_files.h"
 #include "builder/copy_link.h"
+#include "builder/from_layers.h"
 #include "builder/image_config.h"
 #include "builder/rootfs_view.h"
 #include "builder/url_fetch.h"
@@ -31,28 +32,6 @@ struct StepDirs {
     fs::path work() const { return dir.path() / "work"; }
     fs::path merged() const { return dir.path() / "merged"; }
 };
-
-// The layers COPY --from reads: an earlier stage (by name or index) or an image.
-struct FromSource {
-    std::vector<layerstore::LayerInfo> layers;
-    std::string fingerprint;
-};
-
-FromSource from_source(StepEnv& env, const std::string& from) {
-    if (auto idx = env.parsed.find_stage(from)) {
-        auto it = env.finished_stages.find(*idx);
-        if (it == env.finished_stages.end()) throw Error("COPY --from=" + from + ": stage " + from + " has not been built");
-        return {it->second.layers, "stage:" + it->second.state.str()};
-    }
-    std::optional<layerstore::Image> img;
-    try {
-        img = env.image ? env.image(from) : env.store.find_image(from);
-    } catch (const Error& e) {
-        throw Error("COPY --from=" + from + ": " + e.what());
-    }
-    if (!img) throw Error("COPY --from=" + from + ": no stage or image of that name in the local store");
-    return {img->layers, "image:" + img->manifest_digest.str()};
-}
 
 // An image's /etc/passwd or /etc/group for --chown: read as a bounded regular file only
 // (a FIFO or a device there would hang the build or eat host memory); missing is "".
@@ -91,7 +70,7 @@ std::vector<CopySource> matched_sources(const BuildContext& ctx, const std::vect
 std::string copy_inputs_fingerprint_unlabelled(StepEnv& env, const parser::ResolvedStep& step, ContextListing* listing) {
     const auto& copy = *step.instruction.as<parser::Copy>();
     std::string fp;
-    if (!copy.from.empty()) return from_source(env, copy.from).fingerprint;
+    if (!copy.from.empty()) return from_layers(env, copy.from, "COPY --from").fingerprint;
     // (--exclude and --parents are in the instruction text, which the key holds.)
     for (const auto& src : copy.sources) {
         // A URL counts by its content (downloaded now, as Docker does), or by the checksum
@@ -147,7 +126,7 @@ uint64_t copy_step_unlabelled(StepEnv& env, StageState& s, const parser::Resolve
     std::optional<OverlayView> from_view;
     std::optional<BuildContext> from_context;
     if (!copy.from.empty()) {
-        FromSource from = from_source(env, copy.from);
+        FromLayers from = from_layers(env, copy.from, "COPY --from");
         from_dirs.emplace(env.store);
         from_view.emplace(env.store, from.layers, fs::path(), fs::path(), from_dirs->merged());
         from_context.emplace(from_dirs->merged(), IgnoreMatcher(), nullptr, ContextKind::rootfs);

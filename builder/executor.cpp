@@ -87,7 +87,7 @@ public:
             std::lock_guard<std::mutex> lock(mu_);
             finished_.emplace(i, std::move(s));
         });
-        return finish(finished_.at(parser::target_stage(parsed_, opts_.target)));
+        return finish(finished_.at(needed_.back()));  // the target: stages only read earlier ones
     }
 
     ~Build() {

@@ -1,5 +1,5 @@
 #pragma once
-// What a from= names (RUN --mount from=, and the shape of COPY --from): an earlier stage, by
+// What a from= names (RUN --mount from=, COPY --from=): an earlier stage, by
 // name or index, or an image from the store (pulled as FROM images are, through env.image).
 #include <string>
 #include <vector>

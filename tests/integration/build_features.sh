@@ -12,10 +12,6 @@ store=$(new_store)
 ib() { "$IMGBUILD" --root "$store" "$@"; }
 make_busybox_base "$store" >/dev/null || { fail "make busybox base"; finish; }
 
-# in_image IMAGE SCRIPT: runs SCRIPT with sh in a throwaway container of IMAGE (sets OUT).
-in_image() { run ib run --rm "$1" sh -c "$2"; }
-# layer_count IMAGE
-layer_count() { ib inspect --format '{{json .RootFS.Layers}}' "$1" | jq length; }
 image_id() { ib inspect --format '{{.Id}}' "$1" 2>/dev/null; }
 
 # ======================================================================================

@@ -7,8 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 store=$(new_store)
 ib() { "$IMGBUILD" --root "$store" "$@"; }
 make_busybox_base "$store" >/dev/null || { fail "make busybox base"; finish; }
-in_image() { run ib run --rm "$1" sh -c "$2"; }
-layer_count() { ib inspect --format '{{json .RootFS.Layers}}' "$1" | jq length; }
 
 # ======================================================================================
 # --exclude and --parents: the trees of the BuildKit reference's examples

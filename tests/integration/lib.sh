@@ -135,6 +135,12 @@ new_store() {
   echo "$dir"
 }
 
+# For scripts that define ib() (imgbuild on their store):
+# in_image IMAGE SCRIPT: runs SCRIPT with sh in a throwaway container of IMAGE (sets OUT).
+in_image() { run ib run --rm "$1" sh -c "$2"; }
+# layer_count IMAGE: how many layers IMAGE has.
+layer_count() { ib inspect --format '{{json .RootFS.Layers}}' "$1" | jq length; }
+
 # make_busybox_base STORE [NAME]: the busybox base image (samples/make-busybox-base.sh).
 make_busybox_base() {
   bash "$IMGBUILD_SOURCE_DIR/samples/make-busybox-base.sh" "$IMGBUILD" "${2:-busybox:latest}" --root "$1"

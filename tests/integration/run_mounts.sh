@@ -22,7 +22,6 @@ last_layer_files() {
     tar -tf "$d/$(jq -r '.[0].Layers[-1]' "$d/manifest.json")" | sed 's#/$##' | LC_ALL=C sort
   rm -rf "$d"
 }
-layer_count() { ib inspect --format '{{json .RootFS.Layers}}' "$1" | jq length; }
 
 # ======================================================================================
 # type=cache: persists across builds and --no-cache, nothing of it in the layer
