@@ -184,13 +184,15 @@ void add_hardening(std::vector<MountOp>& plan) {
 }  // namespace
 
 const char* to_string(MountOpKind kind) {
-    static constexpr std::pair<MountOpKind, const char*> kNames[] = {
-        {MountOpKind::mount_fs, "mount"},     {MountOpKind::bind, "bind"},         {MountOpKind::remount_ro, "remount-ro"},
-        {MountOpKind::symlink, "symlink"},   {MountOpKind::mask, "mask"},
-        {MountOpKind::readonly, "readonly"},
-    };
-    for (const auto& [k, name] : kNames)
-        if (k == kind) return name;
+    // No default: -Wswitch names a kind added to MountOpKind and missing here.
+    switch (kind) {
+        case MountOpKind::mount_fs: return "mount";
+        case MountOpKind::bind: return "bind";
+        case MountOpKind::remount_ro: return "remount-ro";
+        case MountOpKind::symlink: return "symlink";
+        case MountOpKind::mask: return "mask";
+        case MountOpKind::readonly: return "readonly";
+    }
     return "?";
 }
 

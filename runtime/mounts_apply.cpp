@@ -7,7 +7,6 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,11 +15,18 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/path_resolve.h"
+#include "runtime/syscalls.h"
 
 namespace imgbuild::runtime {
 namespace {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// What every op is applied with: the kernel (or a recording of it) and the new root.
+struct Target {
+    Syscalls& sys;
+    int root;
+};
 
 // Mount flags that a remount must repeat (in a user namespace they are locked, and
 // leaving one out makes the remount fail with EPERM).
@@ -29,20 +35,23 @@ constexpr std::pair<unsigned long, unsigned long> kLockedFlags[] = {
     {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
 };
 
-unsigned long locked_flags(int fd, const std::string& path_for_errors) {
+unsigned long locked_flags(Syscalls& sys, int fd, const std::string& path_for_errors) {
     struct statvfs st {};
-    if (::fstatvfs(fd, &st) != 0) throw_errno("statvfs", path_for_errors);
+    if (int err = sys.fstatvfs(fd, &st); err != 0) throw_errno(err, "statvfs", path_for_errors);
     unsigned long flags = 0;
     for (const auto& [st_flag, ms_flag] : kLockedFlags)
         if (st.f_flag & st_flag) flags |= ms_flag;
     return flags;
 }
 
-void do_mount(const char* source, int target_fd, const char* fstype, unsigned long flags, const std::string& data,
-              const MountOp& op) {
-    if (::mount(source, fd_path(target_fd).c_str(), fstype, flags, data.empty() ? nullptr : data.c_str()) != 0)
-        throw_errno(op.kind == MountOpKind::mount_fs ? "mount " + op.fstype + " on" : std::string("mount (") + to_string(op.kind) + ") on",
-                    op.target);
+void do_mount(Syscalls& sys, const char* source, int target_fd, const char* fstype, unsigned long flags,
+              const std::string& data, const MountOp& op) {
+    int err = sys.mount(source, fd_path(target_fd).c_str(), fstype, flags, data.empty() ? nullptr : data.c_str());
+    if (err == 0) return;
+    throw_errno(err,
+                op.kind == MountOpKind::mount_fs ? "mount " + op.fstype + " on"
+                                                 : std::string("mount (") + to_string(op.kind) + ") on",
+                op.target);
 }
 
 bool is_dir(int fd) {
@@ -60,19 +69,19 @@ std::optional<unique_fd> resolve_optional(int root, const MountOp& op) {
     }
 }
 
-void remount_read_only(int root, const MountOp& op) {
-    auto fd = resolve_in_root(root, op.target);
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(fd.get(), op.target);
-    do_mount(nullptr, fd.get(), nullptr, flags, "", op);
+void remount_read_only(const Target& t, const MountOp& op) {
+    auto fd = resolve_in_root(t.root, op.target);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(t.sys, fd.get(), op.target);
+    do_mount(t.sys, nullptr, fd.get(), nullptr, flags, "", op);
 }
 
-void apply_mount_fs(int root, const MountOp& op) {
-    auto fd = create_in_root(root, op.target, true, op.no_symlinks);
+void apply_mount_fs(const Target& t, const MountOp& op) {
+    auto fd = create_in_root(t.root, op.target, true, op.no_symlinks);
     if (!is_dir(fd.get())) throw_errno(ENOTDIR, "mount " + op.fstype + " on", op.target);
-    do_mount(op.source.c_str(), fd.get(), op.fstype.c_str(), op.flags, op.data, op);
+    do_mount(t.sys, op.source.c_str(), fd.get(), op.fstype.c_str(), op.flags, op.data, op);
 }
 
-void apply_bind(int root, const MountOp& op) {
+void apply_bind(const Target& t, const MountOp& op) {
     auto src = open_or_throw(op.source, O_PATH);
     if (op.device != 0) {
         struct stat st {};
@@ -81,55 +90,72 @@ void apply_bind(int root, const MountOp& op) {
             throw Error("bind mount " + op.source + ": not the expected character device " + std::to_string(major(op.device)) +
                         ":" + std::to_string(minor(op.device)));
     }
-    auto fd = create_in_root(root, op.target, is_dir(src.get()), op.no_symlinks);
+    auto fd = create_in_root(t.root, op.target, is_dir(src.get()), op.no_symlinks);
     // An image symlink such as /etc/hosts -> /proc/sys/kernel/hostname must not turn our
     // bind into a mount on the container's procfs or sysfs (runc CVE-2025-52881).
     struct statfs where {};
-    if (::fstatfs(fd.get(), &where) == 0 && (where.f_type == PROC_SUPER_MAGIC || where.f_type == SYSFS_MAGIC))
+    if (t.sys.fstatfs(fd.get(), &where) == 0 && (where.f_type == PROC_SUPER_MAGIC || where.f_type == SYSFS_MAGIC))
         throw Error("bind mount " + op.source + " on " + op.target + ": the target resolves into /proc or /sys; refusing");
     if (is_dir(src.get()) != is_dir(fd.get()))
         throw Error("bind mount " + op.source + " on " + op.target + ": one is a directory and the other is not");
-    do_mount(fd_path(src.get()).c_str(), fd.get(), nullptr, op.flags, "", op);
+    do_mount(t.sys, fd_path(src.get()).c_str(), fd.get(), nullptr, op.flags, "", op);
 }
 
-void apply_symlink(int root, const MountOp& op) {
+void apply_symlink(const Target& t, const MountOp& op) {
     fs::path target(op.target);
-    auto parent = create_in_root(root, target.parent_path().string(), true);
+    auto parent = create_in_root(t.root, target.parent_path().string(), true);
     std::string name = target.filename().string();
-    if (::symlinkat(op.source.c_str(), parent.get(), name.c_str()) != 0 && errno != EEXIST)
-        throw_errno("symlink " + op.target + " ->", op.source);
+    if (int err = t.sys.symlinkat(op.source.c_str(), parent.get(), name.c_str()); err != 0 && err != EEXIST)
+        throw_errno(err, "symlink " + op.target + " ->", op.source);
 }
 
-void apply_mask(int root, const MountOp& op) {
-    auto fd = resolve_optional(root, op);
+void apply_mask(const Target& t, const MountOp& op) {
+    auto fd = resolve_optional(t.root, op);
     if (!fd) return;
     if (is_dir(fd->get())) {
-        do_mount("tmpfs", fd->get(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", op);
+        do_mount(t.sys, "tmpfs", fd->get(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", op);
     } else {
         auto null = open_or_throw(op.source, O_PATH);
-        do_mount(fd_path(null.get()).c_str(), fd->get(), nullptr, MS_BIND, "", op);
+        do_mount(t.sys, fd_path(null.get()).c_str(), fd->get(), nullptr, MS_BIND, "", op);
     }
 }
 
-void apply_readonly(int root, const MountOp& op) {
-    auto fd = resolve_optional(root, op);
+void apply_readonly(const Target& t, const MountOp& op) {
+    auto fd = resolve_optional(t.root, op);
     if (!fd) return;
-    do_mount(fd_path(fd->get()).c_str(), fd->get(), nullptr, MS_BIND | MS_REC, "", op);
-    remount_read_only(root, op);
+    do_mount(t.sys, fd_path(fd->get()).c_str(), fd->get(), nullptr, MS_BIND | MS_REC, "", op);
+    remount_read_only(t, op);
+}
+
+// bubblewrap's setup_newroot: one switch, no default, so that -Wswitch (an error with
+// -Werror) names a kind added to MountOpKind and not handled here. A value outside the
+// enum (a plan built wrongly) falls through to the throw: never silently skipped.
+void apply_op(const Target& t, const MountOp& op) {
+    switch (op.kind) {
+        case MountOpKind::mount_fs: return apply_mount_fs(t, op);
+        case MountOpKind::bind: return apply_bind(t, op);
+        case MountOpKind::remount_ro: return remount_read_only(t, op);
+        case MountOpKind::symlink: return apply_symlink(t, op);
+        case MountOpKind::mask: return apply_mask(t, op);
+        case MountOpKind::readonly: return apply_readonly(t, op);
+    }
+    throw Error("mount plan: unknown operation kind " + std::to_string(static_cast<int>(op.kind)) + " (target " +
+                op.target + ", source " + op.source + "); refusing to set up the container");
 }
 
 }  // namespace
 
-void make_mounts_private() {
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw_errno("mount --make-rprivate", "/");
+void make_mounts_private(Syscalls& sys) {
+    if (int err = sys.mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr); err != 0)
+        throw_errno(err, "mount --make-rprivate", "/");
 }
 
-void mount_overlay(const OverlayMount& m, const fs::path& merged) {
-    if (!m.chdir_to.empty() && ::chdir(m.chdir_to.c_str()) != 0) throw_errno("chdir", m.chdir_to.string());
+void mount_overlay(const OverlayMount& m, const fs::path& merged, Syscalls& sys) {
+    if (!m.chdir_to.empty())
+        if (int err = sys.chdir(m.chdir_to.c_str()); err != 0) throw_errno(err, "chdir", m.chdir_to.string());
     // nodev: a device node shipped in a layer (a 0666 `c 1 11`) or made by the container
     // is unusable on the root filesystem, whoever opens it.
-    if (::mount("overlay", merged.c_str(), "overlay", MS_NODEV, m.data.c_str()) != 0) {
-        int err = errno;
+    if (int err = sys.mount("overlay", merged.c_str(), "overlay", MS_NODEV, m.data.c_str()); err != 0) {
         throw SystemError(err, "mount overlay on " + merged.string() + ": " + describe_errno(err) + " (" + m.data +
                                    (m.chdir_to.empty() ? "" : ", relative to " + m.chdir_to.string()) + ")");
     }
@@ -201,34 +227,22 @@ unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no
     }
 }
 
-void apply_mount_plan(const std::vector<MountOp>& plan, const fs::path& root) {
+void apply_mount_plan(const std::vector<MountOp>& plan, const fs::path& root, Syscalls& sys) {
     auto root_fd = open_or_throw(root, O_PATH | O_DIRECTORY);
-    using Apply = void (*)(int, const MountOp&);
-    static constexpr std::pair<MountOpKind, Apply> kApply[] = {
-        {MountOpKind::mount_fs, apply_mount_fs},      {MountOpKind::bind, apply_bind},
-        {MountOpKind::remount_ro, remount_read_only},
-        {MountOpKind::symlink, apply_symlink},        {MountOpKind::mask, apply_mask},
-        {MountOpKind::readonly, apply_readonly},
-    };
-    for (const auto& op : plan) {
-        for (const auto& [kind, apply] : kApply) {
-            if (kind != op.kind) continue;
-            apply(root_fd.get(), op);
-            break;
-        }
-    }
+    const Target target{sys, root_fd.get()};
+    for (const auto& op : plan) apply_op(target, op);
 }
 
-void pivot_into(const fs::path& root) {
+void pivot_into(const fs::path& root, Syscalls& sys) {
     auto old_root = open_or_throw("/", O_DIRECTORY | O_RDONLY);
     auto new_root = open_or_throw(root, O_DIRECTORY | O_RDONLY);
-    if (::fchdir(new_root.get()) != 0) throw_errno("chdir", root.string());
+    if (int err = sys.fchdir(new_root.get()); err != 0) throw_errno(err, "chdir", root.string());
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
     // removes it without needing a put_old directory inside the image.
-    if (::syscall(SYS_pivot_root, ".", ".") != 0) throw_errno("pivot_root", root.string());
-    if (::fchdir(old_root.get()) != 0) throw_errno("chdir", "old root");
-    if (::umount2(".", MNT_DETACH) != 0) throw_errno("umount2 (detach old root)", "/");
-    if (::chdir("/") != 0) throw_errno("chdir", "/");
+    if (int err = sys.pivot_root(".", "."); err != 0) throw_errno(err, "pivot_root", root.string());
+    if (int err = sys.fchdir(old_root.get()); err != 0) throw_errno(err, "chdir", "old root");
+    if (int err = sys.umount2(".", MNT_DETACH); err != 0) throw_errno(err, "umount2 (detach old root)", "/");
+    if (int err = sys.chdir("/"); err != 0) throw_errno(err, "chdir", "/");
 }
 
 }  // namespace imgbuild::runtime
