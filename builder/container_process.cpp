@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,14 +11,21 @@
 #include <cerrno>
 #include <string>
 
+#include "builder/container_spec_json.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "runtime/fd_hygiene.h"
+
+extern char** environ;
 
 namespace imgbuild::builder {
 
 namespace {
+
+// The helper's fds (container_process.h).
+constexpr int kSpecFd = 3, kResultFd = 4, kStdoutFd = 5, kStderrFd = 6;
 
 void write_all_raw(int fd, const std::string& s) {
     size_t off = 0;
@@ -29,26 +37,18 @@ void write_all_raw(int fd, const std::string& s) {
     }
 }
 
-// The helper: single threaded from here on. Its result goes to `result_fd` as "S<status>"
-// or "E<error message>".
-[[noreturn]] void helper_main(runtime::ContainerSpec& spec, pid_t parent, int result_fd) {
-    std::string result;
-    try {
-        // Gone with the stage's thread (a killed imgbuild), and the container with it
-        // (the container has its own PDEATHSIG on this process).
-        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "RUN helper");
-        if (::getppid() != parent) _exit(1);
-        // Other stages' pipes must not stay open here, or their readers would wait for us.
-        runtime::close_fds_except({0, 1, 2, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, result_fd});
-        spec.forward_signals = true;
-        result = "S" + std::to_string(runtime::run_container(spec));
-    } catch (const std::exception& e) {
-        result = std::string("E") + e.what();
-    } catch (...) {
-        result = "Eunknown error";
+std::string read_all(int fd, const char* what) {
+    std::string text;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n > 0) {
+            text.append(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (n == 0) return text;
+        if (errno != EINTR) throw_errno("read", what);
     }
-    write_all_raw(result_fd, result);
-    _exit(0);
 }
 
 // Reads what is there (non-blocking); false at EOF.
@@ -72,21 +72,85 @@ void set_nonblocking(int fd) {
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) throw_errno("fcntl(O_NONBLOCK)", "RUN output pipe");
 }
 
+// The spec goes into the pipe before the helper exists, so writing it can neither block on
+// nor be cut by a helper that died early: the pipe is made large enough to hold it.
+Pipe spec_pipe(const std::string& text) {
+    Pipe p = make_pipe("RUN helper spec");
+    if (text.size() >= 65536 && ::fcntl(p.write.get(), F_SETPIPE_SZ, static_cast<int>(text.size() + 1)) < 0)
+        throw_errno("fcntl(F_SETPIPE_SZ)", "RUN helper spec (" + std::to_string(text.size()) + " bytes)");
+    write_all_raw(p.write.get(), text);
+    p.write.reset();
+    return p;
+}
+
+// A copy of `fd` above the fds the helper's layout uses, so that each dup2 of the spawn
+// really makes a new descriptor (dup2 onto itself would keep close-on-exec set).
+unique_fd high_copy(int fd, const char* what) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (copy < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)", what);
+    return unique_fd(copy);
+}
+
+const char* log_level_name() {
+    if (log::enabled(log::Level::debug)) return "debug";
+    if (log::enabled(log::Level::info)) return "info";
+    if (log::enabled(log::Level::warn)) return "warn";
+    return "error";
+}
+
+pid_t spawn_helper(int stdin_fd, int spec_fd, int result_fd, int stdout_fd, int stderr_fd) {
+    unique_fd in = high_copy(stdin_fd, "RUN stdin"), spec = high_copy(spec_fd, "RUN helper spec"),
+              result = high_copy(result_fd, "RUN helper result"), out = high_copy(stdout_fd, "RUN stdout"),
+              err = high_copy(stderr_fd, "RUN stderr");
+    posix_spawn_file_actions_t actions;
+    if (int e = ::posix_spawn_file_actions_init(&actions); e != 0) throw_errno(e, "posix_spawn_file_actions_init", "RUN helper");
+    const std::pair<int, int> layout[] = {{in.get(), 0}, {spec.get(), kSpecFd}, {result.get(), kResultFd},
+                                          {out.get(), kStdoutFd}, {err.get(), kStderrFd}};
+    int e = 0;
+    for (const auto& [from, to] : layout)
+        if (e == 0) e = ::posix_spawn_file_actions_adddup2(&actions, from, to);
+    std::string parent = std::to_string(::getpid());
+    char* argv[] = {const_cast<char*>("imgbuild"), const_cast<char*>(kContainerHelperVerb), parent.data(),
+                    const_cast<char*>(log_level_name()), nullptr};
+    pid_t pid = -1;
+    if (e == 0) e = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (e != 0) throw_errno(e, "posix_spawn", "/proc/self/exe (RUN helper)");
+    return pid;
+}
+
 }  // namespace
+
+int container_helper_main(int argc, char** argv) {
+    std::string result;
+    try {
+        if (argc != 4) throw UsageError(std::string(kContainerHelperVerb) + ": internal use only");
+        // Gone with the stage's thread (a killed imgbuild), and the container with it
+        // (the container has its own PDEATHSIG on this process).
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "RUN helper");
+        if (std::to_string(::getppid()) != argv[2]) return 1;
+        log::set_level(argv[3]);
+        runtime::ContainerSpec spec = container_spec_from_json(read_all(kSpecFd, "RUN helper spec"), "RUN helper spec");
+        ::close(kSpecFd);
+        spec.stdin_fd = 0;
+        spec.stdout_fd = kStdoutFd;
+        spec.stderr_fd = kStderrFd;
+        spec.forward_signals = true;
+        runtime::close_fds_except({0, 1, 2, kResultFd, kStdoutFd, kStderrFd});
+        result = "S" + std::to_string(runtime::run_container(spec));
+    } catch (const std::exception& e) {
+        result = std::string("E") + e.what();
+    }
+    write_all_raw(kResultFd, result);
+    return 0;
+}
 
 int run_container_in_subprocess(runtime::ContainerSpec spec, const std::atomic<bool>* cancelled) {
     auto on_output = std::move(spec.on_output);
-    spec.on_output = nullptr;
-    // Decided here: the helper then needs no random numbers (no library lock after fork).
-    if (spec.cgroup_name.empty()) spec.cgroup_name = "imgbuild-" + random_hex(8);
     Pipe out = make_pipe("RUN stdout"), err = make_pipe("RUN stderr"), result = make_pipe("RUN helper result");
-    spec.stdout_fd = out.write.get();
-    spec.stderr_fd = err.write.get();
-
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork", "RUN helper process");
-    if (pid == 0) helper_main(spec, parent, result.write.get());
+    Pipe spec_text = spec_pipe(container_spec_to_json(spec));
+    pid_t pid = spawn_helper(spec.stdin_fd, spec_text.read.get(), result.write.get(), out.write.get(), err.write.get());
+    spec_text.read.reset();
     out.write.reset();
     err.write.reset();
     result.write.reset();

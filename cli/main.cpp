@@ -8,6 +8,7 @@
 #include <iostream>
 #include <set>
 
+#include "builder/container_process.h"
 #include "cli/verb.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
         std::cerr << "imgbuild: rootless: " << e.what() << "\n";
         return 1;
     }
+    // A parallel build's RUN helper (builder/container_process.h): no CLI, no store.
+    if (argc >= 2 && std::string_view(argv[1]) == builder::kContainerHelperVerb) return builder::container_helper_main(argc, argv);
     CLI::App app{"imgbuild: daemonless container image builder and runtime"};
     app.set_version_flag("--version", std::string("imgbuild 0.1.0"));
     app.require_subcommand(1);

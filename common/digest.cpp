@@ -41,9 +41,9 @@ struct Sha256::Ctx {
 namespace {
 
 // SHA-256 fetched from the provider once. EVP_sha256() makes every init fetch it again under
-// the library's store lock; a process forked while another thread held that lock (the
-// builder's container helper, builder/container_process.h) then hung at its first hash. An
-// init with a fetched digest takes no lock. Fetched before any thread starts (warm_up_sha256).
+// the library's store lock, which stage threads of a parallel build would otherwise contend
+// for on every hash. An init with a fetched digest takes no lock. Fetched before any thread
+// starts (warm_up_sha256), so the static's initialisation is not raced either.
 const EVP_MD* sha256_md() {
     static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     return md;
