@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "common/fs.h"
 #include "common/scope_exit.h"
 #include "oci/layer_tar.h"
+#include "oci/tar_output_pipe.h"
 #include "oci/tar_stream.h"
 
 namespace imgbuild::oci {
@@ -45,7 +47,19 @@ namespace {
 
 using namespace tar_detail;
 
-constexpr size_t kReadChunk = 1 << 20;
+// What write_cb receives in place of a regular file's data: libarchive, writing with no
+// blocking, passes archive_write_data's pointer straight to the callback and never reads it
+// (the pax writer has no sparse map for our entries, and no filter is set), so the file's
+// bytes need not exist on this thread; the pipe reads them on its consumer. Inaccessible
+// memory: if libarchive ever read through it, that would be a crash, never a wrong digest.
+const char* file_data_marker() {
+    static const char* marker = [] {
+        void* p = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw_errno("mmap", "the tar writer's file-data marker");
+        return static_cast<const char*>(p);
+    }();
+    return marker;
+}
 
 // All xattrs of the entry `name` in dirfd, sorted by name (the tar must not depend on the
 // order the filesystem lists them in). `shown` names the entry in errors.
@@ -99,7 +113,8 @@ std::vector<std::string> sorted_names(int dirfd, const std::string& shown) { ret
 class LayerTarWriter {
 public:
     LayerTarWriter(const fs::path& dir, int out_fd, const TarWriteOptions& opts)
-        : dir_(dir), opts_(opts), out_(out_fd, opts.compression), buf_(new char[kReadChunk]) {
+        : dir_(dir), opts_(opts), out_(out_fd, opts.compression),
+          pipe_([this](const char* p, size_t n) { out_.write(p, n); }), marker_(file_data_marker()) {
         a_ = archive_write_new();
         entry_ = archive_entry_new();
         if (!a_ || !entry_) throw Error("write layer tar of " + dir_.string() + ": out of memory");
@@ -120,6 +135,7 @@ public:
         std::string prefix;
         walk(root.get(), prefix);
         if (archive_write_close(a_) != ARCHIVE_OK) fail("finish tar");
+        pipe_.finish();
         return out_.finish();
     }
 
@@ -127,7 +143,14 @@ private:
     static la_ssize_t write_cb(archive*, void* self_ptr, const void* data, size_t n) {
         auto* self = static_cast<LayerTarWriter*>(self_ptr);
         try {
-            self->out_.write(data, n);
+            if (data == self->marker_) {
+                // A regular file's data (regular_file): all of it in this one call.
+                if (!self->file_ || n != self->file_size_)
+                    throw Error("write layer tar of " + self->dir_.string() + ": libarchive split a file's data");
+                self->pipe_.file_data(std::move(self->file_), n, self->file_shown_);
+            } else {
+                self->pipe_.write(data, n);
+            }
             return static_cast<la_ssize_t>(n);
         } catch (...) {
             self->pending_ = std::current_exception();
@@ -251,50 +274,21 @@ private:
         archive_entry_set_size(entry_, st.st_size);
         write_header(rel);
         if (st.st_size == 0) return;
-        ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        // Holes are fed as zeros from memory, not read: a sparse 4 GiB file costs its
-        // data plus hashing, not 4 GiB of read() calls.
-        const off_t size = st.st_size;
-        off_t pos = 0;
-        while (pos < size) {
-            off_t data = ::lseek(fd, pos, SEEK_DATA);
-            if (data < 0 && errno == ENXIO) data = size;         // a hole up to the end
-            else if (data < 0) data = pos;                        // no SEEK_DATA: all data
-            if (data > size) data = size;
-            zeros(static_cast<uint64_t>(data - pos), rel);
-            pos = data;
-            if (pos >= size) break;
-            off_t hole = ::lseek(fd, pos, SEEK_HOLE);
-            if (hole < 0 || hole > size) hole = size;
-            if (::lseek(fd, pos, SEEK_SET) < 0) throw_errno("seek", shown(rel));
-            uint64_t left = static_cast<uint64_t>(hole - pos);
-            while (left > 0) {
-                ssize_t n = ::read(fd, buf_.get(), std::min<uint64_t>(left, kReadChunk));
-                if (n < 0) {
-                    if (errno == EINTR) continue;
-                    throw_errno("read", shown(rel));
-                }
-                if (n == 0) throw Error("write layer tar: " + shown(rel) + " shrank while being archived");
-                if (archive_write_data(a_, buf_.get(), static_cast<size_t>(n)) != n) fail("data of " + rel);
-                left -= static_cast<uint64_t>(n);
-            }
-            pos = hole;
-        }
-    }
-
-    void zeros(uint64_t n, const std::string& rel) {
-        static const std::unique_ptr<char[]> zero(new char[kReadChunk]());
-        while (n > 0) {
-            size_t k = static_cast<size_t>(std::min<uint64_t>(n, kReadChunk));
-            if (archive_write_data(a_, zero.get(), k) != static_cast<la_ssize_t>(k)) fail("data of " + rel);
-            n -= k;
-        }
+        file_ = std::move(file);
+        file_size_ = static_cast<uint64_t>(st.st_size);
+        file_shown_ = shown(rel);
+        if (archive_write_data(a_, marker_, file_size_) != st.st_size) fail("data of " + rel);
+        if (file_) throw Error("write layer tar of " + dir_.string() + ": libarchive did not pass on the data of " + rel);
     }
 
     fs::path dir_;
     TarWriteOptions opts_;
     CompressingWriter out_;
-    std::unique_ptr<char[]> buf_;
+    TarOutputPipe pipe_;  // after out_, its sink: the consumer stops before out_ goes
+    const char* marker_;
+    unique_fd file_;  // the regular file whose data archive_write_data is passing on
+    uint64_t file_size_ = 0;
+    std::string file_shown_;
     archive* a_ = nullptr;
     archive_entry* entry_ = nullptr;
     std::exception_ptr pending_;
