@@ -1,6 +1,7 @@
 #include "oci/tar_output_pipe.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,8 +21,13 @@ void stream_file_data(int fd, uint64_t size, const std::string& shown, char* buf
     off_t pos = 0;
     while (pos < end) {
         off_t data = ::lseek(fd, pos, SEEK_DATA);
-        if (data < 0 && errno == ENXIO) data = end;  // a hole up to the end
-        else if (data < 0) data = pos;               // no SEEK_DATA: all data
+        if (data < 0 && errno == ENXIO) {  // a hole up to the end, or the file is shorter now
+            struct stat st;
+            if (::fstat(fd, &st) == 0 && st.st_size < end) throw Error("write layer tar: " + shown + " shrank while being archived");
+            data = end;
+        } else if (data < 0) {
+            data = pos;  // no SEEK_DATA: all data
+        }
         if (data > end) data = end;
         if (data > pos) std::memset(buf, 0, std::min<uint64_t>(static_cast<uint64_t>(data - pos), buf_size));
         for (uint64_t zeros = static_cast<uint64_t>(data - pos); zeros > 0;) {
