@@ -62,19 +62,27 @@ const char* file_data_marker() {
 }
 
 // All xattrs of the entry `name` in dirfd, sorted by name (the tar must not depend on the
-// order the filesystem lists them in). `shown` names the entry in errors.
-std::vector<Xattr> read_xattrs(int dirfd, const std::string& name, const std::string& shown) {
-    std::string path = fd_relative_path(dirfd, name);
+// order the filesystem lists them in). `shown` names the entry in errors. With `fd` (the
+// entry opened: regular files and dirs) the f*xattr calls are used, which skip the path
+// walk through /proc that the l*xattr calls need (a tenth of the walk's time).
+std::vector<Xattr> read_xattrs(int fd, int dirfd, const std::string& name, const std::string& shown) {
+    std::string path = fd >= 0 ? std::string() : fd_relative_path(dirfd, name);
+    auto list = [&](char* buf, size_t size) {
+        return fd >= 0 ? ::flistxattr(fd, buf, size) : ::llistxattr(path.c_str(), buf, size);
+    };
+    auto get = [&](const char* key, void* buf, size_t size) {
+        return fd >= 0 ? ::fgetxattr(fd, key, buf, size) : ::lgetxattr(path.c_str(), key, buf, size);
+    };
     std::string names;
     for (;;) {
-        ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+        ssize_t n = list(nullptr, 0);
         if (n < 0) {
             if (errno == ENOTSUP || errno == EOPNOTSUPP) return {};
             throw_errno("listxattr", shown);
         }
         if (n == 0) return {};
         names.resize(static_cast<size_t>(n));
-        n = ::llistxattr(path.c_str(), names.data(), names.size());
+        n = list(names.data(), names.size());
         if (n >= 0) {
             names.resize(static_cast<size_t>(n));
             break;
@@ -88,13 +96,13 @@ std::vector<Xattr> read_xattrs(int dirfd, const std::string& name, const std::st
         if (key.empty()) continue;
         std::string value;
         for (;;) {
-            ssize_t n = ::lgetxattr(path.c_str(), key.c_str(), nullptr, 0);
+            ssize_t n = get(key.c_str(), nullptr, 0);
             if (n < 0) {
                 if (errno == ENODATA) break;  // removed meanwhile
                 throw_errno("getxattr " + key, shown);
             }
             value.resize(static_cast<size_t>(n));
-            n = ::lgetxattr(path.c_str(), key.c_str(), value.data(), value.size());
+            n = get(key.c_str(), value.data(), value.size());
             if (n >= 0) {
                 value.resize(static_cast<size_t>(n));
                 out.push_back({std::move(key), std::move(value)});
@@ -147,7 +155,7 @@ private:
                 // A regular file's data (regular_file): all of it in this one call.
                 if (!self->file_ || n != self->file_size_)
                     throw Error("write layer tar of " + self->dir_.string() + ": libarchive split a file's data");
-                self->pipe_.file_data(std::move(self->file_), n, self->file_shown_);
+                self->pipe_.file_data(std::move(self->file_), n, self->file_may_have_holes_, self->file_shown_);
             } else {
                 self->pipe_.write(data, n);
             }
@@ -206,7 +214,10 @@ private:
     }
 
     void directory(int dirfd, const std::string& name, std::string& rel, const struct stat& st) {
-        std::vector<Xattr> xattrs = read_xattrs(dirfd, name, shown(rel));
+        int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) throw_errno("open", shown(rel));
+        unique_fd sub(fd);
+        std::vector<Xattr> xattrs = read_xattrs(sub.get(), dirfd, name, shown(rel));
         bool opaque = false;
         start_entry(rel, st.st_mode, st.st_uid, st.st_gid, st.st_mtim.tv_sec);
         for (const Xattr& x : xattrs) {
@@ -217,9 +228,6 @@ private:
         write_header(rel);
         std::string child_prefix = rel + "/";
         if (opaque) empty_marker(child_prefix + std::string(kOpaqueMarker), st.st_uid, st.st_gid, st.st_mtim.tv_sec);
-        int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) throw_errno("open", shown(rel));
-        unique_fd sub(fd);
         walk(sub.get(), child_prefix);
     }
 
@@ -245,7 +253,13 @@ private:
                 return;
             }
         }
-        for (const Xattr& x : read_xattrs(dirfd, name, shown(rel))) {
+        unique_fd file;
+        if (S_ISREG(st.st_mode)) {
+            int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) throw_errno("open", shown(rel));
+            file.reset(fd);
+        }
+        for (const Xattr& x : read_xattrs(file.get(), dirfd, name, shown(rel))) {
             if (is_private_xattr(x.name)) continue;
             archive_entry_xattr_add_entry(entry_, x.name.c_str(), x.value.data(), x.value.size());
         }
@@ -263,19 +277,18 @@ private:
         } else if (S_ISFIFO(st.st_mode)) {
             write_header(rel);
         } else {
-            regular_file(dirfd, name, rel, st);
+            regular_file(std::move(file), rel, st);
         }
     }
 
-    void regular_file(int dirfd, const std::string& name, const std::string& rel, const struct stat& st) {
-        int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) throw_errno("open", shown(rel));
-        unique_fd file(fd);
+    void regular_file(unique_fd file, const std::string& rel, const struct stat& st) {
         archive_entry_set_size(entry_, st.st_size);
         write_header(rel);
         if (st.st_size == 0) return;
         file_ = std::move(file);
         file_size_ = static_cast<uint64_t>(st.st_size);
+        // Fewer allocated blocks than the size: there may be holes to skip (else reading is all).
+        file_may_have_holes_ = static_cast<uint64_t>(st.st_blocks) * 512 < file_size_;
         file_shown_ = shown(rel);
         if (archive_write_data(a_, marker_, file_size_) != st.st_size) fail("data of " + rel);
         if (file_) throw Error("write layer tar of " + dir_.string() + ": libarchive did not pass on the data of " + rel);
@@ -288,6 +301,7 @@ private:
     const char* marker_;
     unique_fd file_;  // the regular file whose data archive_write_data is passing on
     uint64_t file_size_ = 0;
+    bool file_may_have_holes_ = true;
     std::string file_shown_;
     archive* a_ = nullptr;
     archive_entry* entry_ = nullptr;

@@ -12,9 +12,29 @@
 
 namespace imgbuild::oci {
 
-void stream_file_data(int fd, uint64_t size, const std::string& shown, char* buf, size_t buf_size,
+namespace {
+void read_exactly(int fd, uint64_t left, const std::string& shown, char* buf, size_t buf_size,
+                  const std::function<void(const char*, size_t)>& emit) {
+    while (left > 0) {
+        ssize_t n = ::read(fd, buf, std::min<uint64_t>(left, buf_size));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("read", shown);
+        }
+        if (n == 0) throw Error("write layer tar: " + shown + " shrank while being archived");
+        emit(buf, static_cast<size_t>(n));
+        left -= static_cast<uint64_t>(n);
+    }
+}
+}  // namespace
+
+void stream_file_data(int fd, uint64_t size, bool may_have_holes, const std::string& shown, char* buf, size_t buf_size,
                       const std::function<void(const char*, size_t)>& emit) {
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (size > buf_size) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (!may_have_holes) {
+        read_exactly(fd, size, shown, buf, buf_size, emit);
+        return;
+    }
     // Holes are fed as zeros from memory, not read: a sparse 4 GiB file costs its data plus
     // hashing, not 4 GiB of read() calls.
     const off_t end = static_cast<off_t>(size);
@@ -40,17 +60,7 @@ void stream_file_data(int fd, uint64_t size, const std::string& shown, char* buf
         off_t hole = ::lseek(fd, pos, SEEK_HOLE);
         if (hole < 0 || hole > end) hole = end;
         if (::lseek(fd, pos, SEEK_SET) < 0) throw_errno("seek", shown);
-        uint64_t left = static_cast<uint64_t>(hole - pos);
-        while (left > 0) {
-            ssize_t n = ::read(fd, buf, std::min<uint64_t>(left, buf_size));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_errno("read", shown);
-            }
-            if (n == 0) throw Error("write layer tar: " + shown + " shrank while being archived");
-            emit(buf, static_cast<size_t>(n));
-            left -= static_cast<uint64_t>(n);
-        }
+        read_exactly(fd, static_cast<uint64_t>(hole - pos), shown, buf, buf_size, emit);
         pos = hole;
     }
 }
@@ -69,17 +79,17 @@ TarOutputPipe::~TarOutputPipe() {
 
 void TarOutputPipe::write(const void* data, size_t n) {
     pending_.append(static_cast<const char*>(data), n);
-    if (pending_.size() >= kMaxQueuedBytes / 4) push(Segment{std::exchange(pending_, {}), unique_fd(), 0, {}});
+    if (pending_.size() >= kMaxQueuedBytes / 4) push(Segment{std::exchange(pending_, {}), unique_fd(), 0, false, {}});
 }
 
-void TarOutputPipe::file_data(unique_fd file, uint64_t size, const std::string& shown) {
+void TarOutputPipe::file_data(unique_fd file, uint64_t size, bool may_have_holes, const std::string& shown) {
     if (size < kInlineFileSize) {
         if (!inline_buf_) inline_buf_.reset(new char[kInlineFileSize]);
-        stream_file_data(file.get(), size, shown, inline_buf_.get(), kInlineFileSize,
+        stream_file_data(file.get(), size, may_have_holes, shown, inline_buf_.get(), kInlineFileSize,
                          [this](const char* p, size_t n) { write(p, n); });
         return;
     }
-    push(Segment{std::exchange(pending_, {}), std::move(file), size, shown});
+    push(Segment{std::exchange(pending_, {}), std::move(file), size, may_have_holes, shown});
 }
 
 void TarOutputPipe::finish() {
@@ -92,7 +102,7 @@ void TarOutputPipe::finish() {
         std::lock_guard<std::mutex> lock(mu_);
         if (!pending_.empty()) {
             queued_bytes_ += pending_.size();
-            queue_.push_back(Segment{std::exchange(pending_, {}), unique_fd(), 0, {}});
+            queue_.push_back(Segment{std::exchange(pending_, {}), unique_fd(), 0, false, {}});
         }
         closing_ = true;
     }
@@ -134,7 +144,7 @@ void TarOutputPipe::consume() {
         if (!failed) {
             try {
                 if (!s.bytes.empty()) sink_(s.bytes.data(), s.bytes.size());
-                if (s.file) stream_file_data(s.file.get(), s.file_size, s.shown, buf.get(), kReadBuffer, sink_);
+                if (s.file) stream_file_data(s.file.get(), s.file_size, s.may_have_holes, s.shown, buf.get(), kReadBuffer, sink_);
             } catch (...) {
                 std::lock_guard<std::mutex> lock(mu_);
                 error_ = std::current_exception();

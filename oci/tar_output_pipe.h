@@ -30,10 +30,11 @@
 
 namespace imgbuild::oci {
 
-// Feeds `size` bytes of `fd` from its current offset 0 to `emit` through `buf` (`buf_size`
-// bytes): data as read, holes (SEEK_HOLE) as zeros without reading them. Throws Error naming
+// Feeds `size` bytes of `fd` from offset 0 to `emit` through `buf` (`buf_size` bytes): data as
+// read, and with `may_have_holes` holes (SEEK_HOLE) as zeros without reading them (without,
+// three lseeks a file are saved: a hole read is zeros all the same). Throws Error naming
 // `shown` when the file is shorter than `size` or a read fails.
-void stream_file_data(int fd, uint64_t size, const std::string& shown, char* buf, size_t buf_size,
+void stream_file_data(int fd, uint64_t size, bool may_have_holes, const std::string& shown, char* buf, size_t buf_size,
                       const std::function<void(const char*, size_t)>& emit);
 
 class TarOutputPipe {
@@ -53,7 +54,7 @@ public:
     // Stream bytes (tar headers, padding): copied.
     void write(const void* data, size_t n);
     // The data of a regular file, `size` bytes from offset 0, next in the stream.
-    void file_data(unique_fd file, uint64_t size, const std::string& shown);
+    void file_data(unique_fd file, uint64_t size, bool may_have_holes, const std::string& shown);
     // Passes on the rest and waits until the sink has had everything; call once.
     void finish();
 
@@ -62,6 +63,7 @@ private:
         std::string bytes;  // first the bytes,
         unique_fd file;     // then this file's data, when there is one
         uint64_t file_size = 0;
+        bool may_have_holes = true;
         std::string shown;
     };
     void push(Segment s);

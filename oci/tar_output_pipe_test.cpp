@@ -54,7 +54,7 @@ TEST_CASE("tar output pipe: bytes and file data reach the sink in stream order")
             size_t size = i % 3 == 0 ? 100 + i : (TarOutputPipe::kInlineFileSize + 4096 * i);
             std::string data = random_bytes(size, i);
             stdfs::path f = put(tmp.path() / ("f" + std::to_string(i)), data);
-            pipe.file_data(open_or_throw(f, O_RDONLY), data.size(), f.string());
+            pipe.file_data(open_or_throw(f, O_RDONLY), data.size(), i % 2 == 0, f.string());
             expected += data;
         }
         pipe.write("end", 3);
@@ -84,7 +84,7 @@ TEST_CASE("tar output pipe: holes of a big file come out as zeros") {
     }
     std::string got;
     TarOutputPipe pipe([&](const char* p, size_t n) { got.append(p, n); });
-    pipe.file_data(open_or_throw(f, O_RDONLY), static_cast<uint64_t>(size), f.string());
+    pipe.file_data(open_or_throw(f, O_RDONLY), static_cast<uint64_t>(size), true, f.string());
     pipe.finish();
     std::string expected(static_cast<size_t>(size), '\0');
     expected.replace(static_cast<size_t>(size / 2), 3, "mid");
@@ -95,8 +95,11 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
     TempDir tmp(stdfs::temp_directory_path(), "pipe");
     stdfs::path f = put(tmp.path() / "f", random_bytes(1 << 20, 7));
     SUBCASE("shrank") {
+        bool holes = false;
+        SUBCASE("read through") { holes = false; }
+        SUBCASE("holes looked for") { holes = true; }
         TarOutputPipe pipe([](const char*, size_t) {});
-        pipe.file_data(open_or_throw(f, O_RDONLY), 2 << 20, f.string());  // claims more than it has
+        pipe.file_data(open_or_throw(f, O_RDONLY), 2 << 20, holes, f.string());  // claims more than it has
         std::string err;
         try {
             pipe.finish();
@@ -110,7 +113,7 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
         REQUIRE(::pipe(fds) == 0);
         unique_fd w(fds[1]);
         TarOutputPipe pipe([](const char*, size_t) {});
-        pipe.file_data(unique_fd(fds[0]), 1 << 20, "the-pipe");  // cannot seek
+        pipe.file_data(unique_fd(fds[0]), 1 << 20, true, "the-pipe");  // cannot seek
         std::string err;
         try {
             pipe.finish();
@@ -127,7 +130,7 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
         });
         std::string err;
         try {
-            for (int i = 0; i < 200; ++i) pipe.file_data(open_or_throw(f, O_RDONLY), 1 << 20, f.string());
+            for (int i = 0; i < 200; ++i) pipe.file_data(open_or_throw(f, O_RDONLY), 1 << 20, false, f.string());
             pipe.finish();
         } catch (const Error& e) {
             err = e.what();
@@ -137,7 +140,7 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
     }
     SUBCASE("given up without finish(): the destructor stops the consumer") {
         TarOutputPipe pipe([](const char*, size_t) {});
-        for (int i = 0; i < 10; ++i) pipe.file_data(open_or_throw(f, O_RDONLY), 1 << 20, f.string());
+        for (int i = 0; i < 10; ++i) pipe.file_data(open_or_throw(f, O_RDONLY), 1 << 20, false, f.string());
     }
 }
 
