@@ -8,9 +8,12 @@
 //     (user.overlay.opaque=y when rootless)
 // Overlay-private xattrs (trusted.overlay.*, user.overlay.*) never enter a tar and are never
 // taken from one; security.selinux is host policy and is not recorded either.
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +33,10 @@ struct TarWriteOptions {
     // Opaque dirs are marked with user.overlay.opaque instead of trusted.overlay.opaque
     // (a store written in the rootless user namespace).
     bool rootless = in_user_namespace();
+    // Called with the lstat of every entry below `dir` as the walk meets it (sockets too, `dir`
+    // itself not): a caller that wants a per-entry summary (layerstore's stamp) needs no
+    // second walk.
+    std::function<void(const struct stat&)> on_entry = nullptr;
 };
 
 struct LayerDigests {

@@ -205,6 +205,7 @@ private:
             std::string rel = prefix + name;
             struct stat st;
             if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("stat", shown(rel));
+            if (opts_.on_entry) opts_.on_entry(st);
             if (S_ISDIR(st.st_mode)) {
                 directory(dirfd, name, rel, st);
             } else {
