@@ -177,5 +177,5 @@ TEST_CASE("write: big files (read on the pipe's thread) and small ones round-tri
     }
     archive_read_free(a);
     CHECK(seen.size() == files.size());
-    for (const auto& [name, data] : files) CHECK(seen[name] == data);
+    for (const auto& file : files) CHECK(seen[file.first] == file.second);
 }
