@@ -52,8 +52,10 @@ void save_oci(Store& store, const std::vector<Selected>& images, oci::TarArchive
     std::set<Digest> written;
     // Stored blobs are verified as they stream: a damaged one fails the save (run fsck)
     // instead of shipping in an archive that readers would reject, or worse, unpack.
-    auto add_blob_file = [&](const Digest& d) {
-        if (written.insert(d).second) tar.add_file("blobs/sha256/" + d.hex(), store.blob_path(d), d);
+    // (A blob this save has just made was hashed as it was written: not re-hashed.)
+    auto add_blob_file = [&](const Digest& d, bool verify = true) {
+        if (written.insert(d).second)
+            tar.add_file("blobs/sha256/" + d.hex(), store.blob_path(d), verify ? std::optional<Digest>(d) : std::nullopt);
     };
     auto add_blob_bytes = [&](const Digest& d, const std::string& bytes) {
         if (written.insert(d).second) tar.add_bytes("blobs/sha256/" + d.hex(), bytes);
@@ -71,8 +73,9 @@ void save_oci(Store& store, const std::vector<Selected>& images, oci::TarArchive
         m.config.media_type = oci::media::oci_config;
         m.layers.clear();
         for (const auto& layer : sel.image.layers) {
-            oci::Descriptor d = oci::oci_layer_type(stored_or_compressed_blob(store, layer, opts.compression));
-            add_blob_file(d.digest);
+            bool made = false;
+            oci::Descriptor d = oci::oci_layer_type(stored_or_compressed_blob(store, layer, opts.compression, &made));
+            add_blob_file(d.digest, !made);
             m.layers.push_back(d);
         }
         add_blob_file(sel.image.config_digest);

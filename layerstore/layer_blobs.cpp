@@ -88,8 +88,10 @@ const oci::Descriptor* stored_blob_of(Store& store, const LayerInfo& layer, cons
 
 }  // namespace
 
-oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c) {
+oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c, bool* made) {
+    if (made) *made = false;
     if (const auto* b = stored_blob_of(store, layer, layer_media_type(c))) return *b;
+    if (made) *made = true;
     if (const auto* b = stored_blob_of(store, layer, nullptr)) return transcoded_blob(store, layer, *b, c);
     return blob_from_diff_dir(store, layer, c);
 }

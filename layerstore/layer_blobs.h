@@ -11,8 +11,10 @@ namespace imgbuild::layerstore {
 // passes through as is (pulled base layers keep their digests); a stored blob of another kind
 // (a gzip layer saved with zstd) is decompressed and recompressed, its tar stream unchanged;
 // otherwise diff/ is tarred and compressed. What is made is kept in the store and recorded on
-// the layer, so the next save or push reuses it.
-[[nodiscard]] oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c);
+// the layer, so the next save or push reuses it. `made` (when given) says whether the blob was
+// made now (hashed as it was written: a reader need not check it again).
+[[nodiscard]] oci::Descriptor stored_or_compressed_blob(Store& store, const LayerInfo& layer, oci::Compression c,
+                                                        bool* made = nullptr);
 
 // As stored_or_compressed_blob, for a registry: always a compressed blob. A stored compressed
 // blob is used as it is (the wanted kind first); a layer stored only as a plain tar (a loaded

@@ -12,6 +12,13 @@
 
 namespace imgbuild::layerstore {
 
+void add_to_stamp(DirStamp& s, const struct stat& st) {
+    ++s.entries;
+    if (S_ISREG(st.st_mode)) s.bytes += static_cast<uint64_t>(st.st_size);
+    int64_t ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    if (ctime_ns > s.newest_ctime_ns) s.newest_ctime_ns = ctime_ns;
+}
+
 DirStamp stamp_dir(const std::filesystem::path& dir) {
     std::string root = dir.string();
     char* paths[] = {root.data(), nullptr};
@@ -33,11 +40,7 @@ DirStamp stamp_dir(const std::filesystem::path& dir) {
             failed_path = e->fts_path;
             break;
         }
-        const struct stat& st = *e->fts_statp;
-        ++s.entries;
-        if (S_ISREG(st.st_mode)) s.bytes += static_cast<uint64_t>(st.st_size);
-        int64_t ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
-        if (ctime_ns > s.newest_ctime_ns) s.newest_ctime_ns = ctime_ns;
+        add_to_stamp(s, *e->fts_statp);
     }
     ::fts_close(fts);
     if (failed_errno) throw_errno(failed_errno, "walk", failed_path);

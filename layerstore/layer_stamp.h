@@ -5,6 +5,8 @@
 // entry count, the bytes of regular files and the newest ctime in diff/. Any write, chmod,
 // chown, rename, create or unlink in diff/ moves some ctime to "now", and ctime cannot be set
 // back by a user, so a changed stamp means the tree was touched.
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -28,6 +30,8 @@ struct DirStamp {
 
 // Walks `dir` (not following symlinks). Throws SystemError naming the path on failure.
 [[nodiscard]] DirStamp stamp_dir(const std::filesystem::path& dir);
+// Counts one entry (its lstat) into a stamp: what stamp_dir does for each entry, `dir` included.
+void add_to_stamp(DirStamp& s, const struct stat& st);
 
 [[nodiscard]] nlohmann::json stamp_to_json(const DirStamp& s);
 [[nodiscard]] DirStamp stamp_from_json(const nlohmann::json& j);

@@ -47,6 +47,7 @@ TEST_CASE("a layer records its stamp when it is made, and an untouched layer pas
     REQUIRE(f.layer.stamp);
     CHECK(f.layer.stamp->entries == 4);  // diff/, a, sub/, sub/b
     CHECK(f.layer.stamp->bytes == 6);
+    CHECK(*f.layer.stamp == stamp_dir(f.layer.diff_dir));  // taken on the tar's walk: the same as a walk of its own
     CHECK(*f.store.layer(f.layer.id)->stamp == *f.layer.stamp);  // kept in meta.json
     CHECK(f.use_error().empty());
 }

@@ -113,11 +113,12 @@ void set_aside_damaged(const Store& store, const fs::path& dir) {
 }
 
 // Moves a staged layer dir (diff/ + meta.json) into layers/<id>. Losing a race against a
-// concurrent commit of the same layer is fine: the winner's content is identical.
-LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
+// concurrent commit of the same layer is fine: the winner's content is identical. `stamp`:
+// diff/'s stamp when the caller took it on its own walk (else it is taken here).
+LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info, std::optional<DirStamp> stamp = std::nullopt) {
     fs::path final_dir = store.root() / "layers" / info.id;
     // diff/ is in its final form now: renaming its parent below touches no ctime inside it.
-    info.stamp = stamp_dir(staged.path() / "diff");
+    info.stamp = stamp ? *stamp : stamp_dir(staged.path() / "diff");
     atomic_write_file(staged.path() / "meta.json", oci::canonical(meta_to_json(info)), store.tmp_dir());
     if (::rename(staged.path().c_str(), final_dir.c_str()) != 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + staged.path().string() + " to", final_dir.string());
@@ -139,7 +140,12 @@ LayerInfo install_layer(const Store& store, TempDir& staged, LayerInfo info) {
 
 LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::string>& parent,
                                   std::optional<int64_t> source_date_epoch) {
-    auto digests = oci::write_layer_tar(dir, -1, oci::TarWriteOptions{oci::Compression::none, source_date_epoch});
+    // The stamp of the entries below dir is taken on the tar's walk (no second walk of 10k
+    // files); dir itself after its rename below, which changes its ctime.
+    DirStamp stamp;
+    oci::TarWriteOptions opts{oci::Compression::none, source_date_epoch};
+    opts.on_entry = [&stamp](const struct stat& st) { add_to_stamp(stamp, st); };
+    auto digests = oci::write_layer_tar(dir, -1, opts);
     LayerInfo info;
     info.diff_id = digests.diff_id;
     info.tar_size = digests.tar_size;
@@ -153,7 +159,10 @@ LayerInfo Store::commit_layer_dir(const fs::path& dir, const std::optional<std::
     }
     TempDir staged = make_temp_dir("layer");
     rename_or_throw(dir, staged.path() / "diff");
-    return install_layer(*this, staged, info);
+    struct stat root;
+    if (::lstat((staged.path() / "diff").c_str(), &root) != 0) throw_errno("stat", (staged.path() / "diff").string());
+    add_to_stamp(stamp, root);
+    return install_layer(*this, staged, info, stamp);
 }
 
 LayerInfo Store::install_staged_layer(TempDir& staged, const LayerInfo& info) {

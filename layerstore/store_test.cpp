@@ -39,6 +39,10 @@ LayerInfo make_layer(Store& s, const std::string& file, const std::string& conte
                      const std::optional<std::string>& parent = std::nullopt) {
     TempDir t = s.make_temp_dir("test");
     write(t.path() / "diff" / file, content);
+    // A fixed mtime: the same content made twice must give the same layer even when the two
+    // writes fall on both sides of a second (a loaded machine).
+    struct timespec times[2] = {{1000, 0}, {1000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, (t.path() / "diff" / file).c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
     return s.commit_layer_dir(t.path() / "diff", parent);
 }
 

@@ -8,9 +8,12 @@
 //     (user.overlay.opaque=y when rootless)
 // Overlay-private xattrs (trusted.overlay.*, user.overlay.*) never enter a tar and are never
 // taken from one; security.selinux is host policy and is not recorded either.
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +33,10 @@ struct TarWriteOptions {
     // Opaque dirs are marked with user.overlay.opaque instead of trusted.overlay.opaque
     // (a store written in the rootless user namespace).
     bool rootless = in_user_namespace();
+    // Called with the lstat of every entry below `dir` as the walk meets it (sockets too, `dir`
+    // itself not): a caller that wants a per-entry summary (layerstore's stamp) needs no
+    // second walk.
+    std::function<void(const struct stat&)> on_entry = nullptr;
 };
 
 struct LayerDigests {
@@ -45,7 +52,8 @@ struct LayerDigests {
 // empty user/group names, PAX format, mtimes in whole seconds (clamped to
 // source_date_epoch), no atime/ctime. Hardlinks (same dev/ino, nlink > 1) become link
 // entries to the first path in that order. Sockets are skipped. Memory stays bounded: file
-// data streams through a 1 MiB buffer. Throws Error naming the path on failure.
+// data is read (1 MiB buffers, at most 4 MiB queued) and hashed, compressed and written on a
+// second thread while the walk goes on (oci/tar_output_pipe.h). Throws Error naming the path on failure.
 LayerDigests write_layer_tar(const std::filesystem::path& dir, int out_fd, const TarWriteOptions& opts);
 
 struct ExtractOptions {

@@ -48,6 +48,10 @@ struct ArchiveReader {
 
 TarArchiveWriter::TarArchiveWriter(int out_fd, std::string what) : a_(archive_write_new()), what_(std::move(what)) {
     archive_write_set_format_pax_restricted(a_);
+    // No blocking: the data goes out in add_file's 1 MiB writes instead of being copied into
+    // 10 KiB blocks, one write each (a 400 MiB layer took 40k writes). The bytes are the same:
+    // with no padding of the last block, blocking only cuts the stream into writes.
+    archive_write_set_bytes_per_block(a_, 0);
     archive_write_set_bytes_in_last_block(a_, 1);
     if (archive_write_open_fd(a_, out_fd) != ARCHIVE_OK)
         throw Error("write " + what_ + ": " + archive_problem(a_));
