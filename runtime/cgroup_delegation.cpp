@@ -73,8 +73,10 @@ CgroupDelegation find_cgroup_delegation(const fs::path& cgroup_root, const std::
         else if (!dir.empty()) break;
     }
     if (dir.empty()) {
-        out.problem = "no delegated cgroup v2 subtree: our cgroup " + (unified / own).string() +
-                      " and its parents are not ours (systemd --user with Delegate=yes, or "
+        out.problem = "no delegated cgroup v2 subtree: our cgroup " +
+                      (own.empty() ? unified.string() + " (the root) is not ours"
+                                   : (unified / own).string() + " and its parents are not ours") +
+                      " (systemd --user with Delegate=yes, or "
                       "`systemd-run --user --scope -p Delegate=yes imgbuild ...`, gives one)";
         if (unified != cgroup_root) out.problem = "this host is hybrid (cgroup v1 controllers); " + out.problem;
         return out;
