@@ -144,12 +144,7 @@ check "an unlimited --pids-limit asks nothing and runs" test "$RC" = 0
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 host_ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n1)
 www=$TEST_TMP/www && mkdir -p "$www" && echo canary >"$www/index.html" && chmod -R a+rX "$www"
-serve() {
-  python3 -m http.server --bind "$1" --directory "$www" "$2" >/dev/null 2>&1 &
-  at_exit kill $!
-  for _ in $(seq 50); do curl -fsS "http://$1:$2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
+serve() { serve_http "$www" "$@"; }
 lo_port=$(free_port)
 check "an HTTP service on the host's 127.0.0.1" serve 127.0.0.1 "$lo_port"
 ext_port=$(free_port)
