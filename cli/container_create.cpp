@@ -13,6 +13,7 @@
 #include "layerstore/containers.h"
 #include "layerstore/volumes.h"
 #include "runtime/limits.h"
+#include "runtime/network_private.h"
 
 namespace imgbuild::cli {
 
@@ -131,7 +132,11 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     if (!a.user.empty()) o.user = a.user;
     o.hostname = a.hostname;
     o.hostname_default = id.substr(0, 12);
-    o.network = runtime::parse_network_mode(a.network);
+    // Not given: private, or none (with a note) where slirp4netns cannot work; an explicit
+    // `--network private` that cannot be had is refused rather than quietly made none.
+    const bool wants_private = a.network.empty() || a.network == "private";
+    o.network = runtime::resolve_run_network(a.network, wants_private ? runtime::private_network_problem() : "");
+    if (wants_private && o.network == runtime::NetworkMode::none) (void)runtime::private_network_available();
     o.limits = parse_limits(a);
 
     layerstore::ContainerConfig c;
@@ -152,7 +157,7 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
         c.user = spec.user;
         c.hostname = spec.hostname;
     }
-    c.network = a.network;
+    c.network = std::string(runtime::to_string(o.network));  // what it gets, after a fallback too
     c.cpu_period = o.limits.cpu_period_us;
     c.cpu_quota = o.limits.cpu_quota_us;
     c.memory = o.limits.memory_bytes;

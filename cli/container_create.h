@@ -16,7 +16,7 @@ namespace imgbuild::cli {
 struct CreateArgs {
     bool rm = false, interactive = false, tty = false, init = false, publish_all = false;
     std::vector<std::string> env, volumes, mounts, publish, labels, attach;
-    std::string workdir, user, hostname, network = "private", name, entrypoint, stop_signal;
+    std::string workdir, user, hostname, network, name, entrypoint, stop_signal;
     std::optional<int> stop_timeout;
     bool entrypoint_set = false;
     std::optional<uint64_t> cpu_period, cpu_quota;

@@ -57,8 +57,9 @@ struct LayerDigests {
 LayerDigests write_layer_tar(const std::filesystem::path& dir, int out_fd, const TarWriteOptions& opts);
 
 struct ExtractOptions {
-    // Opaque dirs get user.overlay.opaque; failures to chown, to create device nodes and to
-    // set privileged xattrs are tolerated (skipped) instead of fatal.
+    // Opaque dirs get user.overlay.opaque; failures to chown and to set privileged xattrs
+    // are tolerated (skipped) instead of fatal; char and block devices, which the kernel
+    // will not make, become empty regular files with mode 0 (a warning names each).
     bool rootless = in_user_namespace();
     // Decompression bomb guard (expansion_limit.h); applies to the decompressed stream.
     ExpansionLimits limits = expansion_limits_from_env();

@@ -518,10 +518,7 @@ private:
         clear_path(parent, name, path, false);
         dev_t dev = type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (::mknodat(parent, name.c_str(), type | 0600, dev) != 0) {
-            if (opts_.rootless && errno == EPERM) {
-                log::warn("extract " + dir_.string() + ": skipping device node \"" + raw + "\" (not permitted rootless)");
-                return;
-            }
+            if (opts_.rootless && errno == EPERM && type != AE_IFIFO) return device_placeholder(parent, name, path, e, raw);
             throw_errno("mknod", path);
         }
         chown_at(parent, name, path, e);
@@ -529,6 +526,24 @@ private:
         if (::fchmodat(parent, name.c_str(), perm_of(e), 0) != 0) throw_errno("chmod", path);
         set_xattrs_at(parent, name, e, raw);
         set_times_at(parent, name, path, e);
+    }
+
+    // Rootless, the kernel refuses mknod of a char or block device (only 0:0 whiteouts are
+    // allowed). Skipping the entry, as moby's and containers/storage's archive code do in a
+    // user namespace, would let a file of a lower layer at the same path show through; an
+    // empty regular file with mode 0 (owned as the entry says) shadows it as the device
+    // would, and a container's /dev is its own tmpfs anyway. docs/rootless.md.
+    void device_placeholder(int parent, const std::string& name, const std::string& path, archive_entry* e,
+                            const std::string& raw) {
+        log::warn("extract " + dir_.string() + ": device node \"" + raw +
+                  "\" cannot be made rootless: an empty file with mode 0 stands in for it");
+        unique_fd fd(::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0));
+        if (!fd) throw_errno("create placeholder for device", path);
+        if (::fchown(fd.get(), uid_of(e), gid_of(e)) != 0) chown_failed(path);
+        if (::fchmod(fd.get(), 0) != 0) throw_errno("chmod", path);
+        apply_xattrs(e, raw, [&](const char* k, const void* v, size_t n) { return ::fsetxattr(fd.get(), k, v, n, 0); });
+        auto times = entry_times(e);
+        if (::futimens(fd.get(), times.data()) != 0) throw_errno("utimens", path);
     }
 
     // ---- metadata helpers ----------------------------------------------------------------

@@ -79,13 +79,17 @@ std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion v
 }
 
 std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits, bool device_filter) {
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-        throw Error("invalid cgroup name \"" + name + "\"");
+    cgroup_detail::check_name(name);
     return detect_cgroup_version() == CgroupVersion::v2 ? cgroup_detail::create_v2(name, limits, device_filter)
                                                         : cgroup_detail::create_v1(name, limits, device_filter);
 }
 
 namespace cgroup_detail {
+
+void check_name(const std::string& name) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+        throw Error("invalid cgroup name \"" + name + "\"");
+}
 
 void write_setting(const fs::path& dir, const CgroupSetting& s) {
     fs::path file = dir / s.file;

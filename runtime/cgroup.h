@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "runtime/cgroup_delegation.h"
 #include "runtime/container.h"
 
 namespace imgbuild::runtime {
@@ -26,10 +27,14 @@ enum class CgroupVersion { v1, v2 };
 // `limits` with the default pids limit filled in when unset and a controller exists.
 [[nodiscard]] Limits effective_limits(const Limits& limits, bool rootless, CgroupVersion version);
 
-// Rootless (no cgroup of our own can be made): throws UsageError naming the first limit
-// asked for ("--memory needs cgroup v2 delegation ..."), since a limit that is silently not
-// applied is worse than none. An unlimited pids request (<= 0) asks for nothing.
-void refuse_rootless_limits(const Limits& limits, CgroupVersion version);
+// Whether `limits` asks for anything a cgroup must enforce (an unlimited pids request, <= 0,
+// asks nothing).
+[[nodiscard]] bool asks_for_limits(const Limits& limits);
+
+// Rootless: throws UsageError naming the first limit asked for whose controller the
+// delegation lacks ("--memory needs cgroup v2 delegation of the memory controller ... (why)"),
+// since a limit that is silently not applied is worse than none. Pure.
+void refuse_rootless_limits(const Limits& limits, const CgroupDelegation& delegation);
 
 // One value to write: a file name per hierarchy and the text, in order (v1 needs the
 // period before the quota, memory.limit_in_bytes before memory.memsw.limit_in_bytes).
@@ -66,8 +71,14 @@ public:
 [[nodiscard]] std::unique_ptr<Cgroup> create_cgroup(const std::string& name, const Limits& limits,
                                                     bool device_filter = true);
 
+// Rootless: no cgroup when no limit is asked for; else the container's cgroup in the
+// delegated subtree (<delegated>/imgbuild/<name>), or the refusal above.
+[[nodiscard]] std::unique_ptr<Cgroup> create_rootless_cgroup(const std::string& name, const Limits& limits);
+
 // Internals shared by the two implementations.
 namespace cgroup_detail {
+// Throws Error unless `name` is one path component.
+void check_name(const std::string& name);
 void write_setting(const fs::path& dir, const CgroupSetting& s);
 // rmdir that tolerates a missing dir and retries the short EBUSY window right after the
 // last task was reaped.
@@ -78,6 +89,9 @@ enum class DeviceMechanism { automatic, v1_controller };
 std::unique_ptr<Cgroup> create_v1(const std::string& name, const Limits& limits, bool device_filter,
                                   DeviceMechanism devices = DeviceMechanism::automatic);
 std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits, bool device_filter);
+// The same under `top` (a delegated subtree) instead of the hierarchy's root.
+std::unique_ptr<Cgroup> create_v2_in(const fs::path& top, const std::string& name, const Limits& limits,
+                                     bool device_filter);
 }  // namespace cgroup_detail
 
 }  // namespace imgbuild::runtime

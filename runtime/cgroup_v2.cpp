@@ -38,9 +38,9 @@ void enable_controllers(const fs::path& dir) {
 
 class CgroupV2 final : public Cgroup {
 public:
-    CgroupV2(const std::string& name, const Limits& limits, bool device_filter) {
-        fs::path parent = fs::path(kMount) / "imgbuild";
-        enable_controllers(kMount);
+    CgroupV2(const fs::path& top, const std::string& name, const Limits& limits, bool device_filter) {
+        fs::path parent = top / "imgbuild";
+        enable_controllers(top);
         if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir", parent.string());
         enable_controllers(parent);
         dir_ = parent / name;
@@ -68,7 +68,12 @@ private:
 }  // namespace
 
 std::unique_ptr<Cgroup> create_v2(const std::string& name, const Limits& limits, bool device_filter) {
-    return std::make_unique<CgroupV2>(name, limits, device_filter);
+    return std::make_unique<CgroupV2>(kMount, name, limits, device_filter);
+}
+
+std::unique_ptr<Cgroup> create_v2_in(const fs::path& top, const std::string& name, const Limits& limits,
+                                     bool device_filter) {
+    return std::make_unique<CgroupV2>(top, name, limits, device_filter);
 }
 
 }  // namespace imgbuild::runtime::cgroup_detail

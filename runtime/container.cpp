@@ -147,10 +147,8 @@ int run_container(const ContainerSpec& spec) {
     ctx.new_netns = spec.network != NetworkMode::host;
 
     std::unique_ptr<Cgroup> cgroup;
-    if (spec.rootless) refuse_rootless_limits(limits, version);
-    if (!spec.rootless)
-        cgroup = create_cgroup(spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name, limits,
-                               !spec.rootless);
+    const std::string cgroup_name = spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name;
+    cgroup = spec.rootless ? create_rootless_cgroup(cgroup_name, limits) : create_cgroup(cgroup_name, limits, true);
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
     for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 

@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/user_namespace.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -39,26 +40,29 @@ std::string find_on_path(const char* name) {
     return {};
 }
 
-const std::string& helper_path() {
-    static const std::string path = [] {
-        std::string p = find_on_path(kHelper);
-        if (p.empty()) {
-            std::fputs("imgbuild: note: slirp4netns not found on PATH: network \"private\" (the default of run and of "
-                       "RUN steps) falls back to \"none\" (only lo); install slirp4netns for outbound access\n",
-                       stderr);
+struct Helper {
+    std::string path;     // empty when the private network cannot be made
+    std::string problem;  // why, when it cannot
+};
+
+const Helper& helper() {
+    static const Helper h = [] {
+        Helper out;
+        out.path = find_on_path(kHelper);
+        if (out.path.empty()) {
+            out.problem = "slirp4netns not found on PATH (install slirp4netns)";
         } else if (::access("/dev/net/tun", R_OK | W_OK) != 0) {
-            // Rootless, slirp4netns opens the tun device with the user's rights: a host that
-            // keeps it 0600 for root leaves the private network without outbound access.
-            std::fputs(("imgbuild: note: /dev/net/tun: " + describe_errno(errno) +
-                        ": slirp4netns cannot make the private network, which falls back to \"none\" (only lo); "
-                        "the device must be mode 0666 for rootless outbound access\n")
-                           .c_str(),
-                       stderr);
-            p.clear();
+            // slirp4netns opens the tun device inside the container's namespaces with our
+            // rights; rootless, a device kept 0600 for the host's root is out of reach (that
+            // root is not mapped in our user namespace, so no capability overrides the mode).
+            // Rootless podman fails the same way here; pasta opens the same device.
+            out.problem = "/dev/net/tun: " + describe_errno(errno) + ": slirp4netns cannot make its tap device" +
+                          (in_user_namespace() ? " rootless (the device must be mode 0666, Debian's default)" : "");
+            out.path.clear();
         }
-        return p;
+        return out;
     }();
-    return path;
+    return h;
 }
 
 // In the forked helper, before execve: only async-signal-safe calls.
@@ -125,7 +129,28 @@ DyingHelpers& dying_helpers() {
 
 }  // namespace
 
-bool private_network_available() { return !helper_path().empty(); }
+std::string private_network_problem() { return helper().problem; }
+
+bool private_network_available() {
+    const Helper& h = helper();
+    static std::once_flag noted;
+    if (!h.problem.empty())
+        std::call_once(noted, [&] {
+            std::fputs(("imgbuild: note: network \"private\" (the default of run and of RUN steps) falls back to "
+                        "\"none\" (only lo; published ports still work): " + h.problem + "\n").c_str(),
+                       stderr);
+        });
+    return h.problem.empty();
+}
+
+NetworkMode resolve_run_network(std::string_view flag, std::string_view problem) {
+    if (flag.empty()) return problem.empty() ? NetworkMode::private_ : NetworkMode::none;
+    NetworkMode mode = parse_network_mode(flag);
+    if (mode == NetworkMode::private_ && !problem.empty())
+        throw UsageError("--network private: " + std::string(problem) + "; use --network none (published ports still "
+                         "work) or host, or leave --network out to fall back to none");
+    return mode;
+}
 
 std::string private_resolv_conf(const std::string& host_conf) {
     std::string out;
@@ -148,8 +173,8 @@ void wait_for_private_network(int fd) {
 }
 
 PrivateNetwork::PrivateNetwork(pid_t pid, const std::filesystem::path& log_file) : log_(log_file) {
-    const std::string& path = helper_path();
-    if (path.empty()) throw Error("network private: slirp4netns not found on PATH");
+    const std::string& path = helper().path;
+    if (path.empty()) throw Error("network private: " + helper().problem);
     std::vector<std::string> args = {path,
                                      "--configure",
                                      "--mtu=65520",

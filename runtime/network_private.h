@@ -3,9 +3,11 @@
 // slirp4netns (user-mode TCP/IP; no veth, no bridge, no iptables), as rootless Podman does.
 //
 // Contracts:
-// - private_network_available() is true when a slirp4netns binary is found on PATH. When it
-//   is not, the first caller prints one note on stderr and the container gets `none`
-//   (only lo); the caller decides nothing else.
+// - private_network_available() is true when a slirp4netns binary is found on PATH and
+//   /dev/net/tun can be opened (rootless: the device must be 0666). When not, the first
+//   caller prints one note on stderr and the container gets `none` (only lo; -p still works,
+//   the forwarder joins the namespace); private_network_problem() says why, for callers
+//   that refuse an explicit `--network private` instead.
 // - A PrivateNetwork attaches to the network namespace of `pid` (a fresh one: the container
 //   child) and configures tap0 = 10.0.2.100/24, default route via 10.0.2.2, DNS at 10.0.2.3,
 //   MTU 65520. The host's loopback (10.0.2.2 -> 127.0.0.1) is disabled; other host
@@ -22,6 +24,7 @@
 #include <string>
 
 #include "common/unique_fd.h"
+#include "runtime/container.h"
 
 namespace imgbuild::runtime {
 
@@ -29,6 +32,14 @@ namespace imgbuild::runtime {
 inline constexpr const char* kPrivateDns = "10.0.2.3";
 
 [[nodiscard]] bool private_network_available();
+// Empty when the private network can be made, else why not ("/dev/net/tun: EACCES ...").
+[[nodiscard]] std::string private_network_problem();
+
+// The network of `run`/`create` from its --network flag ("" when not given) and
+// private_network_problem(): an explicit "private" that cannot be made is refused
+// (UsageError naming why), the default falls back to none (the caller prints the note by
+// asking private_network_available()); other names as parse_network_mode. Pure.
+[[nodiscard]] NetworkMode resolve_run_network(std::string_view flag, std::string_view problem);
 
 // The container's resolv.conf for the private network: the host's search/options lines,
 // nameserver 10.0.2.3.

@@ -175,3 +175,12 @@ tree_listing() {
 # Seconds since the epoch with fractions, for timings.
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# serve_http DIR IP PORT: a python3 http.server of DIR on IP:PORT until the script exits;
+# ok once it answers (within 5 s).
+serve_http() {
+  python3 -m http.server --bind "$2" --directory "$1" "$3" >/dev/null 2>&1 &
+  at_exit kill $!
+  for _ in $(seq 50); do curl -fsS "http://$2:$3/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}

@@ -24,12 +24,7 @@ host_iface=$(awk -F: 'NR>2 {gsub(/ /,"",$1); print $1}' /proc/net/dev | grep -vx
 # Two HTTP services on the host: one on its loopback (must stay unreachable), one on a
 # non-loopback address (reachable as any outside host would be).
 www=$TEST_TMP/www && mkdir -p "$www" && echo canary >"$www/index.html"
-serve() {
-  python3 -m http.server --bind "$1" --directory "$www" "$2" >/dev/null 2>&1 &
-  at_exit kill $!
-  for _ in $(seq 50); do curl -fsS "http://$1:$2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
+serve() { serve_http "$www" "$@"; }
 lo_port=$(free_port)
 check "an HTTP service on the host's 127.0.0.1" serve 127.0.0.1 "$lo_port"
 if [[ -n $host_ip ]]; then
