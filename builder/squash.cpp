@@ -23,7 +23,7 @@ void apply_layer(const layerstore::LayerInfo& layer, const fs::path& dir, const 
     {
         unique_fd out = open_or_throw(tmp_file, O_RDWR | O_CREAT | O_TRUNC, 0600);
         (void)oci::write_layer_tar(layer.diff_dir, out.get(),
-                                   oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch, false});
+                                   oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch});
         if (::lseek(out.get(), 0, SEEK_SET) != 0) throw_errno("seek", tmp_file.string());
         oci::ExtractOptions opts;
         opts.opaque_clears = true;

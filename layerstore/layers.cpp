@@ -253,7 +253,7 @@ LayerInfo verify_layer_for_use(const Store& store, const LayerInfo& layer) {
         bool same = true;
         if (layer.dir_digest) {
             auto digest = oci::write_layer_tar(layer.diff_dir, -1,
-                                               oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch, false})
+                                               oci::TarWriteOptions{oci::Compression::none, layer.source_date_epoch})
                               .diff_id;
             same = digest == *layer.dir_digest;
         }

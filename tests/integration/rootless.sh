@@ -8,10 +8,7 @@
 # limit refused clearly, and the commands of docs/ci/kubernetes-rootless.yaml.
 # Then runtime.sh as the user (IMGBUILD_ROOTLESS_FULL=1: lifecycle.sh too).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# Opt-in for now: on a fresh clone in the CI rehearsal its build step failed as the test user
-# (passing in the branch's worktree); issue 14 stays open until that is found.
-if [[ ${IMGBUILD_TEST_ROOTLESS:-0} != 1 ]]; then echo "skipped: rootless suite is opt-in (IMGBUILD_TEST_ROOTLESS=1) until the fresh-checkout failure is fixed"; exit 77; fi
-TEST_TMP=$(mktemp -d)
+# The user reads the test's files through TEST_TMP: traversable, whatever TMPDIR's mode.
 chmod 755 "$TEST_TMP"
 
 [[ $(id -u) == 0 ]] || { echo "skipped: needs root to create the unprivileged test user"; exit 77; }
@@ -19,22 +16,34 @@ command -v newuidmap >/dev/null && command -v newgidmap >/dev/null ||
   { echo "skipped: newuidmap/newgidmap not installed (uidmap package)"; exit 77; }
 command -v docker-registry >/dev/null || { echo "skipped: docker-registry not installed"; exit 77; }
 
-user=imgbuild-rl
+# The user and its ranges, made here when missing (a fresh machine has neither; useradd may
+# or may not allocate ranges itself). IMGBUILD_TEST_USER picks another user (parallel runs).
+user=${IMGBUILD_TEST_USER:-imgbuild-rl}
 id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+touch /etc/subuid /etc/subgid
 grep -q "^$user:" /etc/subuid || usermod --add-subuids 300000-365535 "$user"
 grep -q "^$user:" /etc/subgid || usermod --add-subgids 300000-365535 "$user"
 uid=$(id -u "$user")
 sub_start=$(awk -F: -v u="$user" '$1 == u { print $2; exit }' /etc/subuid)
 sub_count=$(awk -F: -v u="$user" '$1 == u { print $3; exit }' /etc/subuid)
 
-# The binary and the test's files where the user can read and run them.
+# The binary and the sources the user runs (scripts, samples, the recipe) copied where it
+# can read them: a fresh clone or its build dir may sit below a directory it cannot enter.
 home=$TEST_TMP/home && mkdir -p "$home" && chown "$user:" "$home"
 bin=$TEST_TMP/bin && mkdir -p "$bin" && cp "$IMGBUILD" "$bin/imgbuild" && chmod 755 "$bin" "$bin/imgbuild"
 I=$bin/imgbuild
-# as_user CMD...: CMD as the unprivileged user, its store in $home.
+src=$TEST_TMP/src && mkdir -p "$src/tests" "$src/docs"
+cp -r "$IMGBUILD_SOURCE_DIR/samples" "$src/" && cp -r "$IMGBUILD_SOURCE_DIR/tests/integration" "$src/tests/" &&
+  cp -r "$IMGBUILD_SOURCE_DIR/docs/ci" "$src/docs/" && chmod -R a+rX "$src"
+# A pause process left by an earlier run may hold a mapping from other ranges: end it.
+old_pause=$(awk '{print $1}' "/tmp/imgbuild-$uid/pause.pid" 2>/dev/null)
+[[ -n $old_pause && $(cat "/proc/$old_pause/comm" 2>/dev/null) == imgbuild-pause ]] && kill "$old_pause"
+# as_user CMD...: CMD as the unprivileged user, its store in $home, in a clean environment
+# (root's XDG_RUNTIME_DIR, TMPDIR or IMGBUILD_ROOT must not leak into the user's run).
 as_user() {
-  su -s /bin/bash "$user" -c "cd $(printf %q "$home") && $(printf '%q ' env HOME="$home" XDG_DATA_HOME="$home/data" \
-    PATH="$PATH" IMGBUILD="$I" IMGBUILD_SOURCE_DIR="$IMGBUILD_SOURCE_DIR" "$@")"
+  su -s /bin/bash "$user" -c "cd $(printf %q "$home") && $(printf '%q ' env -i HOME="$home" USER="$user" LOGNAME="$user" \
+    XDG_DATA_HOME="$home/data" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    IMGBUILD="$I" IMGBUILD_SOURCE_DIR="$src" "$@")"
 }
 cleanup_user() {
   as_user "$I" unshare rm -rf "$home/data"
@@ -44,7 +53,7 @@ cleanup_user() {
 }
 at_exit cleanup_user
 
-run as_user bash "$IMGBUILD_SOURCE_DIR/samples/make-busybox-base.sh" "$I" busybox:latest
+run as_user bash "$src/samples/make-busybox-base.sh" "$I" busybox:latest
 check "busybox base imported rootless" test "$RC" = 0
 run as_user "$I" unshare cat /proc/self/uid_map
 expect_match "the user namespace maps root to the user and 1.. to the subuid range" \
@@ -122,7 +131,7 @@ at_exit kill $!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 
 # The Kubernetes-Job recipe, its very commands.
-recipe=$(sed -n '/# BEGIN rootless-build/,/# END rootless-build/p' "$IMGBUILD_SOURCE_DIR/docs/ci/kubernetes-rootless.yaml" | sed 's/^ *//')
+recipe=$(sed -n '/# BEGIN rootless-build/,/# END rootless-build/p' "$src/docs/ci/kubernetes-rootless.yaml" | sed 's/^ *//')
 check "the recipe has its commands" test "$(printf '%s\n' "$recipe" | grep -c IMGBUILD)" -ge 3
 printf '%s\n' "$recipe" >"$home/recipe.sh" && chmod 644 "$home/recipe.sh"
 run as_user env CONTEXT="$ctx" REGISTRY="127.0.0.1:$port" SOURCE_DATE_EPOCH=0 sh -e "$home/recipe.sh"
@@ -138,17 +147,18 @@ run "$IMGBUILD" --root "$root_store" pull --tls-verify=false "127.0.0.1:$port/ci
 run "$IMGBUILD" --root "$root_store" inspect --format '{{.Id}}' "127.0.0.1:$port/ci/app:latest"
 expect_eq "root pulls the rootless push as the image root built" "$root_id" "$OUT"
 
-# The runtime suite as the user (~1 minute); IMGBUILD_ROOTLESS_FULL=1 adds lifecycle.sh,
-# which does not pass rootless yet (its web container asks for a cpu quota).
-scripts=(runtime)
+# The runtime and builder suites as the user (their root-only checks skipped with the reason);
+# IMGBUILD_ROOTLESS_FULL=1 adds lifecycle.sh, which does not pass rootless yet (its web
+# container asks for a cpu quota: needs cgroup v2 delegation). registry.sh is not run yet.
+scripts=(runtime build)
 [[ ${IMGBUILD_ROOTLESS_FULL:-0} == 1 ]] && scripts+=(lifecycle)
 if true; then
   for script in "${scripts[@]}"; do
     mkdir -p "$home/tmp" && chown "$user:" "$home/tmp"  # its leftovers go with $TEST_TMP, removed as root
-    run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" bash "$IMGBUILD_SOURCE_DIR/tests/integration/$script.sh"
+    run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" bash "$src/tests/integration/$script.sh"
     script_out=$OUT
     check "$script.sh as the unprivileged user (exit 0 or 77)" test "$RC" = 0 -o "$RC" = 77
-    printf '%s\n' "$script_out" | grep -E '^(not ok|[0-9]+ passed)' | sed 's/^/#   /'
+    printf '%s\n' "$script_out" | grep -E '^(not ok|[0-9]+ passed)|# skip' | sed 's/^/#   /'
   done
 fi
 finish
