@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/strings.h"
 #include "parser/expand.h"
 #include "parser/json_args.h"
 
@@ -406,8 +407,8 @@ std::string go_quote(std::string_view s) {
                 case '"': out += "\\\""; break;
                 default:
                     if (c < 0x20 || c == 0x7F) {
-                        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                        out += buf;
+                        out += "\\x";
+                        append_hex(out, c);
                     } else {
                         out += static_cast<char>(c);
                     }
@@ -419,8 +420,8 @@ std::string go_quote(std::string_view s) {
         bool valid = n > 0 && i + n <= s.size();
         for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
         if (!valid) {
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
+            out += "\\x";
+            append_hex(out, c);
             ++i;
             continue;
         }

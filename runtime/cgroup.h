@@ -55,8 +55,6 @@ public:
     // so that moves the whole process. Only the hierarchies that carry a limit (or the
     // devices controller) are used on v1.
     [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
-    // Directories of this cgroup (one per v1 hierarchy, one on v2).
-    [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;
 };
 
 // Creates the cgroup `name` with `limits` set; throws Error naming the file on failure.

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
@@ -60,10 +61,7 @@ TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched
         if (::access((merged / "f0").c_str(), F_OK) != 0 || ::access((merged / "f149").c_str(), F_OK) != 0) ::_exit(6);
         ::_exit(0);
     }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(describe_wait_status(wait_for_child(pid, "overlay mount child")) == "exit 0");
     // A failing mount names the target and the options.
     OverlayMount bad = overlay_options({tmp.path() / "missing"}, empty, "", "", "", false);
     CHECK_THROWS_WITH_AS(mount_overlay_no_chdir(bad, merged), doctest::Contains("mount overlay on"),
