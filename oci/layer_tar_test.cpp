@@ -27,14 +27,13 @@
 #include "common/fs.h"
 #include "oci/compression.h"
 #include "oci/tar_archive.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::oci;
 namespace stdfs = std::filesystem;
 
 namespace {
-
-bool is_root() { return ::geteuid() == 0; }
 
 void put_file(const stdfs::path& p, std::string_view content, mode_t mode = 0644) {
     stdfs::create_directories(p.parent_path());
@@ -407,8 +406,7 @@ TEST_CASE("CompressingWriter: output decompresses to the input; digests are of i
     }
 }
 
-TEST_CASE("write: entries, order, owners, links, special files, xattrs") {
-    if (!is_root()) return;  // needs mknod and security.* xattrs
+ROOT_TEST_CASE("write: entries, order, owners, links, special files, xattrs") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path d = tmp.path() / "layer";
     make_rich_tree(d);
@@ -471,8 +469,7 @@ TEST_CASE("write: sockets are skipped") {
     CHECK(es[0].path == "f");
 }
 
-TEST_CASE("round trip: write, extract, write again gives the same diffID and tree") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("round trip: write, extract, write again gives the same diffID and tree") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path a = tmp.path() / "a", b = tmp.path() / "b", c = tmp.path() / "c";
     make_rich_tree(a);
@@ -508,8 +505,7 @@ TEST_CASE("round trip: write, extract, write again gives the same diffID and tre
     CHECK(describe_tree(b) == describe_tree(a));
 }
 
-TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
     for (bool rootless : {false, true}) {
         CAPTURE(rootless);
         const char* opaque_key = rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -571,8 +567,7 @@ TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
     }
 }
 
-TEST_CASE("extract: a whiteout replaces what is there; later entries win; dir over dir merges") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: a whiteout replaces what is there; later entries win; dir over dir merges") {
     Sandbox sb;
     std::string tar = TarBuilder()
                           .dir("d")
@@ -648,8 +643,7 @@ TEST_CASE("determinism: same tree twice, and a tree built differently") {
     for (const auto& e : list_tar(tar_of(a))) if (e.path == "m") CHECK(e.mtime == 1500000000);
 }
 
-TEST_CASE("compression: gzip, zstd and none give one diffID; extraction detects them") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("compression: gzip, zstd and none give one diffID; extraction detects them") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path d = tmp.path() / "layer";
     make_rich_tree(d);
@@ -736,8 +730,7 @@ TEST_CASE("extract: empty input is an empty layer; garbage is an error") {
     CHECK_THROWS_AS(extract_bytes(gz.substr(0, gz.size() / 2), tmp.path()), Error);  // truncated
 }
 
-TEST_CASE("extract: hostile paths stay inside the target or are rejected") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: hostile paths stay inside the target or are rejected") {
     SUBCASE("../x is rejected") {
         Sandbox sb;
         std::string err = extract_error(TarBuilder().file("../x", "pwn").finish(), sb.target);
@@ -1141,8 +1134,7 @@ TEST_CASE("expansion limits: sizes and the environment") {
     CHECK(d.max_ratio == 100);
 }
 
-TEST_CASE("extract: devices and fifos become nodes inside the target only") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: devices and fifos become nodes inside the target only") {
     Sandbox sb;
     std::string tar = TarBuilder()
                           .node("dev/mem", AE_IFCHR, 1, 1)
@@ -1162,8 +1154,7 @@ TEST_CASE("extract: devices and fifos become nodes inside the target only") {
     sb.check_nothing_outside();
 }
 
-TEST_CASE("extract (ADD options): no whiteouts, symlinks in the target followed inside it, owner and mode overrides") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract (ADD options): no whiteouts, symlinks in the target followed inside it, owner and mode overrides") {
     Sandbox sb;
     // The target already holds an image's symlinks: lib -> usr/lib, abs -> /usr, up -> ../../..
     stdfs::create_directories(sb.target / "usr/lib");

@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/process.h"
 #include "runtime/cgroup.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
@@ -53,16 +54,9 @@ int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
     return WEXITSTATUS(status);
 }
 
-bool is_root() {
-    if (::geteuid() == 0) return true;
-    std::cerr << "devices_test: not root, skipping the kernel checks\n";
-    return false;
-}
-
 }  // namespace
 
-TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
     // /dev/null and /dev/zero allowed; /dev/mem and /dev/kmsg denied (1 | 2 of the mask).
     const std::vector<const char*> nodes = {"/dev/null", "/dev/zero", "/dev/mem", "/dev/kmsg"};
     std::string name = "imgbuild-devtest-" + random_hex(6);
@@ -72,7 +66,7 @@ TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes")
     }
     SUBCASE("the v1 devices controller (pure v1 hosts)") {
         if (detect_cgroup_version() != CgroupVersion::v1 || ::access("/sys/fs/cgroup/devices", F_OK) != 0) {
-            std::cerr << "devices_test: no v1 devices controller here\n";
+            std::cerr << "skipped: device filter / the v1 devices controller: not a pure v1 host\n";
             return;
         }
         auto cg = cgroup_detail::create_v1(name, Limits{}, true, cgroup_detail::DeviceMechanism::v1_controller);

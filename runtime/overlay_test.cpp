@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/process.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
@@ -25,11 +26,7 @@ TEST_CASE("overlay options: read-only without an upper dir") {
     CHECK(m.data == "lowerdir=/s/b:/s/a:/s/empty,redirect_dir=off,metacopy=off,index=off");
 }
 
-TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched") {
-    if (::geteuid() != 0) {
-        MESSAGE("skipped: needs root");
-        return;
-    }
+ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched") {
     TempDir tmp(fs::temp_directory_path(), "overlay-test");
     std::vector<fs::path> all;
     for (int i = 0; i < 150; ++i) {
