@@ -679,7 +679,7 @@ ROOT_TEST_CASE("compression: gzip, zstd and none give one diffID; extraction det
     CHECK(dry.blob_digest == none.diff_id);
 }
 
-TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed stream") {
+ROOT_TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed stream") {
     for (int filter : {ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_NONE}) {
         CAPTURE(filter);
         TempDir tmp(stdfs::temp_directory_path(), "layertar");
@@ -704,7 +704,7 @@ TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed
     }
 }
 
-TEST_CASE("extract: trailing bytes after the tar and after the compressed stream are hashed") {
+ROOT_TEST_CASE("extract: trailing bytes after the tar and after the compressed stream are hashed") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string plain = TarBuilder().file("f", "x").finish() + std::string(4096, '\0') + "trailing garbage";
     ExtractResult r = extract_bytes(plain, tmp.path());
@@ -876,7 +876,7 @@ ROOT_TEST_CASE("extract: hostile paths stay inside the target or are rejected") 
     }
 }
 
-TEST_CASE("extract: GNU tar long names and sparse-less big entries") {
+ROOT_TEST_CASE("extract: GNU tar long names and sparse-less big entries") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string longname = std::string(150, 'n') + "/" + std::string(150, 'm');
     std::string tar = TarBuilder(ARCHIVE_FILTER_NONE, true).file(longname, "long").finish();
@@ -1027,7 +1027,7 @@ std::string zero_bomb(size_t bytes) {
 
 }  // namespace
 
-TEST_CASE("extract: sparse entries stay sparse (a 4 GiB hole writes only its data)") {
+ROOT_TEST_CASE("extract: sparse entries stay sparse (a 4 GiB hole writes only its data)") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     const int64_t size = int64_t{4} << 30;
     std::string tar = sparse_tar("holey", size, "tail-data");
@@ -1069,7 +1069,7 @@ TEST_CASE("write: holes are hashed as zeros without being read; the tar equals t
     CHECK(write_layer_tar(sparse, -1, {}).diff_id == write_layer_tar(dense, -1, {}).diff_id);
 }
 
-TEST_CASE("extract: a decompression bomb stops at the configured limits with a clear error") {
+ROOT_TEST_CASE("extract: a decompression bomb stops at the configured limits with a clear error") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string bomb = zero_bomb(64 << 20);  // 64 MiB of zeros: ~64 KiB of gzip
     CHECK(bomb.size() < (1u << 20));
