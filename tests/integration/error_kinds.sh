@@ -42,6 +42,7 @@ for what in config manifest; do
   fresh_copy
   m=$(manifest_digest)
   if [[ $what == config ]]; then target=$(blob_of .config.digest "$m"); else target=$m; fi
+  chmod u+w "$D/blobs/sha256/${target#sha256:}"  # blobs are stored read-only
   echo '{not json' >"$D/blobs/sha256/${target#sha256:}"
   check_exit "$what blob damaged: inspect is exit 1" 1 dm inspect app
   expect_match "$what blob damaged: the error names the blob" "${target}.*damaged" "$ERR"
