@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/unique_fd.h"
 #include "runtime/fd_hygiene.h"
 
@@ -186,14 +187,11 @@ int run_container_in_subprocess(runtime::ContainerSpec spec, const std::atomic<b
             out_open = err_open = false;
         }
     }
-    int wstatus = 0;
-    while (::waitpid(pid, &wstatus, 0) < 0)
-        if (errno != EINTR) throw_errno("waitpid", "RUN helper process");
+    int wstatus = wait_for_child(pid, "RUN helper process");
     if (report.size() > 1 && report[0] == 'S') return std::stoi(report.substr(1));
     if (report.size() > 1 && report[0] == 'E') throw Error(report.substr(1));
     if (sent_term) throw Error("cancelled: another stage failed");
-    throw Error("RUN helper process ended without a result (" +
-                (WIFSIGNALED(wstatus) ? "signal " + std::to_string(WTERMSIG(wstatus)) : "exit " + std::to_string(WEXITSTATUS(wstatus))) + ")");
+    throw Error("RUN helper process ended without a result (" + describe_wait_status(wstatus) + ")");
 }
 
 }  // namespace imgbuild::builder

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild {
 
@@ -71,13 +72,7 @@ Digest Sha256::finish() {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx_->md, out, &n);
-    static const char* digits = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(n * 2);
-    for (unsigned i = 0; i < n; ++i) {
-        hex.push_back(digits[out[i] >> 4]);
-        hex.push_back(digits[out[i] & 15]);
-    }
+    std::string hex = hex_encode(out, n);
     EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);  // reusable after finish
     bytes_ = 0;
     return Digest::from_hex(hex);

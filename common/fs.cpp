@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild {
 
@@ -192,13 +193,7 @@ Pipe make_pipe(const char* what) {
 std::string random_hex(size_t bytes) {
     std::vector<unsigned char> raw(bytes);
     if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error("random: OpenSSL RAND_bytes failed");
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 15]);
-    }
-    return out;
+    return hex_encode(raw.data(), raw.size());
 }
 
 }  // namespace imgbuild

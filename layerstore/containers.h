@@ -6,8 +6,8 @@
 //
 // Contracts:
 // - config.json is written once (create) and never changes; state.json is rewritten as the
-//   container moves on. Both are written atomically (tmp/ + rename) without fsync: a
-//   container does not survive a host crash either.
+//   container moves on. Both are written atomically (a temp file in containers/<id>/ +
+//   rename) without fsync: a container does not survive a host crash either.
 // - Names are unique: create() takes a name with symlink(2) in containers/names/ (atomic:
 //   two concurrent `run --name x` give one container and one clear error), and finding a
 //   name reads one link, whatever the number of containers.

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/scope_exit.h"
 #include "runtime/capabilities.h"
 #include "runtime/cgroup.h"
@@ -85,12 +86,7 @@ std::optional<ChildReport> read_report(int fd) {
     return r;
 }
 
-int reap(int pidfd) {
-    siginfo_t info{};
-    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
-        if (errno != EINTR) throw_errno("waitid", "container");
-    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-}
+int reap(int pidfd) { return wait_for_pidfd(pidfd, "container"); }
 
 // Starts slirp4netns for the child's netns and tells the child to go on. When that fails,
 // the child's own report wins if it failed first (its netns may be gone by then).

@@ -8,10 +8,7 @@
 #   nothing mounted and no cgroup left after rm; podman runs the committed image.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $(id -u) != 0 ]]; then
-  echo "skipped: lifecycle.sh needs root (namespaces, overlayfs, cgroups)"
-  exit 0
-fi
+require_root "lifecycle.sh needs root (namespaces, overlayfs, cgroups)"
 
 store=$(new_store)
 ib() { "$IMGBUILD" --root "$store" "$@"; }

@@ -7,10 +7,7 @@
 # failing RUN, and kill -9 of imgbuild).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $(id -u) != 0 ]]; then
-  echo "network.sh skipped: needs root (namespaces, overlayfs)"
-  finish
-fi
+require_root "network.sh needs root (namespaces, overlayfs)"
 check "slirp4netns installed (scripts/install-deps.sh)" command -v slirp4netns
 
 store=$(new_store)
