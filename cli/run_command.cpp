@@ -15,7 +15,6 @@
 #include "common/process.h"
 #include "layerstore/containers.h"
 #include "runtime/container.h"
-#include "runtime/container_procs.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -26,7 +25,7 @@ struct RunArgs : CreateArgs {
 
 int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest) {
     if (a.detach && !a.attach.empty()) throw UsageError("conflicting options: -a and -d");
-    std::string id = create_container(store, a, rest);
+    std::string id = create_container(store, a, rest, !a.detach);
     if (a.detach) {
         auto r = builder::start_detached_container(store, id);
         if (!r.started) {
@@ -36,14 +35,6 @@ int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::strin
         std::cout << id << "\n";
         return 0;
     }
-    // The owner of the container from its creation on: if this process is killed before the
-    // container starts, the next store open removes the cgroup dirs it may have made by then
-    // (the real ones replace these at start), and a --rm record (container_cleanup.h).
-    layerstore::Containers(store).update_state(id, [&](layerstore::ContainerState& s) {
-        s.monitor_pid = ::getpid();
-        s.monitor_start_time = process_start_time(::getpid());
-        s.cgroup_dirs = runtime::planned_cgroup_dirs(builder::cgroup_name(id));
-    });
     bool out = a.attach.empty(), err = a.attach.empty();
     for (const auto& s : a.attach) {
         out = out || s == "stdout";
