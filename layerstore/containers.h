@@ -104,8 +104,9 @@ public:
 
     // Creates containers/<id>/ with upper/ work/ merged/ init/, config.json and a "created"
     // state. Throws UsageError when the name is taken; an empty name is replaced by a
-    // generated one ("quirky_turing"), written back into `config`.
-    void create(ContainerConfig& config);
+    // generated one ("quirky_turing"), written back into `config`. `initial` is the first
+    // state (a foreground run records its owner there: container_cleanup.h).
+    void create(ContainerConfig& config, const ContainerState& initial = {});
     [[nodiscard]] std::vector<std::string> ids() const;  // sorted
     // Id, unique id prefix or name; nullopt when nothing matches; Error when ambiguous.
     [[nodiscard]] std::optional<std::string> find(const std::string& ref) const;
