@@ -39,7 +39,7 @@ void write_all_raw(int fd, const std::string& s) {
         if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "RUN helper");
         if (::getppid() != parent) _exit(1);
         // Other stages' pipes must not stay open here, or their readers would wait for us.
-        runtime::close_fds_except({0, 1, 2, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, result_fd});
+        runtime::close_fds_except({0, 1, 2, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, spec.join_netns_fd, result_fd});
         spec.forward_signals = true;
         result = "S" + std::to_string(runtime::run_container(spec));
     } catch (const std::exception& e) {

@@ -101,6 +101,10 @@ struct ContainerSpec {
     std::vector<BindMount> binds;
     std::vector<TmpfsMount> tmpfs;   // mounted with the binds, parents before children
     NetworkMode network = NetworkMode::private_;
+    // With network none or private: join this network namespace (a KeptNetwork's,
+    // kept_network.h) instead of making one; lo and slirp4netns are then the keeper's.
+    // Ignored with a nested user namespace (uid_map), which could not join it. -1: a new one.
+    int join_netns_fd = -1;
     Limits limits;
 
     bool tty = false;                // a pty from the container's own devpts; proxied to stdin/stdout_fd
