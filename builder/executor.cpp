@@ -108,6 +108,7 @@ private:
         std::map<size_t, StageState> inputs;     // its dependencies, as they finished
         const std::atomic<bool>* cancelled;      // another stage failed: stop at the next step
         StageNetworks networks = {};             // what its RUN steps join, made on this thread
+        std::map<std::string, fs::path> verified_lowers = {};  // StepEnv::verified_lowers
     };
 
     // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
@@ -157,6 +158,7 @@ private:
         env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
         env.image = [this](const std::string& name) { return base_image(name); };
         env.networks = &r.networks;
+        env.verified_lowers = &r.verified_lowers;
         return env;
     }
 

@@ -35,6 +35,15 @@ std::vector<std::string> run_argv(const parser::Run& run, const nlohmann::json& 
     return command_argv(shell, config);
 }
 
+// The layer's diff dir once its stamp is checked, once per stage (StepEnv::verified_lowers).
+fs::path verified_lower(StepEnv& env, const layerstore::LayerInfo& layer) {
+    if (!env.verified_lowers) return layerstore::verify_layer_for_use(env.store, layer).diff_dir;
+    auto it = env.verified_lowers->find(layer.id);
+    if (it == env.verified_lowers->end())
+        it = env.verified_lowers->emplace(layer.id, layerstore::verify_layer_for_use(env.store, layer).diff_dir).first;
+    return it->second;
+}
+
 }  // namespace
 
 uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
@@ -64,7 +73,7 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     RunMounts mounts(env, s, step, dir.path());  // held until the container is gone
     mounts.add_to(options);
     std::vector<fs::path> lowers;
-    for (const auto& l : s.layers) lowers.push_back(layerstore::verify_layer_for_use(env.store, l).diff_dir);
+    for (const auto& l : s.layers) lowers.push_back(verified_lower(env, l));
     runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
     if (env.networks) spec.join_netns_fd = env.networks->join_fd(spec.network, env.store);
