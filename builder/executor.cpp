@@ -77,7 +77,6 @@ public:
         const unsigned jobs = std::min<unsigned>(opts_.jobs ? opts_.jobs : default_jobs(), static_cast<unsigned>(needed_.size()));
         // More than one stage thread: containers start from a forked helper (container_process.h).
         parallel_ = jobs > 1;
-        warm_up_sha256();  // before the stage threads: a forked container helper must not meet OpenSSL's fetch lock
         run_stages(tasks, jobs, [this](size_t i, const std::atomic<bool>& cancelled) {
             StageRun r{i, first_step_.at(i), {}, &cancelled};
             {
