@@ -38,6 +38,7 @@
       (a, data, o, r, c))                                                                                \
     X(int, archive_read_open_fd, (struct archive * a, int fd, size_t block), (a, fd, block))             \
     X(int, archive_read_open_memory, (struct archive * a, const void* buf, size_t n), (a, buf, n))       \
+    X(int, archive_read_open_filename, (struct archive * a, const char* file, size_t block), (a, file, block)) \
     X(int, archive_read_next_header, (struct archive * a, struct archive_entry** e), (a, e))             \
     X(la_ssize_t, archive_read_data, (struct archive * a, void* buf, size_t n), (a, buf, n))             \
     X(int, archive_read_data_block, (struct archive * a, const void** buf, size_t* n, la_int64_t* off),  \

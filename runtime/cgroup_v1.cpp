@@ -58,7 +58,9 @@ std::map<std::string, std::string> own_paths() {
         auto first = line.find(':');
         auto second = line.find(':', first + 1);
         if (first == std::string::npos || second == std::string::npos) continue;
-        for (const auto& c : split(line.substr(first + 1, second - first - 1), ','))
+        // A named string: split's views point into it (into a temporary they would dangle).
+        const std::string controllers = line.substr(first + 1, second - first - 1);
+        for (const auto& c : split(controllers, ','))
             out[std::string(c)] = line.substr(second + 1);
     }
     return out;

@@ -61,6 +61,15 @@ TEST_CASE("planned cgroup dirs: every dir create_cgroup makes is among them (roo
     limits.pids = 100;
     limits.memory_bytes = 64 << 20;
     auto cg = create_cgroup(name, limits, true);
-    for (const auto& d : cg->dirs())
-        CHECK_MESSAGE(std::find(planned.begin(), planned.end(), d.string()) != planned.end(), d.string());
+    // What it made, found on disk: <hierarchy>/imgbuild/<name> (v2, or v1 per controller).
+    std::vector<std::string> made;
+    std::error_code ec;
+    for (const auto& top : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+        for (const auto& dir : {top.path() / "imgbuild" / name, top.path().parent_path() / "imgbuild" / name})
+            if (std::filesystem::is_directory(dir, ec) &&
+                std::find(made.begin(), made.end(), dir.string()) == made.end())
+                made.push_back(dir.string());
+    }
+    CHECK(!made.empty());
+    for (const auto& d : made) CHECK_MESSAGE(std::find(planned.begin(), planned.end(), d) != planned.end(), d);
 }
