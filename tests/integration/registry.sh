@@ -24,6 +24,7 @@ unset REGISTRY_AUTH_FILE
 export DOCKER_CONFIG=$TEST_TMP/docker-config XDG_RUNTIME_DIR=$TEST_TMP/xdg
 export IMGBUILD_CERTS_DIRS=$TEST_TMP/certs.d IMGBUILD_REGISTRIES_CONF=$TEST_TMP/none.json IMGBUILD_RETRY=5,100
 mkdir -p "$XDG_RUNTIME_DIR" "$IMGBUILD_CERTS_DIRS"
+[[ $(id -u) == 0 ]] || at_exit kill_rootless_pauses "$XDG_RUNTIME_DIR"  # (runs last: the removes below need them)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
 source "$helpers/start_registry.sh"  # free_port, wait_http, start_registry

@@ -153,9 +153,11 @@ expect_eq "root pulls the rootless push as the image root built" "$root_id" "$OU
 read -ra scripts <<<"${IMGBUILD_ROOTLESS_SUITES:-runtime build lifecycle registry}"
 if true; then
   for script in "${scripts[@]}"; do
-    mkdir -p "$home/tmp" && chown "$user:" "$home/tmp"  # its leftovers go with $TEST_TMP, removed as root
-    run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" bash "$src/tests/integration/$script.sh"
+    mkdir -p "$home/tmp" "$home/run" && chown "$user:" "$home/tmp" "$home/run" && chmod 700 "$home/run"  # its leftovers go with $TEST_TMP, removed as root
+    # (its own XDG_RUNTIME_DIR: the pause processes it makes, imgbuild's and podman's, are found and ended)
+    run as_user env IMGBUILD_ROOTLESS=1 TMPDIR="$home/tmp" XDG_RUNTIME_DIR="$home/run" bash "$src/tests/integration/$script.sh"
     script_out=$OUT
+    kill_rootless_pauses "$home/run"
     check "$script.sh as the unprivileged user (exit 0 or 77)" test "$RC" = 0 -o "$RC" = 77
     printf '%s\n' "$script_out" | grep -E '^(not ok|[0-9]+ passed)|# skip' | sed 's/^/#   /'
   done
