@@ -23,6 +23,7 @@ class BuildContext;
 class FileHashCache;
 class ContextListing;
 class StageCacheLog;
+class StageNetworks;
 
 // An ADD <url> downloaded once per build: the cache key needs its content, the step its file.
 struct FetchedUrl {
@@ -60,6 +61,11 @@ struct StepEnv {
     // Stages run on several threads: a RUN's container starts from a forked helper
     // (container_process.h), never by a clone from this multi-threaded process.
     bool container_in_subprocess = false;
+    // The stage's kept network namespaces, joined by its RUN steps (stage_networks.h).
+    StageNetworks* networks = nullptr;
+    // Layer id -> diff dir of the lowers this stage has verified (layer_stamp.h): a stage's
+    // RUNs check each lower once, not every lower again at every RUN.
+    std::map<std::string, std::filesystem::path>* verified_lowers = nullptr;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

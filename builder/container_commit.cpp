@@ -43,7 +43,7 @@ json base_config(const layerstore::Store& store, const layerstore::ContainerConf
 void apply_changes(json& config, const std::vector<std::string>& changes) {
     bool cmd_set = false;
     for (const auto& line : changes) {
-        parser::Instruction instr = parser::parse_instruction(line);
+        parser::Instruction instr = parser::parse_instruction(line, "commit --change");
         bool allowed = false;
         for (const char* k : kChangeKeywords) allowed = allowed || instr.keyword == k;
         if (!allowed) throw UsageError("commit --change: " + instr.keyword + " is not a config instruction");

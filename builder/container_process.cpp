@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/unique_fd.h"
 #include "runtime/fd_hygiene.h"
 
@@ -25,7 +26,7 @@ namespace imgbuild::builder {
 namespace {
 
 // The helper's fds (container_process.h).
-constexpr int kSpecFd = 3, kResultFd = 4, kStdoutFd = 5, kStderrFd = 6;
+constexpr int kSpecFd = 3, kResultFd = 4, kStdoutFd = 5, kStderrFd = 6, kNetnsFd = 7;
 
 void write_all_raw(int fd, const std::string& s) {
     size_t off = 0;
@@ -98,10 +99,12 @@ const char* log_level_name() {
     return "error";
 }
 
-pid_t spawn_helper(int stdin_fd, int spec_fd, int result_fd, int stdout_fd, int stderr_fd) {
+// `netns_fd`: the stage's kept network (-1: none), passed on as kNetnsFd.
+pid_t spawn_helper(int stdin_fd, int spec_fd, int result_fd, int stdout_fd, int stderr_fd, int netns_fd) {
     unique_fd in = high_copy(stdin_fd, "RUN stdin"), spec = high_copy(spec_fd, "RUN helper spec"),
               result = high_copy(result_fd, "RUN helper result"), out = high_copy(stdout_fd, "RUN stdout"),
               err = high_copy(stderr_fd, "RUN stderr");
+    unique_fd netns = netns_fd >= 0 ? high_copy(netns_fd, "RUN network namespace") : unique_fd();
     posix_spawn_file_actions_t actions;
     if (int e = ::posix_spawn_file_actions_init(&actions); e != 0) throw_errno(e, "posix_spawn_file_actions_init", "RUN helper");
     const std::pair<int, int> layout[] = {{in.get(), 0}, {spec.get(), kSpecFd}, {result.get(), kResultFd},
@@ -109,6 +112,7 @@ pid_t spawn_helper(int stdin_fd, int spec_fd, int result_fd, int stdout_fd, int 
     int e = 0;
     for (const auto& [from, to] : layout)
         if (e == 0) e = ::posix_spawn_file_actions_adddup2(&actions, from, to);
+    if (e == 0 && netns) e = ::posix_spawn_file_actions_adddup2(&actions, netns.get(), kNetnsFd);
     std::string parent = std::to_string(::getpid());
     char* argv[] = {const_cast<char*>("imgbuild"), const_cast<char*>(kContainerHelperVerb), parent.data(),
                     const_cast<char*>(log_level_name()), nullptr};
@@ -136,7 +140,8 @@ int container_helper_main(int argc, char** argv) {
         spec.stdout_fd = kStdoutFd;
         spec.stderr_fd = kStderrFd;
         spec.forward_signals = true;
-        runtime::close_fds_except({0, 1, 2, kResultFd, kStdoutFd, kStderrFd});
+        if (spec.join_netns_fd >= 0) spec.join_netns_fd = kNetnsFd;
+        runtime::close_fds_except({0, 1, 2, kResultFd, kStdoutFd, kStderrFd, spec.join_netns_fd});
         result = "S" + std::to_string(runtime::run_container(spec));
     } catch (const std::exception& e) {
         result = std::string("E") + e.what();
@@ -149,7 +154,8 @@ int run_container_in_subprocess(runtime::ContainerSpec spec, const std::atomic<b
     auto on_output = std::move(spec.on_output);
     Pipe out = make_pipe("RUN stdout"), err = make_pipe("RUN stderr"), result = make_pipe("RUN helper result");
     Pipe spec_text = spec_pipe(container_spec_to_json(spec));
-    pid_t pid = spawn_helper(spec.stdin_fd, spec_text.read.get(), result.write.get(), out.write.get(), err.write.get());
+    pid_t pid = spawn_helper(spec.stdin_fd, spec_text.read.get(), result.write.get(), out.write.get(), err.write.get(),
+                             spec.join_netns_fd);
     spec_text.read.reset();
     out.write.reset();
     err.write.reset();
@@ -186,14 +192,11 @@ int run_container_in_subprocess(runtime::ContainerSpec spec, const std::atomic<b
             out_open = err_open = false;
         }
     }
-    int wstatus = 0;
-    while (::waitpid(pid, &wstatus, 0) < 0)
-        if (errno != EINTR) throw_errno("waitpid", "RUN helper process");
+    int wstatus = wait_for_child(pid, "RUN helper process");
     if (report.size() > 1 && report[0] == 'S') return std::stoi(report.substr(1));
     if (report.size() > 1 && report[0] == 'E') throw Error(report.substr(1));
     if (sent_term) throw Error("cancelled: another stage failed");
-    throw Error("RUN helper process ended without a result (" +
-                (WIFSIGNALED(wstatus) ? "signal " + std::to_string(WTERMSIG(wstatus)) : "exit " + std::to_string(WEXITSTATUS(wstatus))) + ")");
+    throw Error("RUN helper process ended without a result (" + describe_wait_status(wstatus) + ")");
 }
 
 }  // namespace imgbuild::builder

@@ -63,6 +63,9 @@ std::string container_spec_to_json(const ContainerSpec& spec) {
     for (const auto& t : spec.tmpfs) tmpfs.push_back({{"target", t.target}, {"options", t.options}, {"read_only", t.read_only}});
     j["tmpfs"] = tmpfs;
     j["network"] = std::string(runtime::to_string(spec.network));
+    // An fd number of this process: only whether there is one goes across (the helper gets it
+    // as its own fd, builder/container_process.cpp).
+    j["join_netns"] = spec.join_netns_fd >= 0;
     j["limits"] = {{"cpu_period_us", optional_json(spec.limits.cpu_period_us)},
                    {"cpu_quota_us", optional_json(spec.limits.cpu_quota_us)},
                    {"memory_bytes", optional_json(spec.limits.memory_bytes)},
@@ -99,6 +102,7 @@ ContainerSpec container_spec_from_json(const std::string& text, const std::strin
         for (const auto& t : j.at("tmpfs"))
             spec.tmpfs.push_back({t.at("target").get<std::string>(), t.at("options").get<std::string>(), t.at("read_only").get<bool>()});
         spec.network = runtime::parse_network_mode(j.at("network").get<std::string>());
+        spec.join_netns_fd = j.at("join_netns").get<bool>() ? 0 : -1;
         const json& limits = j.at("limits");
         spec.limits.cpu_period_us = optional_from<uint64_t>(limits.at("cpu_period_us"));
         spec.limits.cpu_quota_us = optional_from<uint64_t>(limits.at("cpu_quota_us"));

@@ -3,7 +3,8 @@
 // is a fresh exec of imgbuild and gets its container's description on a pipe.
 //
 // The callbacks (on_output, on_started) and the stdio fds are the process's own and are not
-// part of it: the helper sets its own.
+// part of it: the helper sets its own. Of join_netns_fd only whether it is set goes across
+// (read back as 0 or -1); the helper gets the namespace as an fd of its own.
 #include <string>
 
 #include "runtime/container.h"

@@ -23,6 +23,7 @@ TEST_CASE("a container spec survives the trip to the RUN helper field by field")
     spec.binds = {{"/host/a", "/a", true}, {"/host/b", "/b", false}};
     spec.tmpfs = {{"/t", "size=1m", true}};
     spec.network = runtime::NetworkMode::none;
+    spec.join_netns_fd = 9;
     spec.limits.cpu_quota_us = 50000;
     spec.limits.memory_bytes = 1 << 20;
     spec.limits.pids = -1;
@@ -57,6 +58,7 @@ TEST_CASE("a container spec survives the trip to the RUN helper field by field")
     CHECK(back.tmpfs[0].options == "size=1m");
     CHECK(back.tmpfs[0].read_only);
     CHECK(back.network == runtime::NetworkMode::none);
+    CHECK(back.join_netns_fd >= 0);
     CHECK(back.limits.cpu_quota_us == spec.limits.cpu_quota_us);
     CHECK_FALSE(back.limits.cpu_period_us.has_value());
     CHECK(back.limits.memory_bytes == spec.limits.memory_bytes);

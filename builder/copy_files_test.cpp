@@ -18,6 +18,7 @@
 #include "builder/dockerignore.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::builder;
@@ -166,8 +167,7 @@ TEST_CASE("copy: modes (setuid too) and mtimes are kept; owner defaults to 0:0")
     }
 }
 
-TEST_CASE("copy: --chown and --chmod apply to copied files and created dirs, not to existing parents") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("copy: --chown and --chmod apply to copied files and created dirs, not to existing parents") {
     Fixture f;
     put(f.ctx / "d/f.txt", "f");
     stdfs::create_directories(f.root / "srv");
@@ -268,8 +268,7 @@ TEST_CASE("copy: xattrs user.* and security.capability are copied") {
     }
 }
 
-TEST_CASE("copy: device nodes and fifos are recreated") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("copy: device nodes and fifos are recreated") {
     Fixture f;
     stdfs::create_directories(f.ctx / "dev");
     REQUIRE(::mkfifo((f.ctx / "dev/fifo").c_str(), 0640) == 0);

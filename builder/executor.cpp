@@ -26,6 +26,7 @@
 #include "builder/run_mounts.h"
 #include "builder/squash.h"
 #include "builder/run_network.h"
+#include "builder/stage_networks.h"
 #include "builder/stage_scheduler.h"
 #include "common/error.h"
 #include "common/time.h"
@@ -76,7 +77,6 @@ public:
         const unsigned jobs = std::min<unsigned>(opts_.jobs ? opts_.jobs : default_jobs(), static_cast<unsigned>(needed_.size()));
         // More than one stage thread: containers start from a forked helper (container_process.h).
         parallel_ = jobs > 1;
-        warm_up_sha256();  // before the stage threads: a forked container helper must not meet OpenSSL's fetch lock
         run_stages(tasks, jobs, [this](size_t i, const std::atomic<bool>& cancelled) {
             StageRun r{i, first_step_.at(i), {}, &cancelled};
             {
@@ -106,6 +106,8 @@ private:
         int step;                                // number of the step running (fixed, see number_steps)
         std::map<size_t, StageState> inputs;     // its dependencies, as they finished
         const std::atomic<bool>* cancelled;      // another stage failed: stop at the next step
+        StageNetworks networks = {};             // what its RUN steps join, made on this thread
+        std::map<std::string, fs::path> verified_lowers = {};  // StepEnv::verified_lowers
     };
 
     // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
@@ -154,6 +156,8 @@ private:
         env.context = [this]() -> BuildContext& { return context(); };
         env.fetch = [this](const std::string& url) -> const FetchedUrl& { return fetch(url); };
         env.image = [this](const std::string& name) { return base_image(name); };
+        env.networks = &r.networks;
+        env.verified_lowers = &r.verified_lowers;
         return env;
     }
 

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace imgbuild::builder {
 
@@ -62,8 +63,8 @@ void encode(const Key& k, const Digest& d, char* out) {
     std::memcpy(out + 16, &k.size, 8);
     std::memcpy(out + 24, &k.mtime_ns, 8);
     std::memcpy(out + 32, &k.ctime_ns, 8);
-    const std::string& hex = d.hex();
-    for (size_t i = 0; i < 32; ++i) out[kKeyBytes + i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    std::optional<std::string> bytes = hex_decode(d.hex());  // a Digest is always 64 valid hex digits
+    std::memcpy(out + kKeyBytes, bytes->data(), 32);
 }
 
 Key key_at(const char* rec) {
@@ -77,14 +78,7 @@ Key key_at(const char* rec) {
 }
 
 Digest digest_at(const char* rec) {
-    static const char* digits = "0123456789abcdef";
-    std::string hex(64, '0');
-    for (size_t i = 0; i < 32; ++i) {
-        auto b = static_cast<unsigned char>(rec[kKeyBytes + i]);
-        hex[2 * i] = digits[b >> 4];
-        hex[2 * i + 1] = digits[b & 15];
-    }
-    return Digest::from_hex(hex);
+    return Digest::from_hex(hex_encode(std::string_view(rec + kKeyBytes, 32)));
 }
 
 void pread_exact(int fd, char* buf, size_t n, uint64_t off, const std::string& what) {

@@ -2,11 +2,11 @@
 
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "builder/cache_location.h"
 #include "builder/cache_mount_transfer.h"
 #include "common/error.h"
+#include "common/strings.h"
 #include "layerstore/layer_blobs.h"
 #include "layerstore/layer_import.h"
 #include "oci/image.h"
@@ -24,9 +24,9 @@ CacheSpec parse_cache_spec(const std::string& text, const std::string& flag) {
         spec.location = text;
         return spec;
     }
-    std::stringstream ss(text);
-    std::string part, dest, src;
-    while (std::getline(ss, part, ',')) {
+    std::string dest, src;
+    for (std::string_view part_view : split(text, ',')) {
+        std::string part(part_view);
         auto eq = part.find('=');
         if (eq == std::string::npos) throw UsageError(flag + " " + text + ": \"" + part + "\" is not KEY=VALUE");
         std::string k = part.substr(0, eq), v = part.substr(eq + 1);

@@ -11,6 +11,7 @@
 #include "builder/image_config.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
+#include "builder/stage_networks.h"
 #include "common/error.h"
 #include "runtime/container.h"
 
@@ -32,6 +33,15 @@ std::vector<std::string> run_argv(const parser::Run& run, const nlohmann::json& 
     parser::Command shell = run.command;
     shell.shell = run.shell_with_heredocs();
     return command_argv(shell, config);
+}
+
+// The layer's diff dir once its stamp is checked, once per stage (StepEnv::verified_lowers).
+fs::path verified_lower(StepEnv& env, const layerstore::LayerInfo& layer) {
+    if (!env.verified_lowers) return layerstore::verify_layer_for_use(env.store, layer).diff_dir;
+    auto it = env.verified_lowers->find(layer.id);
+    if (it == env.verified_lowers->end())
+        it = env.verified_lowers->emplace(layer.id, layerstore::verify_layer_for_use(env.store, layer).diff_dir).first;
+    return it->second;
 }
 
 }  // namespace
@@ -63,9 +73,10 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     RunMounts mounts(env, s, step, dir.path());  // held until the container is gone
     mounts.add_to(options);
     std::vector<fs::path> lowers;
-    for (const auto& l : s.layers) lowers.push_back(layerstore::verify_layer_for_use(env.store, l).diff_dir);
+    for (const auto& l : s.layers) lowers.push_back(verified_lower(env, l));
     runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
+    if (env.networks) spec.join_netns_fd = env.networks->join_fd(spec.network, env.store);
     unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);
     spec.stdin_fd = devnull.get();
     int step_no = env.step;

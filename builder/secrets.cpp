@@ -9,28 +9,19 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/strings.h"
 
 namespace imgbuild::builder {
 
 namespace {
-
-std::vector<std::string> split_fields(const std::string& text) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (;;) {
-        size_t comma = text.find(',', start);
-        out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) return out;
-        start = comma + 1;
-    }
-}
 
 }  // namespace
 
 SecretSource parse_secret_flag(const std::string& text) {
     SecretSource s;
     std::string type;
-    for (const auto& field : split_fields(text)) {
+    for (std::string_view field_view : split(text, ',')) {
+        std::string field(field_view);
         auto eq = field.find('=');
         std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
         if (eq == std::string::npos) throw UsageError("--secret: field \"" + key + "\" needs a value (id=ID,src=FILE)");

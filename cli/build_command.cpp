@@ -10,6 +10,7 @@
 #include "cli/registry_args.h"
 #include "cli/store_access.h"
 #include "common/error.h"
+#include "common/strings.h"
 #include "registry/push.h"
 
 namespace imgbuild::cli {
@@ -48,10 +49,8 @@ builder::OutputSpec parse_output(const std::string& spec) {
         out.dest = spec;
         return out;
     }
-    std::stringstream ss(spec);
-    std::string part;
-    while (std::getline(ss, part, ',')) {
-        auto [k, v] = split_kv(part, "--output");
+    for (std::string_view part : split(spec, ',')) {
+        auto [k, v] = split_kv(std::string(part), "--output");
         if (k == "type") out.type = v;
         else if (k == "dest") out.dest = v;
         else throw UsageError("--output: unknown key \"" + k + "\" (type, dest)");

@@ -1,5 +1,7 @@
 #include "cli/container_create.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <set>
 
@@ -9,11 +11,13 @@
 #include "builder/run_flags.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/time.h"
 #include "common/user_namespace.h"
 #include "layerstore/containers.h"
 #include "layerstore/volumes.h"
 #include "runtime/cgroup.h"
+#include "runtime/container_procs.h"
 #include "runtime/limits.h"
 #include "runtime/network_private.h"
 
@@ -110,7 +114,8 @@ void check_no_unknown_option(const std::vector<std::string>& rest, const std::st
         throw UnknownOptionError(verb + ": unknown option " + rest[0]);
 }
 
-std::string create_container(layerstore::Store& store, const CreateArgs& a, const std::vector<std::string>& rest) {
+std::string create_container(layerstore::Store& store, const CreateArgs& a, const std::vector<std::string>& rest,
+                             bool owned) {
     check_no_unknown_option(rest, "run");
     if (rest.empty()) throw UsageError("IMAGE is required");
     if (!a.name.empty() && !layerstore::valid_container_name(a.name))
@@ -206,7 +211,16 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     for (const auto& p : c.ports)
         if (p.protocol != "tcp") throw UsageError("publishing " + p.protocol + " ports is not supported (tcp only)");
     prepare_volumes(store, image, c.mounts);
-    containers.create(c);
+    // The owner from the first state on: if this process is killed before the container
+    // starts, the next store open removes the cgroup dirs it may have made by then (the
+    // real ones replace these at start), and a --rm record (container_cleanup.h).
+    layerstore::ContainerState initial;
+    if (owned) {
+        initial.monitor_pid = ::getpid();
+        initial.monitor_start_time = process_start_time(::getpid());
+        initial.cgroup_dirs = runtime::planned_cgroup_dirs(builder::cgroup_name(id));
+    }
+    containers.create(c, initial);
     return id;
 }
 

@@ -41,8 +41,9 @@ void add_create_flags(CLI::App& cmd, CreateArgs& a);
 // option (UsageError naming it, exit 2), never an image name.
 void check_no_unknown_option(const std::vector<std::string>& rest, const std::string& verb);
 
-// Creates the container record; returns its id.
+// Creates the container record; returns its id. `owned`: this process runs it in the
+// foreground, and is recorded as its owner from the start (run_command.cpp).
 [[nodiscard]] std::string create_container(layerstore::Store& store, const CreateArgs& a,
-                                           const std::vector<std::string>& rest);
+                                           const std::vector<std::string>& rest, bool owned = false);
 
 }  // namespace imgbuild::cli

@@ -25,7 +25,7 @@ struct RunArgs : CreateArgs {
 
 int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest) {
     if (a.detach && !a.attach.empty()) throw UsageError("conflicting options: -a and -d");
-    std::string id = create_container(store, a, rest);
+    std::string id = create_container(store, a, rest, !a.detach);
     if (a.detach) {
         auto r = builder::start_detached_container(store, id);
         if (!r.started) {
@@ -34,14 +34,6 @@ int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::strin
         }
         std::cout << id << "\n";
         return 0;
-    }
-    if (a.rm) {
-        // The owner of a --rm container from its creation on: if this process is killed before
-        // the container starts, the next store open removes the record (container_cleanup.h).
-        layerstore::Containers(store).update_state(id, [](layerstore::ContainerState& s) {
-            s.monitor_pid = ::getpid();
-            s.monitor_start_time = process_start_time(::getpid());
-        });
     }
     bool out = a.attach.empty(), err = a.attach.empty();
     for (const auto& s : a.attach) {

@@ -1,8 +1,11 @@
 #include "common/digest.h"
 
-#include <openssl/evp.h>
+// Before <openssl/sha.h>: the SHA256_* functions are deprecated in OpenSSL 3 (see Sha256::Ctx).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild {
 
@@ -33,29 +36,17 @@ Digest Digest::of(std::string_view bytes) {
     return h.finish();
 }
 
+// OpenSSL's SHA-256 itself (the same SHA-NI/AVX2 code EVP ends up in), not EVP: an EVP digest
+// needs the provider machinery, which links ~2 MB of libcrypto (the default provider's every
+// algorithm) whose pointer tables every start-up of imgbuild had to relocate (issue 13), and
+// whose fetch lock a process forked by a parallel build could inherit held (commit f428fa3).
+// SHA256_Init and friends are deprecated in OpenSSL 3 but kept: see docs/architecture.md.
 struct Sha256::Ctx {
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    ~Ctx() { EVP_MD_CTX_free(md); }
+    SHA256_CTX sha;
 };
 
-namespace {
-
-// SHA-256 fetched from the provider once. EVP_sha256() makes every init fetch it again under
-// the library's store lock, which stage threads of a parallel build would otherwise contend
-// for on every hash. An init with a fetched digest takes no lock. Fetched before any thread
-// starts (warm_up_sha256), so the static's initialisation is not raced either.
-const EVP_MD* sha256_md() {
-    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return md;
-}
-
-}  // namespace
-
-void warm_up_sha256() { (void)sha256_md(); }
-
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-    const EVP_MD* md = sha256_md();
-    if (!md || !ctx_->md || EVP_DigestInit_ex(ctx_->md, md, nullptr) != 1) throw Error("sha256: cannot initialise OpenSSL digest");
+    if (SHA256_Init(&ctx_->sha) != 1) throw Error("sha256: cannot initialise OpenSSL digest");
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
@@ -63,22 +54,15 @@ Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(const void* data, size_t len) {
     if (len == 0) return;
-    EVP_DigestUpdate(ctx_->md, data, len);
+    SHA256_Update(&ctx_->sha, data, len);
     bytes_ += len;
 }
 
 Digest Sha256::finish() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx_->md, out, &n);
-    static const char* digits = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(n * 2);
-    for (unsigned i = 0; i < n; ++i) {
-        hex.push_back(digits[out[i] >> 4]);
-        hex.push_back(digits[out[i] & 15]);
-    }
-    EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr);  // reusable after finish
+    unsigned char out[SHA256_DIGEST_LENGTH];
+    SHA256_Final(out, &ctx_->sha);
+    std::string hex = hex_encode(out, SHA256_DIGEST_LENGTH);
+    SHA256_Init(&ctx_->sha);  // reusable after finish
     bytes_ = 0;
     return Digest::from_hex(hex);
 }

@@ -33,10 +33,8 @@ private:
 
 [[nodiscard]] bool is_lower_hex(std::string_view s);
 
-// Fetches OpenSSL's SHA-256 once; call before starting threads that may fork (digest.cpp).
-void warm_up_sha256();
-
-// Incremental SHA-256 (OpenSSL EVP); feed bytes as they stream past.
+// Incremental SHA-256 (OpenSSL's SHA256_*, no library state or lock: safe after fork); feed
+// bytes as they stream past.
 class Sha256 {
 public:
     Sha256();

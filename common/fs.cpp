@@ -1,7 +1,7 @@
 #include "common/fs.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild {
 
@@ -190,15 +191,15 @@ Pipe make_pipe(const char* what) {
 }
 
 std::string random_hex(size_t bytes) {
+    // The kernel's CSPRNG: no library state (and no lock) that a forked helper could inherit.
     std::vector<unsigned char> raw(bytes);
-    if (RAND_bytes(raw.data(), static_cast<int>(bytes)) != 1) throw Error("random: OpenSSL RAND_bytes failed");
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 15]);
+    for (size_t got = 0; got < bytes;) {
+        ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("getrandom", std::to_string(bytes) + " bytes");
+        got += static_cast<size_t>(n);
     }
-    return out;
+    return hex_encode(raw.data(), raw.size());
 }
 
 }  // namespace imgbuild

@@ -13,6 +13,7 @@
 #include <deque>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild {
 
@@ -23,14 +24,8 @@ constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
 // Splits on '/', keeping ".." and dropping "" and ".".
 void split_into(std::string_view path, std::deque<std::string>& out, bool at_front) {
     std::vector<std::string> parts;
-    size_t i = 0;
-    while (i <= path.size()) {
-        size_t j = path.find('/', i);
-        if (j == std::string_view::npos) j = path.size();
-        std::string_view comp = path.substr(i, j - i);
+    for (std::string_view comp : split(path, '/'))
         if (!comp.empty() && comp != ".") parts.emplace_back(comp);
-        i = j + 1;
-    }
     if (at_front)
         out.insert(out.begin(), parts.begin(), parts.end());
     else

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 namespace stdfs = std::filesystem;
@@ -208,7 +209,7 @@ TEST_CASE("mkdirs_in_root does not follow procfs magic links by their text") {
     }
 }
 
-TEST_CASE("mkdirs_in_root_owned: owner and mode on new dirs only, dangling symlinks created inside") {
+ROOT_TEST_CASE("mkdirs_in_root_owned: owner and mode on new dirs only, dangling symlinks created inside") {
     Tree t;
     stdfs::create_symlink("/made/by/link", t.root / "dangdir");
     auto r = mkdirs_in_root_owned(t.root_fd.get(), "/dangdir/sub", 0750, 1234, 4321);

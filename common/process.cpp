@@ -1,8 +1,11 @@
 #include "common/process.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "common/error.h"
 #include "common/fs.h"
 
 namespace imgbuild {
@@ -31,6 +34,51 @@ uint64_t process_start_time(pid_t pid) {
 bool process_is(pid_t pid, uint64_t start_time) {
     uint64_t now = process_start_time(pid);
     return now != 0 && now == start_time;
+}
+
+int shell_status(int wait_status) {
+    if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+    if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+    return 125;
+}
+
+int shell_status(const siginfo_t& info) {
+    if (info.si_code == CLD_EXITED) return info.si_status;
+    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) return 128 + info.si_status;
+    return 125;
+}
+
+std::string describe_wait_status(int wait_status) {
+    if (WIFEXITED(wait_status)) return "exit " + std::to_string(WEXITSTATUS(wait_status));
+    if (WIFSIGNALED(wait_status)) {
+        int sig = WTERMSIG(wait_status);
+        const char* name = ::strsignal(sig);
+        return "signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : std::string());
+    }
+    return "wait status " + std::to_string(wait_status);
+}
+
+int wait_for_child(pid_t pid, const std::string& what) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw_errno("waitpid", what);
+    return status;
+}
+
+int wait_for_pidfd(int pidfd, const std::string& what) {
+    siginfo_t info{};
+    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
+        if (errno != EINTR) throw_errno("waitid", what);
+    return shell_status(info);
+}
+
+bool reap_if_ended(int pidfd) {
+    siginfo_t info{};
+    int rc;
+    while ((rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG)) != 0 &&
+           errno == EINTR) {
+    }
+    return rc != 0 || info.si_pid != 0;
 }
 
 }  // namespace imgbuild

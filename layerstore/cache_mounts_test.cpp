@@ -11,6 +11,7 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::layerstore;
@@ -26,7 +27,7 @@ struct Sandbox {
 
 }  // namespace
 
-TEST_CASE("cache_mounts: <store>/cache-mounts/<sha256 of id>/data and meta.json") {
+ROOT_TEST_CASE("cache_mounts: <store>/cache-mounts/<sha256 of id>/data and meta.json") {
     Sandbox sb;
     CacheMountSetup setup;
     setup.mode = 0750;
@@ -53,7 +54,7 @@ TEST_CASE("cache_mounts: <store>/cache-mounts/<sha256 of id>/data and meta.json"
     CHECK(fs::exists(data / "kept"));
 }
 
-TEST_CASE("cache_mounts: private users get a dir of their own while the main one is busy") {
+ROOT_TEST_CASE("cache_mounts: private users get a dir of their own while the main one is busy") {
     Sandbox sb;
     auto first = open_cache_mount(sb.store, "c", CacheSharing::private_, {});
     auto second = open_cache_mount(sb.store, "c", CacheSharing::private_, {});
@@ -67,7 +68,7 @@ TEST_CASE("cache_mounts: private users get a dir of their own while the main one
     CHECK_FALSE(probe.valid());
 }
 
-TEST_CASE("cache_mounts: list and prune skip what a build holds") {
+ROOT_TEST_CASE("cache_mounts: list and prune skip what a build holds") {
     Sandbox sb;
     { auto h = open_cache_mount(sb.store, "idle", CacheSharing::shared, {}); std::ofstream(h.data_dir() / "f") << "12345"; }
     auto busy = open_cache_mount(sb.store, "busy", CacheSharing::locked, {});

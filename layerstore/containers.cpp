@@ -238,7 +238,7 @@ bool Containers::reserve_name(const std::string& name, const std::string& id) co
     return false;
 }
 
-void Containers::create(ContainerConfig& config) {
+void Containers::create(ContainerConfig& config, const ContainerState& initial) {
     if (!is_hex_id(config.id)) throw Error("container id must be 64 hex digits: " + config.id);
     if (!config.name.empty() && !valid_container_name(config.name))
         throw UsageError("invalid container name \"" + config.name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
@@ -258,7 +258,7 @@ void Containers::create(ContainerConfig& config) {
     }
     fs::path d = dir(config.id);
     for (const char* sub : {"upper", "work", "merged", "init"}) make_dirs(d / sub);
-    write_state(config.id, ContainerState{});
+    write_state(config.id, initial);
     // config.json last: a record without it is not listed (ids()), so a crash in between
     // leaves no half container.
     atomic_write_file(d / "config.json", to_json(config).dump(2), d, Durability::relaxed);

@@ -6,8 +6,8 @@
 //
 // Contracts:
 // - config.json is written once (create) and never changes; state.json is rewritten as the
-//   container moves on. Both are written atomically (tmp/ + rename) without fsync: a
-//   container does not survive a host crash either.
+//   container moves on. Both are written atomically (a temp file in containers/<id>/ +
+//   rename) without fsync: a container does not survive a host crash either.
 // - Names are unique: create() takes a name with symlink(2) in containers/names/ (atomic:
 //   two concurrent `run --name x` give one container and one clear error), and finding a
 //   name reads one link, whatever the number of containers.
@@ -104,8 +104,9 @@ public:
 
     // Creates containers/<id>/ with upper/ work/ merged/ init/, config.json and a "created"
     // state. Throws UsageError when the name is taken; an empty name is replaced by a
-    // generated one ("quirky_turing"), written back into `config`.
-    void create(ContainerConfig& config);
+    // generated one ("quirky_turing"), written back into `config`. `initial` is the first
+    // state (a foreground run records its owner there: container_cleanup.h).
+    void create(ContainerConfig& config, const ContainerState& initial = {});
     [[nodiscard]] std::vector<std::string> ids() const;  // sorted
     // Id, unique id prefix or name; nullopt when nothing matches; Error when ambiguous.
     [[nodiscard]] std::optional<std::string> find(const std::string& ref) const;

@@ -236,6 +236,16 @@ void drop_images(Store& store, const PruneOptions& opts, const ContainerUse& use
     }
 }
 
+// A build running meanwhile may add a record as they go (ENOTEMPTY): a new record may stay.
+void remove_explain_records(const fs::path& dir) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        if (!ec || ec == std::errc::no_such_file_or_directory) return;
+        if (ec != std::errc::directory_not_empty) throw_errno(ec.value(), "remove", dir.string());
+    }
+}
+
 void drop_cache(Store& store, const PruneOptions& opts, PruneReport& r) {
     if (!opts.build_cache) return;
     for (const auto& c : cache_entries(store)) {
@@ -247,7 +257,7 @@ void drop_cache(Store& store, const PruneOptions& opts, PruneReport& r) {
     // build of a stage is its first.
     if (!opts.until) {
         ::unlink((store.root() / "cache/file-hashes.json").c_str());
-        remove_tree(store.root() / "cache/explain");
+        remove_explain_records(store.root() / "cache/explain");
     }
 }
 

@@ -77,7 +77,7 @@ TEST_CASE("gc: a live Store's lease keeps what it looked at; a dead process's le
     // A lease file whose process is gone (a forked child that exited) holds nothing.
     pid_t child = ::fork();
     if (child == 0) _exit(0);
-    ::waitpid(child, nullptr, 0);
+    (void)wait_for_child(child, "lease holder child");
     std::ofstream(sb.root() / "leases" / (std::to_string(child) + "-1-dead")) << "layer " << layer_id << "\n";
     auto r = prune(gc_store, PruneOptions{});
     CHECK(r.stale_leases == 1);

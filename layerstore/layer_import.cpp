@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "oci/layer_tar.h"
 
 namespace imgbuild::layerstore {
@@ -113,14 +114,8 @@ std::vector<std::string> blob_sources(const Store& store, const Digest& blob) {
         throw;
     }
     std::vector<std::string> out;
-    size_t start = 0;
-    while (start < text.size()) {
-        auto nl = text.find('\n', start);
-        std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        if (!line.empty()) out.push_back(line);
-        if (nl == std::string::npos) break;
-        start = nl + 1;
-    }
+    for (std::string_view line : split(text, '\n'))
+        if (!line.empty()) out.emplace_back(line);
     return out;
 }
 

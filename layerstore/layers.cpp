@@ -1,5 +1,6 @@
 // Unpacked layers: layers/<chain id>/{diff/,meta.json}. (The short links in l/ that keep
 // overlay lowerdir= options under a page are runtime/overlay.cpp's, made on first mount.)
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,7 +261,16 @@ LayerInfo verify_layer_for_use(const Store& store, const LayerInfo& layer) {
         if (same) {
             LayerInfo l = layer;
             l.stamp = now;
+            // meta.json keeps its mtime: that is when its blob records were written, which
+            // a new manifest's check of a base blob compares against (images.cpp).
+            fs::path meta = store.root() / "layers" / l.id / "meta.json";
+            struct stat before {};
+            bool had = ::stat(meta.c_str(), &before) == 0;
             record_meta(store, l);
+            if (had) {
+                const timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+                (void)::utimensat(AT_FDCWD, meta.c_str(), times, 0);
+            }
             return l;
         }
     }

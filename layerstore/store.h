@@ -3,11 +3,17 @@
 // container and volume dirs, one store lock.
 //
 // Contracts:
-// - Every write goes to tmp/ first and is renamed into place: a crash leaves the old state
-//   or the new one (TempFile in common/fs.h). Blobs, layers and the index are fsync'ed (Durability::durable);
-//   intermediate build configs and cache entries are not (Durability::relaxed: verified
-//   when read, a torn one is a cache miss). Stale tmp/ entries are removed when the store is opened
-//   exclusively (no other process holds the lock).
+// - Every file is written beside its destination's filesystem first (tmp/, or the container's
+//   or volume's own dir for their records) and renamed into place: a crash leaves the old
+//   state or the new one (TempFile in common/fs.h). Lease files (leases/) are the exception:
+//   appended one line per write(2), a torn last line is ignored.
+// - Blobs, a layer's meta.json and its layers/ entry, and the index are fsync'ed
+//   (Durability::durable). The files inside a layer's diff/ are not (one fsync per file
+//   would dominate a COPY of many files): after a power loss the layer's stamp and dir
+//   digest in meta.json let fsck and reuse checks find a short one. Intermediate build
+//   configs, cache entries and container/volume records are not fsync'ed either
+//   (Durability::relaxed: verified when read, a torn one is a cache miss). Stale tmp/
+//   entries are removed when the store is opened exclusively (no other process holds the lock).
 // - put_blob is idempotent: writing a blob that exists intact is a no-op; a damaged one is
 //   replaced by the good bytes.
 // - read_blob verifies digest and size; a damaged blob is an error, never returned.

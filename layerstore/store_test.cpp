@@ -12,6 +12,7 @@
 #include "layerstore/fsck.h"
 #include "layerstore/store.h"
 #include "oci/tar_archive.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::layerstore;
@@ -132,7 +133,7 @@ TEST_CASE("store open removes stale staging entries left by a crash") {
     CHECK(fs::is_empty(s.tmp_dir()));
 }
 
-TEST_CASE("layers: chain ids, the same diff on the same parent is one layer, the dir is moved") {
+ROOT_TEST_CASE("layers: chain ids, the same diff on the same parent is one layer, the dir is moved") {
     Sandbox sb;
     Store s(sb.root());
     LayerInfo a = make_layer(s, "a.txt", "A");

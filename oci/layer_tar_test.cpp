@@ -27,14 +27,13 @@
 #include "common/fs.h"
 #include "oci/compression.h"
 #include "oci/tar_archive.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::oci;
 namespace stdfs = std::filesystem;
 
 namespace {
-
-bool is_root() { return ::geteuid() == 0; }
 
 void put_file(const stdfs::path& p, std::string_view content, mode_t mode = 0644) {
     stdfs::create_directories(p.parent_path());
@@ -407,8 +406,7 @@ TEST_CASE("CompressingWriter: output decompresses to the input; digests are of i
     }
 }
 
-TEST_CASE("write: entries, order, owners, links, special files, xattrs") {
-    if (!is_root()) return;  // needs mknod and security.* xattrs
+ROOT_TEST_CASE("write: entries, order, owners, links, special files, xattrs") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path d = tmp.path() / "layer";
     make_rich_tree(d);
@@ -471,8 +469,7 @@ TEST_CASE("write: sockets are skipped") {
     CHECK(es[0].path == "f");
 }
 
-TEST_CASE("round trip: write, extract, write again gives the same diffID and tree") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("round trip: write, extract, write again gives the same diffID and tree") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path a = tmp.path() / "a", b = tmp.path() / "b", c = tmp.path() / "c";
     make_rich_tree(a);
@@ -508,8 +505,7 @@ TEST_CASE("round trip: write, extract, write again gives the same diffID and tre
     CHECK(describe_tree(b) == describe_tree(a));
 }
 
-TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
     for (bool rootless : {false, true}) {
         CAPTURE(rootless);
         const char* opaque_key = rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -571,8 +567,7 @@ TEST_CASE("whiteouts and opaque dirs: overlay -> tar -> overlay") {
     }
 }
 
-TEST_CASE("extract: a whiteout replaces what is there; later entries win; dir over dir merges") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: a whiteout replaces what is there; later entries win; dir over dir merges") {
     Sandbox sb;
     std::string tar = TarBuilder()
                           .dir("d")
@@ -648,8 +643,7 @@ TEST_CASE("determinism: same tree twice, and a tree built differently") {
     for (const auto& e : list_tar(tar_of(a))) if (e.path == "m") CHECK(e.mtime == 1500000000);
 }
 
-TEST_CASE("compression: gzip, zstd and none give one diffID; extraction detects them") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("compression: gzip, zstd and none give one diffID; extraction detects them") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     stdfs::path d = tmp.path() / "layer";
     make_rich_tree(d);
@@ -685,7 +679,7 @@ TEST_CASE("compression: gzip, zstd and none give one diffID; extraction detects 
     CHECK(dry.blob_digest == none.diff_id);
 }
 
-TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed stream") {
+ROOT_TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed stream") {
     for (int filter : {ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_NONE}) {
         CAPTURE(filter);
         TempDir tmp(stdfs::temp_directory_path(), "layertar");
@@ -710,7 +704,7 @@ TEST_CASE("extract: bzip2 and xz input; the diffID covers the whole decompressed
     }
 }
 
-TEST_CASE("extract: trailing bytes after the tar and after the compressed stream are hashed") {
+ROOT_TEST_CASE("extract: trailing bytes after the tar and after the compressed stream are hashed") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string plain = TarBuilder().file("f", "x").finish() + std::string(4096, '\0') + "trailing garbage";
     ExtractResult r = extract_bytes(plain, tmp.path());
@@ -736,8 +730,7 @@ TEST_CASE("extract: empty input is an empty layer; garbage is an error") {
     CHECK_THROWS_AS(extract_bytes(gz.substr(0, gz.size() / 2), tmp.path()), Error);  // truncated
 }
 
-TEST_CASE("extract: hostile paths stay inside the target or are rejected") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: hostile paths stay inside the target or are rejected") {
     SUBCASE("../x is rejected") {
         Sandbox sb;
         std::string err = extract_error(TarBuilder().file("../x", "pwn").finish(), sb.target);
@@ -883,7 +876,7 @@ TEST_CASE("extract: hostile paths stay inside the target or are rejected") {
     }
 }
 
-TEST_CASE("extract: GNU tar long names and sparse-less big entries") {
+ROOT_TEST_CASE("extract: GNU tar long names and sparse-less big entries") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string longname = std::string(150, 'n') + "/" + std::string(150, 'm');
     std::string tar = TarBuilder(ARCHIVE_FILTER_NONE, true).file(longname, "long").finish();
@@ -1034,7 +1027,7 @@ std::string zero_bomb(size_t bytes) {
 
 }  // namespace
 
-TEST_CASE("extract: sparse entries stay sparse (a 4 GiB hole writes only its data)") {
+ROOT_TEST_CASE("extract: sparse entries stay sparse (a 4 GiB hole writes only its data)") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     const int64_t size = int64_t{4} << 30;
     std::string tar = sparse_tar("holey", size, "tail-data");
@@ -1076,7 +1069,7 @@ TEST_CASE("write: holes are hashed as zeros without being read; the tar equals t
     CHECK(write_layer_tar(sparse, -1, {}).diff_id == write_layer_tar(dense, -1, {}).diff_id);
 }
 
-TEST_CASE("extract: a decompression bomb stops at the configured limits with a clear error") {
+ROOT_TEST_CASE("extract: a decompression bomb stops at the configured limits with a clear error") {
     TempDir tmp(stdfs::temp_directory_path(), "layertar");
     std::string bomb = zero_bomb(64 << 20);  // 64 MiB of zeros: ~64 KiB of gzip
     CHECK(bomb.size() < (1u << 20));
@@ -1141,8 +1134,7 @@ TEST_CASE("expansion limits: sizes and the environment") {
     CHECK(d.max_ratio == 100);
 }
 
-TEST_CASE("extract: devices and fifos become nodes inside the target only") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract: devices and fifos become nodes inside the target only") {
     Sandbox sb;
     std::string tar = TarBuilder()
                           .node("dev/mem", AE_IFCHR, 1, 1)
@@ -1162,8 +1154,7 @@ TEST_CASE("extract: devices and fifos become nodes inside the target only") {
     sb.check_nothing_outside();
 }
 
-TEST_CASE("extract (ADD options): no whiteouts, symlinks in the target followed inside it, owner and mode overrides") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("extract (ADD options): no whiteouts, symlinks in the target followed inside it, owner and mode overrides") {
     Sandbox sb;
     // The target already holds an image's symlinks: lib -> usr/lib, abs -> /usr, up -> ../../..
     stdfs::create_directories(sb.target / "usr/lib");

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace imgbuild::oci {
 
@@ -17,10 +18,8 @@ std::string printable(std::string_view text) {
             out += c;
             continue;
         }
-        const char* digits = "0123456789abcdef";
         out += "\\x";
-        out += digits[u >> 4];
-        out += digits[u & 15];
+        append_hex(out, u);
     }
     return out;
 }
@@ -82,16 +81,11 @@ bool valid_domain(std::string_view d) {
             if (port.empty()) return false;
         }
         // domain-component ('.' domain-component)*, each [a-zA-Z0-9] or [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
-        size_t start = 0;
-        for (;;) {
-            size_t dot = host.find('.', start);
-            std::string_view comp = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        for (std::string_view comp : split(host, '.')) {
             if (comp.empty() || comp.front() == '-' || comp.back() == '-') return false;
             for (char c : comp)
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
                     return false;
-            if (dot == std::string_view::npos) break;
-            start = dot + 1;
         }
     }
     for (char c : port)
@@ -147,16 +141,11 @@ Reference parse_reference(std::string_view text) {
     if (r.registry == "index.docker.io" || r.registry == "registry-1.docker.io") r.registry = kDockerHub;
     for (char c : path)
         if (c >= 'A' && c <= 'Z') invalid(text, "repository name must be lowercase");
-    size_t start = 0;
-    for (;;) {
-        auto end = path.find('/', start);
-        std::string_view comp = path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    for (std::string_view comp : split(path, '/')) {
         if (!valid_component(comp))
             invalid(text, comp.empty() ? std::string("empty path component")
                                        : "path component \"" + std::string(comp) +
                                              "\": use a-z 0-9 separated by . _ __ or -");
-        if (end == std::string_view::npos) break;
-        start = end + 1;
     }
     if (name.size() > 255) invalid(text, "name longer than 255 characters");
     // Docker's rule: a bare 64-hex name would be read back as an image id.

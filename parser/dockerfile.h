@@ -111,7 +111,10 @@ struct ResolvedStage {
 // expanded (a bad port, a bad --chmod).
 [[nodiscard]] ResolvedStage resolve_stage(const ParseResult& result, size_t stage_index, const Env& image_env);
 
-// Parses one instruction outside a Dockerfile: an ONBUILD trigger from a base image config.
-[[nodiscard]] Instruction parse_instruction(std::string_view line, char escape_token = '\\');
+// Parses one instruction given outside a Dockerfile (`commit --change`); errors are located
+// in `source_name` ("commit --change:1:5: ..."). It stays beside parse_dockerfile because that
+// needs a FROM first, which would put the user's line at line 2 of every error. (A base
+// image's ONBUILD triggers are several lines: the builder parses them as a Dockerfile.)
+[[nodiscard]] Instruction parse_instruction(std::string_view line, std::string_view source_name);
 
 }  // namespace imgbuild::parser

@@ -234,9 +234,8 @@ std::vector<size_t> stages_needed(const ParseResult& r, const std::optional<std:
     return out;
 }
 
-Instruction parse_instruction(std::string_view line, char escape_token) {
-    std::string text = escape_token == '`' ? "# escape=`\n" + std::string(line) : std::string(line);
-    SourceText src(text, "ONBUILD");
+Instruction parse_instruction(std::string_view line, std::string_view source_name) {
+    SourceText src(line, std::string(source_name));
     SyntaxTree tree = parse_syntax_tree(src, src.text());
     if (tree.nodes.size() != 1) src.fail({1, 1}, "expected exactly one instruction");
     return to_instruction(tree.nodes[0], src, tree.directives.escape);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/strings.h"
 #include "parser/expand.h"
 #include "parser/json_args.h"
 
@@ -20,6 +21,80 @@ std::string lower(std::string_view s) {
     std::string r(s);
     for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return r;
+}
+
+// The one quote-aware word splitter behind BuildKit's two (extractBuilderFlags and
+// parseWords), which differ only in what they keep:
+// - flags: leading `--...` words only (stops at the first other word, or after `--`, and
+//   returns where it stopped); quotes and escapes are removed; the escape works inside
+//   '...' too.
+// - raw_words: every word; quotes and escapes are kept for the expansion step; nothing is
+//   escaped inside '...'.
+// Words split on unquoted whitespace; a quoted empty word ("") counts; an escape at the very
+// end is dropped. emit(word, offset of its first character in `s`).
+enum class WordScan { flags, raw_words };
+
+template <typename Emit>
+size_t scan_words(std::string_view s, size_t begin, size_t end, char esc, WordScan mode, Emit emit) {
+    const bool flags = mode == WordScan::flags, keep = mode == WordScan::raw_words;
+    enum { in_spaces, in_word, in_quote } phase = in_spaces;
+    std::string word;
+    size_t word_start = begin;
+    char quote = 0;
+    bool blank_ok = false;  // a quote was seen: the word counts even when empty
+    for (size_t pos = begin; pos <= end; ++pos) {
+        char ch = pos < end ? s[pos] : '\0';
+        if (phase == in_spaces) {
+            if (pos == end) break;
+            if (is_space(ch)) continue;
+            if (flags && (ch != '-' || pos + 1 == end || s[pos + 1] != '-')) return pos;
+            phase = in_word;
+            word_start = pos;
+        }
+        if (pos == end) {
+            if (!(flags && word == "--") && (blank_ok || !word.empty())) emit(std::move(word), word_start);
+            break;
+        }
+        if (phase == in_word) {
+            if (is_space(ch)) {
+                phase = in_spaces;
+                if (flags && word == "--") return pos;
+                if (blank_ok || !word.empty()) emit(std::move(word), word_start);
+                word.clear();
+                blank_ok = false;
+                continue;
+            }
+            if (ch == '\'' || ch == '"') {
+                quote = ch;
+                blank_ok = true;
+                phase = in_quote;
+                if (keep) word += ch;
+                continue;
+            }
+            if (ch == esc) {
+                if (pos + 1 == end) continue;
+                if (keep) word += ch;
+                ch = s[++pos];
+            }
+            word += ch;
+            continue;
+        }
+        if (ch == quote) {
+            phase = in_word;
+            if (keep) word += ch;
+            continue;
+        }
+        if (ch == esc && (flags || quote != '\'')) {  // raw words: nothing is escaped inside '...'
+            if (pos + 1 == end) {
+                phase = in_word;
+                continue;
+            }
+            if (keep) word += ch;
+            ch = s[++pos];
+        }
+        word += ch;
+    }
+    return end;
 }
 
 class TreeBuilder {
@@ -58,116 +133,16 @@ private:
     // Leading `--name[=value]` words, like BuildKit's extractBuilderFlags: quotes are removed,
     // '\' escapes the next character, and `--` ends the flags. Returns where arguments begin.
     static size_t extract_flags(Node& n, size_t start, size_t end) {
-        enum { in_spaces, in_word, in_quote } phase = in_spaces;
-        const std::string& t = n.line.text;
-        std::string word;
-        size_t word_start = start;
-        char quote = 0;
-        bool blank_ok = false;
-        for (size_t pos = start; pos <= end; ++pos) {
-            char ch = pos < end ? t[pos] : '\0';
-            if (phase == in_spaces) {
-                if (pos == end) break;
-                if (is_space(ch)) continue;
-                if (ch != '-' || pos + 1 == end || t[pos + 1] != '-') return pos;
-                phase = in_word;
-                word_start = pos;
-            }
-            if (pos == end) {
-                if (word != "--" && (blank_ok || !word.empty())) n.flags.push_back({word, word_start});
-                break;
-            }
-            if (phase == in_word) {
-                if (is_space(ch)) {
-                    phase = in_spaces;
-                    if (word == "--") return pos;
-                    if (blank_ok || !word.empty()) n.flags.push_back({word, word_start});
-                    word.clear();
-                    blank_ok = false;
-                    continue;
-                }
-                if (ch == '\'' || ch == '"') {
-                    quote = ch;
-                    blank_ok = true;
-                    phase = in_quote;
-                    continue;
-                }
-                if (ch == '\\') {
-                    if (pos + 1 == end) continue;
-                    ch = t[++pos];
-                }
-                word += ch;
-                continue;
-            }
-            if (ch == quote) {
-                phase = in_word;
-                continue;
-            }
-            if (ch == '\\') {
-                if (pos + 1 == end) {
-                    phase = in_word;
-                    continue;
-                }
-                ch = t[++pos];
-            }
-            word += ch;
-        }
-        return end;
+        return scan_words(n.line.text, start, end, '\\', WordScan::flags,
+                          [&](std::string word, size_t at) { n.flags.push_back({std::move(word), at}); });
     }
 
     // BuildKit's parseWords: splits on unquoted whitespace but keeps quotes and escapes in
     // the words; the expansion step removes them later.
     std::vector<Word> words(const std::string& s, size_t base) const {
-        enum { in_spaces, in_word, in_quote } phase = in_spaces;
         std::vector<Word> out;
-        std::string word;
-        size_t start = 0;
-        char quote = 0;
-        bool blank_ok = false;
-        for (size_t pos = 0; pos <= s.size(); ++pos) {
-            char ch = pos < s.size() ? s[pos] : '\0';
-            if (phase == in_spaces) {
-                if (pos == s.size()) break;
-                if (is_space(ch)) continue;
-                phase = in_word;
-                start = pos;
-            }
-            if (pos == s.size()) {
-                if (blank_ok || !word.empty()) out.push_back({word, base + start});
-                break;
-            }
-            if (phase == in_word) {
-                if (is_space(ch)) {
-                    phase = in_spaces;
-                    if (blank_ok || !word.empty()) out.push_back({word, base + start});
-                    word.clear();
-                    blank_ok = false;
-                    continue;
-                }
-                if (ch == '\'' || ch == '"') {
-                    quote = ch;
-                    blank_ok = true;
-                    phase = in_quote;
-                }
-                if (ch == esc_) {
-                    if (pos + 1 == s.size()) continue;
-                    word += ch;
-                    ch = s[++pos];
-                }
-                word += ch;
-                continue;
-            }
-            if (ch == quote) phase = in_word;
-            if (ch == esc_ && quote != '\'') {  // nothing can be escaped inside '...'
-                if (pos + 1 == s.size()) {
-                    phase = in_word;
-                    continue;
-                }
-                word += ch;
-                ch = s[++pos];
-            }
-            word += ch;
-        }
+        (void)scan_words(s, 0, s.size(), esc_, WordScan::raw_words,
+                         [&](std::string word, size_t at) { out.push_back({std::move(word), base + at}); });
         return out;
     }
 
@@ -406,8 +381,8 @@ std::string go_quote(std::string_view s) {
                 case '"': out += "\\\""; break;
                 default:
                     if (c < 0x20 || c == 0x7F) {
-                        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                        out += buf;
+                        out += "\\x";
+                        append_hex(out, c);
                     } else {
                         out += static_cast<char>(c);
                     }
@@ -419,8 +394,8 @@ std::string go_quote(std::string_view s) {
         bool valid = n > 0 && i + n <= s.size();
         for (size_t k = 1; valid && k < n; ++k) valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
         if (!valid) {
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
+            out += "\\x";
+            append_hex(out, c);
             ++i;
             continue;
         }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "oci/image.h"
 #include "registry/reference.h"
 
@@ -77,10 +78,7 @@ std::string run_helper(const std::string& helper, const std::string& action, con
         if (n <= 0) break;
         if (output.size() < (1 << 20)) output.append(buf, static_cast<size_t>(n));
     }
-    int ws = 0;
-    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
+    status = shell_status(wait_for_child(pid, prog));
     return output;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "common/fs.h"
+#include "common/strings.h"
 
 namespace imgbuild::registry {
 
@@ -13,14 +14,8 @@ std::vector<fs::path> certs_dirs() {
     std::vector<fs::path> out;
     const char* env = std::getenv("IMGBUILD_CERTS_DIRS");
     std::string list = env ? env : "/etc/containers/certs.d:/etc/docker/certs.d";
-    size_t start = 0;
-    for (;;) {
-        auto colon = list.find(':', start);
-        std::string part = list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    for (std::string_view part : split(list, ':'))
         if (!part.empty()) out.emplace_back(part);
-        if (colon == std::string::npos) break;
-        start = colon + 1;
-    }
     return out;
 }
 

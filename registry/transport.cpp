@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "registry/curl_library.h"
 
 namespace imgbuild::registry {
@@ -139,15 +140,13 @@ std::string url_authority(const std::string& url) {
 }
 
 std::string url_escape(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : s) {
         if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
             out += static_cast<char>(c);
         } else {
             out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
+            append_hex(out, c, true);
         }
     }
     return out;

@@ -3,7 +3,7 @@
 // (cgroup v2) or on the v1 hierarchies (legacy and hybrid hosts), detected at run time.
 //
 // The container's first process joins by writing "0" into the v1 tasks files whose fds
-// it inherits (procs_fds; on v2 it is cloned into its cgroup), then unshares its cgroup namespace, so that inside the
+// it inherits (open_procs; on v2 it is cloned into its cgroup), then unshares its cgroup namespace, so that inside the
 // container its own cgroup is "/". The Cgroup object removes its directories when destroyed
 // (after the container's processes are gone).
 #include <memory>
@@ -60,8 +60,6 @@ public:
     // so that moves the whole process. Only the hierarchies that carry a limit (or the
     // devices controller) are used on v1.
     [[nodiscard]] virtual std::vector<unique_fd> open_procs() const = 0;
-    // Directories of this cgroup (one per v1 hierarchy, one on v2).
-    [[nodiscard]] virtual std::vector<fs::path> dirs() const = 0;
 };
 
 // Creates the cgroup `name` with `limits` set; throws Error naming the file on failure.

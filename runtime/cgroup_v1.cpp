@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "runtime/cgroup.h"
 #include "runtime/devices.h"
 
@@ -34,14 +35,6 @@ struct Hierarchy {
     std::string root;  // the mount's root inside the hierarchy (not "/" inside a container)
 };
 
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, sep)) out.push_back(item);
-    return out;
-}
-
 // controller -> hierarchy, from /proc/self/mountinfo ("... - cgroup cgroup rw,cpu,cpuacct").
 std::map<std::string, Hierarchy> find_hierarchies() {
     std::map<std::string, Hierarchy> out;
@@ -52,7 +45,7 @@ std::map<std::string, Hierarchy> find_hierarchies() {
         if (dash == fields.end() || fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
         if (*(dash + 1) != "cgroup") continue;
         for (const auto& opt : split(*(dash + 3), ','))
-            out.try_emplace(opt, Hierarchy{fields[4], fields[3]});
+            out.try_emplace(std::string(opt), Hierarchy{fields[4], std::string(fields[3])});
     }
     return out;
 }
@@ -66,7 +59,7 @@ std::map<std::string, std::string> own_paths() {
         auto second = line.find(':', first + 1);
         if (first == std::string::npos || second == std::string::npos) continue;
         for (const auto& c : split(line.substr(first + 1, second - first - 1), ','))
-            out[c] = line.substr(second + 1);
+            out[std::string(c)] = line.substr(second + 1);
     }
     return out;
 }
@@ -129,11 +122,6 @@ public:
         std::vector<unique_fd> fds;
         for (const auto& d : dirs_) fds.push_back(open_or_throw(d / "tasks", O_WRONLY));
         return fds;
-    }
-    std::vector<fs::path> dirs() const override {
-        std::vector<fs::path> all = dirs_;
-        if (!unified_dir_.empty()) all.push_back(unified_dir_);
-        return all;
     }
 
 private:

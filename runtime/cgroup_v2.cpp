@@ -58,7 +58,6 @@ public:
 
     int clone_into_fd() const override { return dir_fd_.get(); }
     std::vector<unique_fd> open_procs() const override { return {}; }
-    std::vector<fs::path> dirs() const override { return {dir_}; }
 
 private:
     fs::path dir_;

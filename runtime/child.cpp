@@ -72,6 +72,13 @@ void wait_for_id_maps(const ChildContext& ctx) {
     if (raw_setresuid(0) != 0) throw_errno("setresuid", "0");
 }
 
+// Before the root is mounted: its /sys then shows the joined namespace's interfaces.
+void join_kept_network(const ChildContext& ctx) {
+    if (ctx.join_netns_fd < 0) return;
+    if (::setns(ctx.join_netns_fd, CLONE_NEWNET) != 0) throw_errno("setns", "the build's network namespace");
+    ::close(ctx.join_netns_fd);
+}
+
 void set_up_root(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     make_mounts_private();
@@ -102,7 +109,7 @@ void enter_cwd(const unique_fd& dir, const std::string& cwd) {
 // The fds the child needs until execve; every other inherited fd is closed at once.
 std::vector<int> fds_to_keep(const ChildContext& ctx) {
     // Every fd field of ChildContext: a new one must be added here too.
-    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.tty_socket,
+    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.join_netns_fd, ctx.tty_socket,
                              ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
     keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
     return keep;
@@ -151,6 +158,7 @@ void start(const ChildContext& ctx) {
     ::umask(0);
     if (!spec.tty) dup_onto_stdio(ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd);
     wait_for_id_maps(ctx);
+    join_kept_network(ctx);
     join_cgroup(ctx);
     set_up_root(ctx);
     if (spec.tty) {

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/scope_exit.h"
 #include "runtime/capabilities.h"
 #include "runtime/cgroup.h"
@@ -85,12 +86,7 @@ std::optional<ChildReport> read_report(int fd) {
     return r;
 }
 
-int reap(int pidfd) {
-    siginfo_t info{};
-    while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
-        if (errno != EINTR) throw_errno("waitid", "container");
-    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-}
+int reap(int pidfd) { return wait_for_pidfd(pidfd, "container"); }
 
 // Starts slirp4netns for the child's netns and tells the child to go on. When that fails,
 // the child's own report wins if it failed first (its netns may be gone by then).
@@ -144,7 +140,6 @@ int run_container(const ContainerSpec& spec) {
     ctx.capabilities = default_capability_mask();
     ctx.last_capability = last_capability();
     ctx.seccomp = &default_seccomp_program();
-    ctx.new_netns = spec.network != NetworkMode::host;
 
     std::unique_ptr<Cgroup> cgroup;
     const std::string cgroup_name = spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name;
@@ -153,6 +148,9 @@ int run_container(const ContainerSpec& spec) {
     for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 
     const unsigned long flags = clone_namespace_flags(spec);
+    const bool join_netns = joins_kept_network(spec, flags);
+    if (join_netns) ctx.join_netns_fd = spec.join_netns_fd;
+    ctx.new_netns = (flags & CLONE_NEWNET) != 0;
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
     std::optional<Pipe> sync;
@@ -163,7 +161,7 @@ int run_container(const ContainerSpec& spec) {
     // Private network: slirp4netns is started once the child exists and set up while the
     // child mounts its root; the child waits for its byte on this socket before exec.
     unique_fd net_parent, net_child;
-    if (spec.network == NetworkMode::private_ && private_network_available()) {
+    if (spec.network == NetworkMode::private_ && !join_netns && private_network_available()) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "network sync");
         net_parent.reset(sv[0]);

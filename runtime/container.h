@@ -80,6 +80,8 @@ struct IdMap {
     uint32_t count = 1;
 };
 
+// A new field must also be added to builder/container_spec_json.cpp (a parallel build's RUN
+// helper gets its spec from there; the size check there misses a field that fits padding).
 struct ContainerSpec {
     // Root filesystem: an overlay of lower_dirs (bottom first; may be empty, FROM scratch)
     // under upper_dir, with work_dir as the overlay work dir, mounted on merged_dir.
@@ -101,6 +103,10 @@ struct ContainerSpec {
     std::vector<BindMount> binds;
     std::vector<TmpfsMount> tmpfs;   // mounted with the binds, parents before children
     NetworkMode network = NetworkMode::private_;
+    // With network none or private: join this network namespace (a KeptNetwork's,
+    // kept_network.h) instead of making one; lo and slirp4netns are then the keeper's.
+    // Ignored with a nested user namespace (uid_map), which could not join it. -1: a new one.
+    int join_netns_fd = -1;
     Limits limits;
 
     bool tty = false;                // a pty from the container's own devpts; proxied to stdin/stdout_fd

@@ -1,8 +1,15 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <iostream>
+
+#include "common/fs.h"
+#include "runtime/cgroup.h"
 #include "runtime/container_log.h"
 #include "runtime/container_procs.h"
 
+using namespace imgbuild;
 using namespace imgbuild::runtime;
 
 TEST_CASE("log records: one per line, partial lines marked P, every byte kept") {
@@ -38,4 +45,22 @@ TEST_CASE("cgroup dirs of a process, from /proc/<pid>/cgroup") {
           std::vector<std::string>{"/sys/fs/cgroup/imgbuild/imgbuild-abc"});
     CHECK(cgroup_dirs_from("0::/imgbuild/imgbuild-abc\n", "imgbuild-abc", false) ==
           std::vector<std::string>{"/sys/fs/cgroup/unified/imgbuild/imgbuild-abc"});
+}
+
+TEST_CASE("planned cgroup dirs: every dir create_cgroup makes is among them (root only)") {
+    std::string name = "imgbuild-plantest-" + random_hex(6);
+    auto planned = planned_cgroup_dirs(name);
+    CHECK(!planned.empty());
+    for (const auto& d : planned) CHECK(d.size() > name.size() + 9);
+    for (const auto& d : planned) CHECK(d.compare(d.size() - name.size() - 9, std::string::npos, "imgbuild/" + name) == 0);
+    if (::geteuid() != 0) {
+        std::cerr << "container_log_test: not root, skipping the comparison with a real cgroup\n";
+        return;
+    }
+    Limits limits;
+    limits.pids = 100;
+    limits.memory_bytes = 64 << 20;
+    auto cg = create_cgroup(name, limits, true);
+    for (const auto& d : cg->dirs())
+        CHECK_MESSAGE(std::find(planned.begin(), planned.end(), d.string()) != planned.end(), d.string());
 }

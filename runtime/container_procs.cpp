@@ -64,6 +64,23 @@ std::vector<std::string> process_cgroup_dirs(pid_t pid, const std::string& leaf)
     return cgroup_dirs_from(text, leaf, detect_cgroup_version() == CgroupVersion::v2);
 }
 
+std::vector<std::string> planned_cgroup_dirs(const std::string& name) {
+    std::string own;
+    try {
+        own = read_file("/proc/self/cgroup");
+    } catch (const SystemError&) {
+        return {};
+    }
+    // "4:memory:/a/b" -> "4:memory:/a/b/imgbuild/<name>", then the usual mapping to dirs.
+    std::istringstream in(own);
+    std::string planned;
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        planned += line + (line.back() == '/' ? "" : "/") + "imgbuild/" + name + "\n";
+    }
+    return cgroup_dirs_from(planned, name, detect_cgroup_version() == CgroupVersion::v2);
+}
+
 void remove_cgroup_dirs(const std::vector<std::string>& dirs) {
     for (const auto& d : dirs) cgroup_detail::remove_cgroup_dir(d);
 }

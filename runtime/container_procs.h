@@ -17,6 +17,11 @@ namespace imgbuild::runtime {
 [[nodiscard]] std::vector<std::string> process_cgroup_dirs(pid_t pid, const std::string& leaf);
 [[nodiscard]] std::vector<std::string> cgroup_dirs_from(const std::string& proc_cgroup, const std::string& leaf,
                                                         bool unified_host);
+// Where create_cgroup(`name`) of this process would put the cgroup, on every hierarchy
+// (<mount>/<own path>/imgbuild/<name>; most will not be made): recorded before the cgroup
+// exists, so that a kill between its mkdir and the record of the real dirs still leaves
+// the next store open something to remove (container_cleanup.h).
+[[nodiscard]] std::vector<std::string> planned_cgroup_dirs(const std::string& name);
 
 // rmdir of each directory (missing is fine; retries EBUSY right after the last task left).
 void remove_cgroup_dirs(const std::vector<std::string>& dirs);

@@ -13,26 +13,19 @@
 #include "common/fs.h"
 #include "runtime/capabilities.h"
 #include "runtime/container.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
 
 namespace {
 
-bool can_run_containers() {
-    static const bool ok = [] {
-        if (::geteuid() != 0) {
-            std::cerr << "container_test: not root, skipping the real-container cases\n";
-            return false;
-        }
-        if (::access("/bin/busybox", X_OK) != 0) {
-            std::cerr << "container_test: /bin/busybox missing, skipping the real-container cases\n";
-            return false;
-        }
-        return true;
-    }();
-    return ok;
-}
+// Real containers need root and a static busybox to run in them.
+bool can_run_containers() { return ::geteuid() == 0 && ::access("/bin/busybox", X_OK) == 0; }
+
+// A real-container case: skipped (and said so) unless root with /bin/busybox.
+#define CONTAINER_TEST_CASE(name) \
+    TEST_CASE(name * ::imgbuild::testing::skip_unless(can_run_containers(), name, "needs root and /bin/busybox"))
 
 void sh(const std::string& cmd) {
     if (std::system(cmd.c_str()) != 0) throw Error("command failed: " + cmd);
@@ -94,8 +87,7 @@ std::string host_ns(const char* name) {
 
 }  // namespace
 
-TEST_CASE("container: the command is PID 1 with its own hostname and namespaces") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: the command is PID 1 with its own hostname and namespaces") {
     auto r = run_sh("echo $$; hostname; for n in pid mnt uts ipc net cgroup; do readlink /proc/self/ns/$n; done");
     CHECK(r.status == 0);
     std::istringstream in(r.out);
@@ -112,8 +104,7 @@ TEST_CASE("container: the command is PID 1 with its own hostname and namespaces"
     CHECK(r.err.empty());
 }
 
-TEST_CASE("container: exit statuses") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: exit statuses") {
     CHECK(run_sh("exit 0").status == 0);
     CHECK(run_sh("exit 3").status == 3);
     CHECK(run_sh("sleep 10 & kill -9 $!; wait $!").status == 137);
@@ -123,8 +114,7 @@ TEST_CASE("container: exit statuses") {
     CHECK(Container().run({"/bin/noexec"}).status == 126);
 }
 
-TEST_CASE("container: capabilities, fds, no_new_privs, seccomp") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: capabilities, fds, no_new_privs, seccomp") {
     auto r = run_sh("grep -E '^(CapInh|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; ls /proc/self/fd");
     CHECK(r.status == 0);
     CHECK(r.out.find("CapInh:\t0000000000000000") != std::string::npos);
@@ -143,8 +133,7 @@ TEST_CASE("container: capabilities, fds, no_new_privs, seccomp") {
     CHECK(denied.out.find("unshared") == std::string::npos);
 }
 
-TEST_CASE("container: user, groups, cwd, env") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: user, groups, cwd, env") {
     Container c;
     c.spec.user = "app";
     c.spec.cwd = "/work/dir";
@@ -161,8 +150,7 @@ TEST_CASE("container: user, groups, cwd, env") {
     CHECK_THROWS_WITH_AS((void)bad.run({"true"}), doctest::Contains("nosuchuser"), Error);
 }
 
-TEST_CASE("container: network none has only lo, up; /etc files come from the init dir") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: network none has only lo, up; /etc files come from the init dir") {
     Container c;
     c.spec.network = NetworkMode::none;
     auto r = c.run({"sh", "-c", "ls /sys/class/net; cat /etc/hostname; grep -c testbox /etc/hosts; cat /sys/class/net/lo/operstate"});
@@ -172,8 +160,7 @@ TEST_CASE("container: network none has only lo, up; /etc files come from the ini
     CHECK(fs::is_empty(c.spec.upper_dir));
 }
 
-TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
     TempDir host(fs::temp_directory_path(), "imgbuild-rt-bind");
     sh("echo data > " + (host.path() / "f").string());
     Container c;
@@ -185,8 +172,7 @@ TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
     CHECK_FALSE(fs::exists(host.path() / "h"));
 }
 
-TEST_CASE("container: an image whose /proc is a symlink fails cleanly") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: an image whose /proc is a symlink fails cleanly") {
     TempDir evil(fs::temp_directory_path(), "imgbuild-rt-evil");
     TempDir target(fs::temp_directory_path(), "imgbuild-rt-target");
     fs::create_symlink(target.path(), evil.path() / "proc");
@@ -196,8 +182,7 @@ TEST_CASE("container: an image whose /proc is a symlink fails cleanly") {
     CHECK(fs::is_empty(target.path()));
 }
 
-TEST_CASE("container: limits (memory kills with 137, pids stop forks)") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: limits (memory kills with 137, pids stop forks)") {
     Container mem;
     mem.spec.limits.memory_bytes = 32 << 20;
     CHECK(mem.run({"tail", "/dev/zero"}).status == 137);
@@ -208,8 +193,7 @@ TEST_CASE("container: limits (memory kills with 137, pids stop forks)") {
     CHECK(r.err.find("fork") != std::string::npos);
 }
 
-TEST_CASE("container: init mode, FROM scratch, pipes and on_started") {
-    if (!can_run_containers()) return;
+CONTAINER_TEST_CASE("container: init mode, FROM scratch, pipes and on_started") {
     Container c;
     c.spec.init = true;
     pid_t started = 0;

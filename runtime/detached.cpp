@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "runtime/container_log.h"
 #include "runtime/fd_hygiene.h"
 
@@ -157,9 +158,7 @@ DetachedResult start_detached(const ContainerSpec& spec, DetachedOptions options
     }
     write_end.reset();
     options.forwards.clear();  // the monitor has them now
-    int wstatus = 0;
-    while (::waitpid(first, &wstatus, 0) < 0 && errno == EINTR) {
-    }
+    (void)wait_for_child(first, "container monitor launcher");
     StartReport r;
     size_t got = 0;
     auto* bytes = reinterpret_cast<char*>(&r);

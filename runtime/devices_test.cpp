@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,23 +15,31 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "runtime/cgroup.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
 
 namespace {
 
-// In a child moved into every directory of `cgroup` (cgroup.procs), try to open each node;
+// In a child put into `cgroup` the way a container's first process is (cloned into its
+// unified-hierarchy dir, then writing "0" into the v1 tasks files), try to open each node;
 // returns the bit mask of the opens that succeeded.
 int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
-    pid_t pid = ::fork();
+    std::vector<unique_fd> tasks = cgroup.open_procs();
+    clone_args args{};
+    args.exit_signal = SIGCHLD;
+    if (cgroup.clone_into_fd() >= 0) {
+        args.flags = CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup.clone_into_fd());
+    }
+    auto pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        for (const auto& dir : cgroup.dirs()) {
-            auto fd = open_or_throw(dir / "cgroup.procs", O_WRONLY);
+        for (const auto& fd : tasks)
             if (::write(fd.get(), "0", 1) != 1) _exit(255);
-        }
         int mask = 0;
         for (size_t i = 0; i < nodes.size(); ++i) {
             int fd = ::open(nodes[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -38,22 +49,14 @@ int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
         }
         _exit(mask);
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    int status = wait_for_child(pid, "device test child");
     REQUIRE(WIFEXITED(status));
     return WEXITSTATUS(status);
 }
 
-bool is_root() {
-    if (::geteuid() == 0) return true;
-    std::cerr << "devices_test: not root, skipping the kernel checks\n";
-    return false;
-}
-
 }  // namespace
 
-TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
-    if (!is_root()) return;
+ROOT_TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
     // /dev/null and /dev/zero allowed; /dev/mem and /dev/kmsg denied (1 | 2 of the mask).
     const std::vector<const char*> nodes = {"/dev/null", "/dev/zero", "/dev/mem", "/dev/kmsg"};
     std::string name = "imgbuild-devtest-" + random_hex(6);
@@ -63,12 +66,14 @@ TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes")
     }
     SUBCASE("the v1 devices controller (pure v1 hosts)") {
         if (detect_cgroup_version() != CgroupVersion::v1 || ::access("/sys/fs/cgroup/devices", F_OK) != 0) {
-            std::cerr << "devices_test: no v1 devices controller here\n";
+            std::cerr << "skipped: device filter / the v1 devices controller: not a pure v1 host\n";
             return;
         }
         auto cg = cgroup_detail::create_v1(name, Limits{}, true, cgroup_detail::DeviceMechanism::v1_controller);
-        REQUIRE(cg->dirs().size() == 1);
-        std::string list = read_file(cg->dirs()[0] / "devices.list");
+        std::vector<unique_fd> tasks = cg->open_procs();  // the devices hierarchy alone
+        REQUIRE(tasks.size() == 1);
+        fs::path dir = fs::read_symlink("/proc/self/fd/" + std::to_string(tasks[0].get())).parent_path();
+        std::string list = read_file(dir / "devices.list");
         CHECK(list.find("c 1:3 rwm") != std::string::npos);
         CHECK(list.find("c 136:* rwm") != std::string::npos);
         CHECK(open_mask_in(*cg, nodes) == 3);

@@ -1,4 +1,5 @@
 #include "runtime/exec.h"
+#include "common/strings.h"
 
 #include <unistd.h>
 
@@ -59,17 +60,12 @@ int exec_command(const std::vector<std::string>& argv, const std::vector<std::st
     }
     int best = ENOENT;
     std::string path = path_of(env);
-    size_t start = 0;
-    for (;;) {
-        size_t end = path.find(':', start);
-        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    for (std::string_view dir : split(path, ':')) {
+        std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + name;
         ::execve(candidate.c_str(), args.data(), envp.data());
         int err = errno;
         if (err != ENOENT && err != ENOTDIR) best = err;
         if (err != ENOENT && err != ENOTDIR && err != EACCES) return err;
-        if (end == std::string::npos) break;
-        start = end + 1;
     }
     return best;
 }

@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/path_resolve.h"
+#include "common/process.h"
 #include "common/scope_exit.h"
 #include "runtime/capabilities.h"
 #include "runtime/child.h"
@@ -234,8 +235,7 @@ int exec_in_container(const ExecSpec& spec) {
     io.pidfd = pidfd.get();
     io.signal_fd = signals.fd();
     if (report) {
-        siginfo_t info{};
-        (void)::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.get()), &info, WEXITED);
+        (void)wait_for_pidfd(pidfd.get(), "exec process");
         if (report->status == exit_runtime_failure) throw Error(std::string("exec: ") + report->message);
         return report->status;
     }

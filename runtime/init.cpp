@@ -7,18 +7,14 @@
 
 #include <cerrno>
 
+#include "common/process.h"
+
 namespace imgbuild::runtime {
 
 void block_all_signals(sigset_t* previous) {
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, previous);
-}
-
-int status_from_wait(int wait_status) {
-    if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-    if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-    return 125;
 }
 
 void run_init(pid_t child) {
@@ -41,7 +37,7 @@ void run_init(pid_t child) {
             int status = 0;
             pid_t pid = ::waitpid(-1, &status, WNOHANG);
             if (pid <= 0) break;
-            if (pid == child) _exit(status_from_wait(status));
+            if (pid == child) _exit(shell_status(status));
         }
     }
 }

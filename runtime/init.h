@@ -16,7 +16,4 @@ void block_all_signals(sigset_t* previous);
 // Waits for signals until `child` exits; forwards the rest to it. Never returns.
 [[noreturn]] void run_init(pid_t child);
 
-// Exit status of a wait status: the code, or 128+N for signal N.
-[[nodiscard]] int status_from_wait(int wait_status);
-
 }  // namespace imgbuild::runtime

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "runtime/pty.h"
 
 namespace imgbuild::runtime {
@@ -46,15 +47,7 @@ void write_fully(int fd, std::string_view data) {
     }
 }
 
-int wait_status(int pidfd) {
-    siginfo_t info{};
-    for (;;) {
-        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) == 0) break;
-        if (errno != EINTR) throw_errno("waitid", "container");
-    }
-    if (info.si_code == CLD_EXITED) return info.si_status;
-    return 128 + info.si_status;
-}
+int wait_status(int pidfd) { return wait_for_pidfd(pidfd, "container"); }
 
 }  // namespace
 

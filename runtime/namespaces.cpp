@@ -22,10 +22,14 @@ const std::vector<NamespaceInfo>& namespace_table() {
     return table;
 }
 
+bool joins_kept_network(const ContainerSpec& spec, unsigned long flags) {
+    return spec.join_netns_fd >= 0 && spec.network != NetworkMode::host && !(flags & CLONE_NEWUSER);
+}
+
 unsigned long clone_namespace_flags(const ContainerSpec& spec) {
     unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-    if (spec.network != NetworkMode::host) flags |= CLONE_NEWNET;
     if (spec.rootless && !spec.uid_map.empty()) flags |= CLONE_NEWUSER;
+    if (spec.network != NetworkMode::host && !joins_kept_network(spec, flags)) flags |= CLONE_NEWNET;
     return flags;
 }
 

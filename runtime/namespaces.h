@@ -18,10 +18,15 @@ struct NamespaceInfo {
 // Every namespace kind a container may get, in the order the kernel documents them.
 [[nodiscard]] const std::vector<NamespaceInfo>& namespace_table();
 
-// Flags for clone3: pid, mnt, uts, ipc, net (unless network host), user (rootless).
+// Flags for clone3: pid, mnt, uts, ipc, net (unless network host or a kept network is
+// joined), user (rootless with maps).
 // The cgroup namespace is not among them: the child unshares it after joining its cgroup,
 // so that its own cgroup is the namespace root.
 [[nodiscard]] unsigned long clone_namespace_flags(const ContainerSpec& spec);
+
+// Whether the child joins spec.join_netns_fd (setns) rather than getting a new netns:
+// set, a network that is a namespace, and no new user namespace (`flags`) to own it.
+[[nodiscard]] bool joins_kept_network(const ContainerSpec& spec, unsigned long flags);
 
 // "pid,mnt,uts" for messages.
 [[nodiscard]] std::string describe_namespaces(unsigned long flags);

@@ -19,6 +19,8 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/user_namespace.h"
+#include "common/process.h"
+#include "common/strings.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -30,11 +32,9 @@ constexpr int kReadyFd = 3, kExitFd = 4;
 
 std::string find_on_path(const char* name) {
     const char* env = std::getenv("PATH");
-    std::stringstream dirs(env && *env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
+    for (std::string_view dir : split(env && *env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
         if (dir.empty()) continue;
-        std::string candidate = dir + "/" + name;
+        std::string candidate = std::string(dir) + "/" + name;
         if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     }
     return {};
@@ -99,7 +99,7 @@ public:
     void add(unique_fd pidfd) {
         std::lock_guard lock(mutex_);
         reap_finished_locked();
-        if (!reaped(pidfd.get())) fds_.push_back(std::move(pidfd));
+        if (!reap_if_ended(pidfd.get())) fds_.push_back(std::move(pidfd));
     }
     void reap_finished() {
         std::lock_guard lock(mutex_);
@@ -107,16 +107,8 @@ public:
     }
 
 private:
-    static bool reaped(int pidfd) {
-        siginfo_t info{};
-        int rc;
-        while ((rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG)) != 0 &&
-               errno == EINTR) {
-        }
-        return rc != 0 || info.si_pid != 0;  // an error (ECHILD) means there is nothing left to wait for
-    }
     void reap_finished_locked() {
-        std::erase_if(fds_, [](const unique_fd& fd) { return reaped(fd.get()); });
+        std::erase_if(fds_, [](const unique_fd& fd) { return reap_if_ended(fd.get()); });
     }
     std::mutex mutex_;
     std::vector<unique_fd> fds_;

@@ -13,6 +13,7 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "runtime/network_private.h"
 
 namespace imgbuild::runtime {
@@ -140,10 +141,7 @@ void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target) {
     std::vector<char> stack(64 * 1024);
     pid_t pid = ::clone(mount_in_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
     if (pid < 0) throw_errno("clone", "overlay mount helper");
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) throw_errno("wait", "overlay mount helper");
-    }
+    int status = wait_for_child(pid, "overlay mount helper");
     if (job.err != 0) fail(job.err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(EIO);
 }

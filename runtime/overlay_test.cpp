@@ -15,6 +15,8 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/process.h"
+#include "tests/skip_unless.h"
 
 using namespace imgbuild;
 using namespace imgbuild::runtime;
@@ -24,11 +26,7 @@ TEST_CASE("overlay options: read-only without an upper dir") {
     CHECK(m.data == "lowerdir=/s/b:/s/a:/s/empty,redirect_dir=off,metacopy=off,index=off");
 }
 
-TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched") {
-    if (::geteuid() != 0) {
-        MESSAGE("skipped: needs root");
-        return;
-    }
+ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched") {
     TempDir tmp(fs::temp_directory_path(), "overlay-test");
     std::vector<fs::path> all;
     for (int i = 0; i < 150; ++i) {
@@ -60,10 +58,7 @@ TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched
         if (::access((merged / "f0").c_str(), F_OK) != 0 || ::access((merged / "f149").c_str(), F_OK) != 0) ::_exit(6);
         ::_exit(0);
     }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(describe_wait_status(wait_for_child(pid, "overlay mount child")) == "exit 0");
     // A failing mount names the target and the options.
     OverlayMount bad = overlay_options({tmp.path() / "missing"}, empty, "", "", "", false);
     CHECK_THROWS_WITH_AS(mount_overlay_no_chdir(bad, merged), doctest::Contains("mount overlay on"),

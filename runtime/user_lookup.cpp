@@ -8,20 +8,10 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/path_resolve.h"
+#include "common/strings.h"
 
 namespace imgbuild::runtime {
 namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    for (;;) {
-        size_t pos = s.find(sep, start);
-        out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
-        if (pos == std::string_view::npos) return out;
-        start = pos + 1;
-    }
-}
 
 std::optional<uint32_t> parse_id(std::string_view s) {
     uint32_t v = 0;

@@ -103,11 +103,9 @@ void run_id_mapper(const char* program, pid_t pid, const std::vector<IdMap>& map
         (void)!::write(2, msg.data(), msg.size());
         ::_exit(127);
     }
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) throw_errno("waitpid", program);
+    int status = wait_for_child(child, program);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw Error(std::string(program) + " " + std::to_string(pid) + " failed (status " + std::to_string(status) + ")");
+        throw Error(std::string(program) + " " + std::to_string(pid) + " failed (" + describe_wait_status(status) + ")");
 }
 
 void write_proc(pid_t pid, const char* name, const std::string& text) {
@@ -157,8 +155,7 @@ pid_t make_pause_process(uid_t uid, gid_t gid) {
         if (pause == 0) pause_process(report_write.get(), go_read.get());
         ::_exit(pause < 0 ? 1 : 0);
     }
-    int status = 0;
-    (void)::waitpid(middle, &status, 0);
+    (void)wait_for_child(middle, "rootless pause process launcher");
     report_write.reset();
     go_read.reset();
     struct {

@@ -9,10 +9,7 @@
 # a FIFO /etc/passwd, pids limit.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $(id -u) != 0 ]]; then
-  echo "escape.sh skipped: needs root (namespaces, overlayfs, cgroups)"
-  exit 0
-fi
+require_root "escape.sh needs root (namespaces, overlayfs, cgroups)"
 
 store=$(new_store)
 ib() { "$IMGBUILD" --root "$store" "$@"; }

@@ -6,10 +6,7 @@
 # file in a watched host dir) and no copy of a host file in the store. Needs root.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $(id -u) != 0 ]]; then
-  echo "skipped: needs root (overlay mounts, device nodes)"
-  exit 0
-fi
+require_root "hostile_archives.sh needs root (overlay mounts, device nodes)"
 
 STORE=$(new_store)
 ib() { "$IMGBUILD" --root "$STORE" "$@"; }

@@ -10,10 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # IMGBUILD_ROOTLESS=1 (tests/integration/rootless.sh): run as an unprivileged user; checks
 # that need cgroups or the private network then check the refusal/fallback or are skipped.
-if [[ $(id -u) != 0 && ${IMGBUILD_ROOTLESS:-0} != 1 ]]; then
-  echo "skipped: lifecycle.sh needs root (namespaces, overlayfs, cgroups)"
-  exit 0
-fi
+[[ ${IMGBUILD_ROOTLESS:-0} == 1 ]] || require_root "lifecycle.sh needs root (namespaces, overlayfs, cgroups)"
 rootless=0 && [[ $(id -u) != 0 ]] && rootless=1
 
 store=$(new_store)

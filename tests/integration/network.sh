@@ -7,10 +7,7 @@
 # failing RUN, and kill -9 of imgbuild).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ $(id -u) != 0 ]]; then
-  echo "network.sh skipped: needs root (namespaces, overlayfs)"
-  finish
-fi
+require_root "network.sh needs root (namespaces, overlayfs)"
 check "slirp4netns installed (scripts/install-deps.sh)" command -v slirp4netns
 
 store=$(new_store)
@@ -72,6 +69,28 @@ expect_match "RUN cannot reach the host's loopback through 10.0.2.2" "^\[3\] \| 
 expect_match "RUN's resolv.conf names slirp4netns' DNS 10.0.2.3" "^\[4\] \| nameserver 10\.0\.2\.3$" "$OUT"
 expect_eq "RUN's resolv.conf has no other nameserver" 1 "$(grep -c '^\[4\] | nameserver' <<<"$OUT")"
 check "no slirp4netns left after the build" no_slirps_left
+
+# A stage's RUN steps join one kept network namespace per mode (docs/architecture.md):
+# each still gets the whole private network, a --network=none step in between gets only lo,
+# and a RUN cannot change the namespace for the next one (no CAP_NET_ADMIN).
+cat >"$ctx/Dockerfile.kept" <<'EOF'
+FROM busybox
+RUN cat /proc/net/dev; ls /sys/class/net
+RUN --network=none cat /proc/net/dev
+RUN ip link set lo down 2>/dev/null || echo "lo-down: refused"; ip addr add 10.9.9.9/32 dev lo 2>/dev/null || echo "addr-add: refused"
+RUN cat /proc/net/dev; ip -4 addr show tap0 | grep -o "inet [0-9.]*"; echo "lo-addrs: $(ip -4 addr show lo | grep -c inet)"; echo "lo-flags: $(cat /sys/class/net/lo/flags)"
+EOF
+check "RUN steps joining the stage's kept network: build" ib --progress plain --no-cache -f "$ctx/Dockerfile.kept" "$ctx"
+expect_eq "first RUN: lo and tap0" "lo tap0" "$(ifaces_of 2)"
+expect_match "... and its /sys shows the joined namespace" "^\[2\] \| tap0$" "$OUT"
+expect_eq "RUN --network=none between them: only lo" "lo" "$(ifaces_of 3)"
+expect_match "a RUN cannot take lo down" "^\[4\] \| lo-down: refused$" "$OUT"
+expect_match "... nor add an address" "^\[4\] \| addr-add: refused$" "$OUT"
+expect_eq "a later RUN: lo and tap0 again" "lo tap0" "$(ifaces_of 5)"
+expect_match "... tap0 configured as for the first" "^\[5\] \| inet 10\.0\.2\.100$" "$OUT"
+expect_match "... lo with its one address" "^\[5\] \| lo-addrs: 1$" "$OUT"
+expect_match "... and up (IFF_UP)" "^\[5\] \| lo-flags: 0x[0-9a-f]*[13579bdf]$" "$OUT"
+check "no slirp4netns left after the kept-network build" no_slirps_left
 
 if [[ -n $host_ip ]]; then
   printf 'FROM busybox\nRUN %s; echo "external: $(get %s %s)"\n' "$http_get" "$host_ip" "$ext_port" >"$ctx/Dockerfile.ext"

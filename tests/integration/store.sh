@@ -433,6 +433,13 @@ rm -rf "$run_layer/diff"
 check "a rebuild over a layer dir without diff/ succeeds" "$IMGBUILD" --root "$R" build -q --no-cache -t r1 "$TEST_TMP/ctx-r"
 run "$IMGBUILD" --root "$R" run --rm r1 cat /f
 expect_eq "the rebuilt image runs" "built" "$OUT"
+"$IMGBUILD" --root "$R" save -o "$TEST_TMP/r1.tar" r1
+for gone in meta.json diff; do
+  rm -rf "$run_layer/$gone"
+  check "a load over a layer dir without $gone succeeds" "$IMGBUILD" --root "$R" load -i "$TEST_TMP/r1.tar"
+  expect_true "$gone is back after the load" test -e "$run_layer/$gone"
+  check "fsck passes after the load over a layer dir without $gone" "$IMGBUILD" --root "$R" fsck
+done
 check "fsck passes after the repairs" "$IMGBUILD" --root "$R" fsck
 mkdir -p "$TEST_TMP/rel"
 cp -a "$R" "$TEST_TMP/rel/store"
