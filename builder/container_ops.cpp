@@ -339,6 +339,11 @@ void remove_container(const layerstore::Store& store, const std::string& id, boo
 void pause_container(const Containers& containers, const std::string& id) {
     auto st = running_state(containers, id);
     if (st.status == ContainerStatus::paused) throw Error("container " + id.substr(0, 12) + " is already paused");
+    // Rootless without a delegated cgroup of its own, no freezer could be made (a v1 freezer
+    // dir needs root): refused clearly rather than with the mkdir's EACCES.
+    if (in_user_namespace() && st.cgroup_dirs.empty())
+        throw Error("pause " + id.substr(0, 12) +
+                    ": pausing a rootless container needs cgroup v2 delegation (it has no cgroup to freeze)");
     std::vector<std::string> dirs = st.cgroup_dirs;
     runtime::freeze_container(st.pid, cgroup_name(id), dirs);
     containers.update_state(id, [&](ContainerState& s) {

@@ -13,8 +13,10 @@
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/time.h"
+#include "common/user_namespace.h"
 #include "layerstore/containers.h"
 #include "layerstore/volumes.h"
+#include "runtime/cgroup.h"
 #include "runtime/container_procs.h"
 #include "runtime/limits.h"
 #include "runtime/network_private.h"
@@ -143,6 +145,10 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     o.network = runtime::resolve_run_network(a.network, wants_private ? runtime::private_network_problem() : "");
     if (wants_private && o.network == runtime::NetworkMode::none) (void)runtime::private_network_available();
     o.limits = parse_limits(a);
+    // Rootless, a limit the delegation cannot hold is refused now, before the record exists
+    // (refused only at start, a run -d would leave a dead container holding its name).
+    if (in_user_namespace() && runtime::asks_for_limits(o.limits))
+        runtime::refuse_rootless_limits(o.limits, runtime::find_own_cgroup_delegation());
 
     layerstore::ContainerConfig c;
     c.id = id;

@@ -138,6 +138,8 @@ void write_proc(pid_t pid, const char* name, const std::string& text) {
     sigdelset(&all, SIGTERM);
     sigdelset(&all, SIGKILL);
     sigprocmask(SIG_SETMASK, &all, nullptr);
+    // (an ignored SIGTERM is inherited from whoever ran the first command: kill must end it)
+    (void)::signal(SIGTERM, SIG_DFL);
     for (;;) ::pause();
 }
 

@@ -125,6 +125,17 @@ _run_exit_hooks() {
 trap _run_exit_hooks EXIT
 trap 'exit 130' INT TERM
 
+# kill_rootless_pauses RUNTIME_DIR: ends the pause processes (imgbuild's, rootless podman's)
+# whose pid files are under that XDG_RUNTIME_DIR: they outlive the script that made them.
+kill_rootless_pauses() {
+  local f pid
+  for f in "$1/imgbuild/pause.pid" "$1/libpod/tmp/pause.pid"; do
+    pid=$(awk '{print $1; exit}' "$f" 2>/dev/null)
+    [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) =~ ^(imgbuild-pause|podman\ pause|podman)$ ]] && kill -KILL "$pid"  # (they hold nothing to flush)
+  done
+  return 0
+}
+
 # ---- imgbuild helpers
 
 # A fresh, empty store directory name under TEST_TMP (the store is created on first use).
