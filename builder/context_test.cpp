@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/skip_unless.h"
 #include "builder/build_context.h"
 #include "builder/copy_files.h"
 #include "builder/dockerignore.h"
@@ -144,7 +145,7 @@ TEST_CASE("match_sources: .dockerignore'd paths do not match") {
     CHECK(ctx.match_sources("*", "COPY") == Strings{"keep.txt", "vendor"});
 }
 
-TEST_CASE("content_digest: content, chmod and names count; mtime does not") {
+ROOT_TEST_CASE("content_digest: content, chmod and names count; mtime does not") {
     Ctx c;
     put(c.dir() / "app/a.txt", "hello");
     put(c.dir() / "app/b.txt", "world");
@@ -277,7 +278,7 @@ TEST_CASE("file hash cache: persisted, reused, racy entries not trusted, bounded
     }
 }
 
-TEST_CASE("content_digest: a no-op rebuild of 10k files only stats (timed)") {
+ROOT_TEST_CASE("content_digest: a no-op rebuild of 10k files only stats (timed)") {
     Ctx c;
     const auto root = c.dir() / "big";
     std::string payload(512, 'x');

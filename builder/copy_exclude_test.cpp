@@ -3,6 +3,8 @@
 #include "builder/copy_exclude.h"
 
 #include <doctest/doctest.h>
+
+#include "tests/skip_unless.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,7 +89,7 @@ struct Case {
 
 }  // namespace
 
-TEST_CASE("parents: reference example, ./x/a.txt ./y/a.txt keep their directories") {
+ROOT_TEST_CASE("parents: reference example, ./x/a.txt ./y/a.txt keep their directories") {
     Case c;
     put(c.ctx / "x/a.txt", "xa");
     put(c.ctx / "y/a.txt", "ya");
@@ -100,7 +102,7 @@ TEST_CASE("parents: reference example, ./x/a.txt ./y/a.txt keep their directorie
     CHECK(read_file(c.root / "parents/x/a.txt") == "xa");
 }
 
-TEST_CASE("parents: a /./ pivot keeps only the directories after it") {
+ROOT_TEST_CASE("parents: a /./ pivot keeps only the directories after it") {
     Case c;
     put(c.ctx / "x/y/a.txt");
     put(c.ctx / "x/y/b.txt");
@@ -109,7 +111,7 @@ TEST_CASE("parents: a /./ pivot keeps only the directories after it") {
     CHECK_TREE(c.at("parents"), "y/", "y/a.txt", "y/b.txt");
 }
 
-TEST_CASE("parents: ** matches any number of directories; dirs with no match are not made") {
+ROOT_TEST_CASE("parents: ** matches any number of directories; dirs with no match are not made") {
     Case c;
     put(c.ctx / "src/a.txt");
     put(c.ctx / "src/x/b.txt");
@@ -121,7 +123,7 @@ TEST_CASE("parents: ** matches any number of directories; dirs with no match are
     CHECK_TREE(c.at("parents"), "src/", "src/a.txt", "src/x/", "src/x/b.txt", "src/x/y/", "src/x/y/c.txt");
 }
 
-TEST_CASE("parents: wildcard directories, a matched directory copies whole, parents keep their mode") {
+ROOT_TEST_CASE("parents: wildcard directories, a matched directory copies whole, parents keep their mode") {
     Case c;
     put(c.ctx / "packages/foo/package.json", "foo");
     put(c.ctx / "packages/foo/index.js");
@@ -137,7 +139,7 @@ TEST_CASE("parents: wildcard directories, a matched directory copies whole, pare
     CHECK((st.st_mode & 07777) == 0750);
 }
 
-TEST_CASE("parents: a missing plain path is an error, a wildcard may match nothing") {
+ROOT_TEST_CASE("parents: a missing plain path is an error, a wildcard may match nothing") {
     Case c;
     put(c.ctx / "a.txt");
     CHECK_THROWS_WITH_AS(c.copy({"./nonexistent-file"}, "/d/", true), doctest::Contains("nonexistent-file"), Error);
@@ -145,7 +147,7 @@ TEST_CASE("parents: a missing plain path is an error, a wildcard may match nothi
     CHECK_TREE(c.at("d"), "a.txt");
 }
 
-TEST_CASE("parents with --exclude: excludes are relative to the pivot root") {
+ROOT_TEST_CASE("parents with --exclude: excludes are relative to the pivot root") {
     Case c;
     put(c.ctx / "src/a.txt");
     put(c.ctx / "src/gen/b.txt");
@@ -171,7 +173,7 @@ struct ExcludeTree : Case {
     }
 };
 
-TEST_CASE("exclude: BuildKit's exclude_patterns_test cases") {
+ROOT_TEST_CASE("exclude: BuildKit's exclude_patterns_test cases") {
     ExcludeTree c;
     c.copy({"."}, "/1/", false, {"*/*.png", "*/*.jpeg"});
     CHECK_TREE(c.at("1"), "dir1/", "dir1/file-102.txt", "dir2/", "dir2/file-201.pdf", "dir3/", "dir3/file-301.mp3",
@@ -190,7 +192,7 @@ TEST_CASE("exclude: BuildKit's exclude_patterns_test cases") {
     CHECK_TREE(c.at("6"));
 }
 
-TEST_CASE("exclude: patterns are relative to the source; ** reaches every level; ! re-includes") {
+ROOT_TEST_CASE("exclude: patterns are relative to the source; ** reaches every level; ! re-includes") {
     Case c;
     put(c.ctx / "dir1/a.1");
     put(c.ctx / "dir1/a.2");

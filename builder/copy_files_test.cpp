@@ -79,7 +79,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("copy: a file to dest/ lands at dest/name; parents are created 0755") {
+ROOT_TEST_CASE("copy: a file to dest/ lands at dest/name; parents are created 0755") {
     Fixture f;
     put(f.ctx / "a.txt", "A");
     f.copy({"a.txt"}, "/app/sub/");
@@ -89,7 +89,7 @@ TEST_CASE("copy: a file to dest/ lands at dest/name; parents are created 0755") 
     CHECK(st.st_uid == 0);
 }
 
-TEST_CASE("copy: a file to dest without '/' is written at dest, or into an existing dir") {
+ROOT_TEST_CASE("copy: a file to dest without '/' is written at dest, or into an existing dir") {
     Fixture f;
     put(f.ctx / "a.txt", "A");
     f.copy({"a.txt"}, "/opt/renamed");
@@ -101,7 +101,7 @@ TEST_CASE("copy: a file to dest without '/' is written at dest, or into an exist
     CHECK(slurp(f.root / "run/a.txt") == "A");
 }
 
-TEST_CASE("copy: a directory copies its contents into dest, which is created") {
+ROOT_TEST_CASE("copy: a directory copies its contents into dest, which is created") {
     Fixture f;
     put(f.ctx / "src/x.txt", "X");
     put(f.ctx / "src/deep/y.txt", "Y");
@@ -126,7 +126,7 @@ TEST_CASE("copy: a directory copies its contents into dest, which is created") {
     CHECK(slurp(f.root / "all/src/x.txt") == "X");
 }
 
-TEST_CASE("copy: several sources need a destination ending in '/'") {
+ROOT_TEST_CASE("copy: several sources need a destination ending in '/'") {
     Fixture f;
     put(f.ctx / "a", "a");
     put(f.ctx / "b", "b");
@@ -141,7 +141,7 @@ TEST_CASE("copy: several sources need a destination ending in '/'") {
     CHECK(slurp(f.root / "dot/b") == "b");
 }
 
-TEST_CASE("copy: modes (setuid too) and mtimes are kept; owner defaults to 0:0") {
+ROOT_TEST_CASE("copy: modes (setuid too) and mtimes are kept; owner defaults to 0:0") {
     Fixture f;
     put(f.ctx / "tool", "#!/bin/sh\n", 04755);
     put(f.ctx / "ro.txt", "r", 0400);
@@ -184,7 +184,7 @@ ROOT_TEST_CASE("copy: --chown and --chmod apply to copied files and created dirs
     CHECK(lstat_of(f.root / "srv").st_uid == 0);
 }
 
-TEST_CASE("copy: symlinks below a dir are copied as links; a top-level symlink is followed") {
+ROOT_TEST_CASE("copy: symlinks below a dir are copied as links; a top-level symlink is followed") {
     Fixture f;
     put(f.ctx / "d/target.txt", "T");
     stdfs::create_symlink("target.txt", f.ctx / "d/rel");
@@ -207,7 +207,7 @@ TEST_CASE("copy: symlinks below a dir are copied as links; a top-level symlink i
     CHECK(slurp(f.root / "named/top") == "T");
 }
 
-TEST_CASE("copy: hardlinks among copied files stay hardlinks") {
+ROOT_TEST_CASE("copy: hardlinks among copied files stay hardlinks") {
     Fixture f;
     put(f.ctx / "d/one", "same");
     stdfs::create_hard_link(f.ctx / "d/one", f.ctx / "d/two");
@@ -221,7 +221,7 @@ TEST_CASE("copy: hardlinks among copied files stay hardlinks") {
     CHECK(a.st_ino != lstat_of(f.ctx / "d/one").st_ino);
 }
 
-TEST_CASE("copy: a file onto a symlink in the image writes the link's target, in the root") {
+ROOT_TEST_CASE("copy: a file onto a symlink in the image writes the link's target, in the root") {
     Fixture f;
     put(f.ctx / "new", "NEW");
     put(f.root / "real", "old");
@@ -236,7 +236,7 @@ TEST_CASE("copy: a file onto a symlink in the image writes the link's target, in
     CHECK(slurp(f.root / "dangling-target") == "NEW");
 }
 
-TEST_CASE("copy: links of one file given as two sources land as two files") {
+ROOT_TEST_CASE("copy: links of one file given as two sources land as two files") {
     Fixture f;
     put(f.ctx / "one", "same");
     stdfs::create_hard_link(f.ctx / "one", f.ctx / "two");
@@ -245,7 +245,7 @@ TEST_CASE("copy: links of one file given as two sources land as two files") {
     CHECK(lstat_of(f.root / "sep/one").st_nlink == 1);
 }
 
-TEST_CASE("copy: xattrs user.* and security.capability are copied") {
+ROOT_TEST_CASE("copy: xattrs user.* and security.capability are copied") {
     Fixture f;
     put(f.ctx / "x", "x");
     if (::setxattr((f.ctx / "x").c_str(), "user.demo", "v1", 2, 0) != 0) {
@@ -285,7 +285,7 @@ ROOT_TEST_CASE("copy: device nodes and fifos are recreated") {
     }
 }
 
-TEST_CASE("copy: existing files are replaced; a file over a directory is an error naming both") {
+ROOT_TEST_CASE("copy: existing files are replaced; a file over a directory is an error naming both") {
     Fixture f;
     put(f.ctx / "d/conf", "new");
     put(f.ctx / "d/dir", "file");
@@ -307,7 +307,7 @@ TEST_CASE("copy: existing files are replaced; a file over a directory is an erro
     CHECK_THROWS_WITH_AS(f.copy({"d"}, "/plain"), doctest::Contains("/plain"), Error);
 }
 
-TEST_CASE("copy: image symlinks are followed inside the root, never to the host") {
+ROOT_TEST_CASE("copy: image symlinks are followed inside the root, never to the host") {
     Fixture f;
     put(f.ctx / "a.txt", "A");
     put(f.ctx / "d/b.txt", "B");
@@ -331,7 +331,7 @@ TEST_CASE("copy: image symlinks are followed inside the root, never to the host"
     CHECK((lstat_of(f.root / "run" / (f.uniq + ".heredoc")).st_mode & 07777) == 0755);
 }
 
-TEST_CASE("copy: .dockerignore'd paths inside a copied dir are skipped") {
+ROOT_TEST_CASE("copy: .dockerignore'd paths inside a copied dir are skipped") {
     Fixture f;
     put(f.ctx / "app/main.py", "m");
     put(f.ctx / "app/.env", "secret");
@@ -347,7 +347,7 @@ TEST_CASE("copy: .dockerignore'd paths inside a copied dir are skipped") {
     CHECK(stdfs::exists(f.root / "srv/cache/keep.txt"));
 }
 
-TEST_CASE("copy: large files stream intact") {
+ROOT_TEST_CASE("copy: large files stream intact") {
     Fixture f;
     std::string big(3 * 1024 * 1024 + 17, '\0');
     for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
@@ -356,7 +356,7 @@ TEST_CASE("copy: large files stream intact") {
     CHECK(slurp(f.root / "big.bin") == big);
 }
 
-TEST_CASE("ADD: local archives are extracted by content, not by name") {
+ROOT_TEST_CASE("ADD: local archives are extracted by content, not by name") {
     Fixture f;
     put(f.ctx / "payload/dir/inner.txt", "inner");
     put(f.ctx / "payload/top.txt", "top", 0600);
@@ -392,7 +392,7 @@ TEST_CASE("ADD: local archives are extracted by content, not by name") {
     CHECK_FALSE(is_tar_archive(fd2.get()));
 }
 
-TEST_CASE("ADD: an archive cannot write outside its destination") {
+ROOT_TEST_CASE("ADD: an archive cannot write outside its destination") {
     Fixture f;
     // A tar whose symlink points at / and whose next entry goes through it.
     stdfs::create_directories(f.ctx / "t");
@@ -411,7 +411,7 @@ TEST_CASE("ADD: an archive cannot write outside its destination") {
     CHECK(stdfs::exists(f.root / "run/x/" / f.uniq));  // landed under the dest, its own root
 }
 
-TEST_CASE("ADD url: the downloaded file is placed like a file, mode 0600") {
+ROOT_TEST_CASE("ADD url: the downloaded file is placed like a file, mode 0600") {
     Fixture f;
     put(f.tmp.path() / "download", "payload");
     unique_fd fd = open_or_throw(f.tmp.path() / "download", O_RDONLY);
