@@ -6,12 +6,14 @@
 # Of libcrypto.a only SHA-256 is linked (common/digest.cpp). libarchive and libcurl, which only
 # a few verbs need, are dlopen()ed on first use instead (oci/libarchive_library.cpp,
 # registry/curl_library.h): only their headers are looked for here.
-option(IMGBUILD_STATIC_DEPS "Link libcrypto, libzstd, libdeflate, libseccomp, libstdc++ and libgcc statically" ON)
+option(IMGBUILD_STATIC_DEPS "Link libcrypto, libzstd, libdeflate, libseccomp and libstdc++ statically" ON)
 if(IMGBUILD_FUZZ OR IMGBUILD_SANITIZE)
   set(IMGBUILD_STATIC_DEPS OFF)  # the sanitizer runtimes expect the shared C++ runtime
 endif()
 if(IMGBUILD_STATIC_DEPS)
-  add_link_options(-static-libstdc++ -static-libgcc)
+  # Not -static-libgcc: an exception thrown through a C frame (std::call_once is pthread_once)
+  # meets libc's own unwinder from the shared libgcc_s and aborts (a mixed unwinder).
+  add_link_options(-static-libstdc++)
 endif()
 
 # imgbuild_c_library(<name> <pkg-config module> <static archive>)

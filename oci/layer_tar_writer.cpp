@@ -151,11 +151,18 @@ private:
     static la_ssize_t write_cb(archive*, void* self_ptr, const void* data, size_t n) {
         auto* self = static_cast<LayerTarWriter*>(self_ptr);
         try {
-            if (data == self->marker_) {
-                // A regular file's data (regular_file): all of it in this one call.
-                if (!self->file_ || n != self->file_size_)
-                    throw Error("write layer tar of " + self->dir_.string() + ": libarchive split a file's data");
-                self->pipe_.file_data(std::move(self->file_), n, self->file_may_have_holes_, self->file_shown_);
+            // A regular file's data (regular_file): the marker, advanced by what libarchive
+            // passed on before (it hands over at most INT_MAX bytes a call). Compared as
+            // addresses only: nothing behind the marker is ever read.
+            const auto at = reinterpret_cast<uintptr_t>(data), base = reinterpret_cast<uintptr_t>(self->marker_);
+            if (self->file_in_progress_ && at >= base && at - base < self->file_size_) {
+                if (at - base != self->file_passed_ || n > self->file_size_ - self->file_passed_)
+                    throw Error("write layer tar of " + self->dir_.string() + ": libarchive passed a file's data out of order");
+                if (self->file_passed_ == 0)
+                    self->pipe_.file_data(std::move(self->file_), self->file_size_, self->file_may_have_holes_, self->file_shown_);
+                self->file_passed_ += n;
+            } else if (at == base) {
+                throw Error("write layer tar of " + self->dir_.string() + ": file data outside a file");
             } else {
                 self->pipe_.write(data, n);
             }
@@ -291,8 +298,17 @@ private:
         // Fewer allocated blocks than the size: there may be holes to skip (else reading is all).
         file_may_have_holes_ = static_cast<uint64_t>(st.st_blocks) * 512 < file_size_;
         file_shown_ = shown(rel);
-        if (archive_write_data(a_, marker_, file_size_) != st.st_size) fail("data of " + rel);
-        if (file_) throw Error("write layer tar of " + dir_.string() + ": libarchive did not pass on the data of " + rel);
+        file_passed_ = 0;
+        file_in_progress_ = true;
+        // archive_write_data takes at most INT_MAX bytes a call: files over 2 GiB take several.
+        for (uint64_t given = 0; given < file_size_;) {
+            la_ssize_t w = archive_write_data(a_, marker_ + given, file_size_ - given);
+            if (w <= 0) fail("data of " + rel);
+            given += static_cast<uint64_t>(w);
+        }
+        file_in_progress_ = false;
+        if (file_ || file_passed_ != file_size_)
+            throw Error("write layer tar of " + dir_.string() + ": libarchive did not pass on the data of " + rel);
     }
 
     fs::path dir_;
@@ -302,6 +318,8 @@ private:
     const char* marker_;
     unique_fd file_;  // the regular file whose data archive_write_data is passing on
     uint64_t file_size_ = 0;
+    uint64_t file_passed_ = 0;       // of its data, what libarchive has passed on so far
+    bool file_in_progress_ = false;  // inside regular_file's archive_write_data calls
     bool file_may_have_holes_ = true;
     std::string file_shown_;
     archive* a_ = nullptr;

@@ -17,7 +17,7 @@ mkdir -p "$rootfs/etc" && echo hello >"$rootfs/etc/hello"
 tar -C "$rootfs" -cf "$TEST_TMP/rootfs.tar" .
 
 needed=$(readelf -d "$IMGBUILD" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-expect_match "the binary links only libc, libm and the loader (got: $needed)" '^(ld-linux[-a-z0-9_.]*\.so\.2 |libc\.so\.6 |libm\.so\.6 )+$' "$needed"
+expect_match "the binary links only libc, libm, libgcc_s and the loader (got: $needed)" '^(ld-linux[-a-z0-9_.]*\.so\.2 |libc\.so\.6 |libgcc_s\.so\.1 |libm\.so\.6 )+$' "$needed"
 
 libs=$(loaded_libraries "$IMGBUILD" version)
 expect_no_match "version loads neither libarchive nor libcrypto nor libstdc++" 'libarchive|libcrypto|libstdc|libcurl' "$libs"
