@@ -58,8 +58,8 @@ struct StepEnv {
     std::function<std::optional<layerstore::Image>(const std::string& name)> image;
     // Set when another stage failed: a running RUN is then stopped (SIGTERM).
     const std::atomic<bool>* cancelled = nullptr;
-    // Stages run on several threads: a RUN's container starts from a forked helper
-    // (container_process.h), never by a clone from this multi-threaded process.
+    // Stages run on several threads: a RUN's container starts from a helper process (a fresh
+    // exec of imgbuild, container_process.h), never by a clone from this multi-threaded process.
     bool container_in_subprocess = false;
     // The stage's kept network namespaces, joined by its RUN steps (stage_networks.h).
     StageNetworks* networks = nullptr;

@@ -75,7 +75,7 @@ public:
         std::vector<StageTask> tasks;
         for (size_t i : needed_) tasks.push_back({i, stage_inputs(i)});
         const unsigned jobs = std::min<unsigned>(opts_.jobs ? opts_.jobs : default_jobs(), static_cast<unsigned>(needed_.size()));
-        // More than one stage thread: containers start from a forked helper (container_process.h).
+        // More than one stage thread: containers start from an exec'ed helper (container_process.h).
         parallel_ = jobs > 1;
         run_stages(tasks, jobs, [this](size_t i, const std::atomic<bool>& cancelled) {
             StageRun r{i, first_step_.at(i), {}, &cancelled};

@@ -39,7 +39,7 @@ Digest Digest::of(std::string_view bytes) {
 // OpenSSL's SHA-256 itself (the same SHA-NI/AVX2 code EVP ends up in), not EVP: an EVP digest
 // needs the provider machinery, which links ~2 MB of libcrypto (the default provider's every
 // algorithm) whose pointer tables every start-up of imgbuild had to relocate (issue 13), and
-// whose fetch lock a process forked by a parallel build could inherit held (commit f428fa3).
+// whose fetch lock every hash of every stage thread would take.
 // SHA256_Init and friends are deprecated in OpenSSL 3 but kept: see docs/architecture.md.
 struct Sha256::Ctx {
     SHA256_CTX sha;

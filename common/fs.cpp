@@ -191,7 +191,7 @@ Pipe make_pipe(const char* what) {
 }
 
 std::string random_hex(size_t bytes) {
-    // The kernel's CSPRNG: no library state (and no lock) that a forked helper could inherit.
+    // The kernel's CSPRNG: no library state to set up and no lock to take.
     std::vector<unsigned char> raw(bytes);
     for (size_t got = 0; got < bytes;) {
         ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
