@@ -90,10 +90,20 @@ oci::Index read_index(const Store& s) {
     return *backup;
 }
 
-void write_index(const Store& s, const oci::Index& idx) {
-    std::string text = oci::to_json(idx).dump(2);
+void write_index_text(const Store& s, const std::string& text) {
     atomic_write_file(backup_path(s), text, s.tmp_dir());
     atomic_write_file(index_path(s), text, s.tmp_dir());
+}
+
+void write_index(const Store& s, const oci::Index& idx) { write_index_text(s, oci::to_json(idx).dump(2)); }
+
+// The index file's bytes as they are, "" when it is missing or unreadable.
+std::string index_text_or_empty(const Store& s) {
+    try {
+        return read_file(index_path(s));
+    } catch (const SystemError&) {
+        return {};
+    }
 }
 
 // Read-modify-write of the index under its own exclusive lock, so that concurrent tags from
@@ -103,7 +113,11 @@ void update_index(const Store& s, F change) {
     FileLock lock(s.root() / "images/index.lock", LOCK_EX);
     oci::Index idx = read_index(s);
     change(idx);
-    write_index(s, idx);
+    std::string text = oci::to_json(idx).dump(2);
+    // A change that changes nothing (a cached rebuild tagging the image its name already
+    // holds) writes nothing: two atomic writes and four fsyncs less on every such build.
+    if (text == index_text_or_empty(s)) return;
+    write_index_text(s, text);
 }
 
 std::string name_of(const oci::Descriptor& d) {
@@ -245,6 +259,11 @@ void Store::tag(std::string_view name_in, const Digest& manifest_digest) {
     entry.annotations[ref_name] = name;
     update_index(*this, [&](oci::Index& idx) {
         auto& ms = idx.manifests;
+        // The name already on this image, and no untagged entry of it beside: nothing moves
+        // (so the index is not rewritten).
+        auto holds = [&](const oci::Descriptor& d) { return d.digest == manifest_digest && name_of(d) == name; };
+        auto untagged = [&](const oci::Descriptor& d) { return d.digest == manifest_digest && name_of(d).empty(); };
+        if (std::any_of(ms.begin(), ms.end(), holds) && std::none_of(ms.begin(), ms.end(), untagged)) return;
         ms.erase(std::remove_if(ms.begin(), ms.end(),
                                 [&](const oci::Descriptor& d) {
                                     std::string n = name_of(d);

@@ -173,6 +173,33 @@ TEST_CASE("images: put, tag, find by name, id prefix and digest; untag") {
     CHECK(s.tags().empty());
 }
 
+TEST_CASE("images: tagging an image with the name it already holds does not rewrite the index") {
+    Sandbox sb;
+    Store s(sb.root());
+    LayerInfo l = make_layer(s, "f", "1");
+    Image img = s.put_image(base_config(), {l});
+    Image other = s.put_image(base_config(), {l, make_layer(s, "g", "2", l.id)});
+    s.tag("demo", img.manifest_digest);
+    s.tag("second", other.manifest_digest);
+    auto inode = [&] {
+        struct stat st {};
+        REQUIRE(::stat((sb.root() / "images/index.json").c_str(), &st) == 0);
+        return st.st_ino;
+    };
+    ino_t before = inode();
+    s.tag("demo", img.manifest_digest);  // a cached rebuild's tag: the same name, the same image
+    CHECK(inode() == before);            // not replaced (every write is an atomic rename: a new inode)
+    s.tag("demo:other", img.manifest_digest);
+    CHECK(inode() != before);
+    CHECK(s.resolve_image("demo:other").manifest_digest == img.manifest_digest);
+    CHECK(s.resolve_image("demo").manifest_digest == img.manifest_digest);
+    // keep_untagged of a named image adds nothing, so the next identical tag is still a no-op.
+    s.keep_untagged(other.manifest_digest);
+    before = inode();
+    s.tag("second", other.manifest_digest);
+    CHECK(inode() == before);
+}
+
 TEST_CASE("normalize_tag") {
     CHECK(normalize_tag("busybox") == "busybox:latest");
     CHECK(normalize_tag("a/b:1.0") == "a/b:1.0");
