@@ -74,6 +74,27 @@ TEST_CASE("ParallelGzip: an empty input is one empty member; a short one a singl
     CHECK(gunzip(small) == "hello\n");
 }
 
+TEST_CASE("ParallelGzip: random blocks are stored, a block with a little text in it is compressed") {
+    std::mt19937_64 rng(7);
+    std::string random_bytes;
+    while (random_bytes.size() < kGzipBlockSize * 2) {
+        uint64_t v = rng();
+        random_bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+    std::string stored = gzip_of(random_bytes, 65536);
+    CHECK(gunzip(stored) == random_bytes);
+    // Stored: the input plus a few bytes of block headers, not level 6's larger output.
+    CHECK(stored.size() < random_bytes.size() + random_bytes.size() / 1000);
+    // 16 KiB of text (1.5% of the first block) in the random bytes: that block is compressed.
+    std::string mixed = random_bytes;
+    std::string text;
+    while (text.size() < 16384) text += "the quick brown fox jumps over the lazy dog; ";
+    mixed.replace(300000, 16384, text.substr(0, 16384));
+    std::string gz = gzip_of(mixed, 65536);
+    CHECK(gunzip(gz) == mixed);
+    CHECK(gz.size() < stored.size() - 12000);
+}
+
 // CompressingWriter's zstd frames are reproducible across machines because libzstd's
 // multi-threaded output does not depend on the number of workers (>= 1).
 TEST_CASE("libzstd: the same frame for 1 and 3 workers") {
