@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/scope_exit.h"
 #include "common/time.h"
+#include "layerstore/background_remove.h"
 #include "runtime/container_log.h"
 #include "runtime/container_procs.h"
 #include "runtime/detached.h"
@@ -61,9 +62,10 @@ bool wait_exit(int fd, int timeout_ms) {
 }
 
 // The monitor's end of a container: record how it ended, remove what the runtime does not
-// (a v1 freezer cgroup), and the whole container with --rm.
+// (a v1 freezer cgroup), and the whole container with --rm. With `store` (a foreground
+// run), the record's tree is deleted by a background remover once it is out of sight.
 void finish(const Containers& containers, const layerstore::Volumes& volumes, const ContainerConfig& config,
-            int status, const std::string& error) {
+            int status, const std::string& error, const layerstore::Store* store = nullptr) {
     ContainerState st = containers.update_state(config.id, [&](ContainerState& s) {
         s.status = ContainerStatus::exited;
         s.exit_code = status;
@@ -77,7 +79,11 @@ void finish(const Containers& containers, const layerstore::Volumes& volumes, co
         log::warn(e.what());
     }
     if (!config.auto_remove) return;
-    containers.remove(config.id);
+    if (store) {
+        layerstore::remove_tree_in_background(*store, containers.set_aside(config.id));
+    } else {
+        containers.remove(config.id);
+    }
     for (const auto& m : config.mounts)
         if (m.type == "volume" && m.anonymous) {
             try {
@@ -186,6 +192,8 @@ runtime::ContainerSpec spec_from_record(const layerstore::Store& store, const Co
     auto spec = make_container_spec(lowers, c.image_config, o, layerstore::Containers(store).dir(c.id),
                                     store.short_links_dir());
     spec.cgroup_name = cgroup_name(c.id);
+    spec.shared_init_layer = store.init_layer_dir();
+    spec.shared_init_staging_dir = store.tmp_dir();
     return spec;
 }
 
@@ -247,7 +255,7 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
         finish(containers, volumes, config, runtime::exit_runtime_failure, e.what());
         throw;
     }
-    finish(containers, volumes, config, status, "");
+    finish(containers, volumes, config, status, "", &store);
     return status;
 }
 

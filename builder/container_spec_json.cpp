@@ -13,7 +13,7 @@ namespace {
 
 // A field added to ContainerSpec must be added here too, or a parallel build's RUN would
 // silently run without it: this size check fails the build until it is.
-static_assert(sizeof(void*) != 8 || sizeof(ContainerSpec) == 664,
+static_assert(sizeof(void*) != 8 || sizeof(ContainerSpec) == 744,
               "ContainerSpec changed: serialize the new field in container_spec_json.cpp, then update the size");
 
 template <class T>
@@ -50,6 +50,8 @@ std::string container_spec_to_json(const ContainerSpec& spec) {
     j["work_dir"] = spec.work_dir.string();
     j["merged_dir"] = spec.merged_dir.string();
     j["init_dir"] = spec.init_dir.string();
+    j["shared_init_layer"] = spec.shared_init_layer.string();
+    j["shared_init_staging_dir"] = spec.shared_init_staging_dir.string();
     j["short_links_dir"] = spec.short_links_dir.string();
     j["argv"] = spec.argv;
     j["env"] = spec.env;
@@ -91,6 +93,8 @@ ContainerSpec container_spec_from_json(const std::string& text, const std::strin
         spec.work_dir = j.at("work_dir").get<std::string>();
         spec.merged_dir = j.at("merged_dir").get<std::string>();
         spec.init_dir = j.at("init_dir").get<std::string>();
+        spec.shared_init_layer = j.at("shared_init_layer").get<std::string>();
+        spec.shared_init_staging_dir = j.at("shared_init_staging_dir").get<std::string>();
         spec.short_links_dir = j.at("short_links_dir").get<std::string>();
         spec.argv = j.at("argv").get<std::vector<std::string>>();
         spec.env = j.at("env").get<std::vector<std::string>>();

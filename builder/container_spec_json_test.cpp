@@ -14,6 +14,8 @@ TEST_CASE("a container spec survives the trip to the RUN helper field by field")
     spec.work_dir = "/s/w";
     spec.merged_dir = "/s/m";
     spec.init_dir = "/s/i";
+    spec.shared_init_layer = "/s/init-layer";
+    spec.shared_init_staging_dir = "/s/tmp";
     spec.short_links_dir = "/s/l";
     spec.argv = {"/bin/sh", "-c", "echo \"a\\tb\" \xc3\xa9"};
     spec.env = {"PATH=/bin", "EMPTY="};
@@ -43,6 +45,8 @@ TEST_CASE("a container spec survives the trip to the RUN helper field by field")
     CHECK(back.work_dir == spec.work_dir);
     CHECK(back.merged_dir == spec.merged_dir);
     CHECK(back.init_dir == spec.init_dir);
+    CHECK(back.shared_init_layer == spec.shared_init_layer);
+    CHECK(back.shared_init_staging_dir == spec.shared_init_staging_dir);
     CHECK(back.short_links_dir == spec.short_links_dir);
     CHECK(back.argv == spec.argv);
     CHECK(back.env == spec.env);

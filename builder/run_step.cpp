@@ -76,6 +76,10 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     for (const auto& l : s.layers) lowers.push_back(verified_lower(env, l));
     runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
+    if (run.mounts.empty()) {  // no --mount stub goes into its init layer: the store's shared one does
+        spec.shared_init_layer = env.store.init_layer_dir();
+        spec.shared_init_staging_dir = env.store.tmp_dir();
+    }
     if (env.networks) spec.join_netns_fd = env.networks->join_fd(spec.network, env.store);
     unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);
     spec.stdin_fd = devnull.get();

@@ -201,20 +201,48 @@ unique_fd open_in_root_walk(int root_fd, const std::filesystem::path& path, int 
 
 }  // namespace detail
 
-unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode, Symlinks symlinks) {
-    if (!detail::have_openat2()) return detail::open_in_root_walk(root_fd, path, flags, mode, symlinks);
-    const std::string p = path.empty() ? std::string(".") : path.string();
+namespace {
+
+// open_in_root through openat2: the fd, or -errno.
+int openat2_in_root(int root_fd, const std::string& p, int flags, mode_t mode, Symlinks symlinks) {
     open_how how{};
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (symlinks == Symlinks::refuse ? RESOLVE_NO_SYMLINKS : 0);
     for (int attempt = 0;; ++attempt) {
         long fd = sys_openat2(root_fd, p.c_str(), &how);
-        if (fd >= 0) return unique_fd(static_cast<int>(fd));
+        if (fd >= 0) return static_cast<int>(fd);
         // EAGAIN: a rename raced with ".." resolution; the kernel asks us to retry.
         if (errno == EAGAIN && attempt < 16) continue;
-        throw_errno("open in root", p);
+        return -errno;
     }
+}
+
+}  // namespace
+
+unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode, Symlinks symlinks) {
+    if (!detail::have_openat2()) return detail::open_in_root_walk(root_fd, path, flags, mode, symlinks);
+    const std::string p = path.empty() ? std::string(".") : path.string();
+    int fd = openat2_in_root(root_fd, p, flags, mode, symlinks);
+    if (fd < 0) throw_errno(-fd, "open in root", p);
+    return unique_fd(fd);
+}
+
+std::optional<unique_fd> open_in_root_if_exists(int root_fd, const std::filesystem::path& path, int flags, mode_t mode,
+                                                Symlinks symlinks) {
+    if (!detail::have_openat2()) {
+        try {
+            return detail::open_in_root_walk(root_fd, path, flags, mode, symlinks);
+        } catch (const SystemError& e) {
+            if (e.error_number() == ENOENT) return std::nullopt;
+            throw;
+        }
+    }
+    const std::string p = path.empty() ? std::string(".") : path.string();
+    int fd = openat2_in_root(root_fd, p, flags, mode, symlinks);
+    if (fd == -ENOENT) return std::nullopt;
+    if (fd < 0) throw_errno(-fd, "open in root", p);
+    return unique_fd(fd);
 }
 
 unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {

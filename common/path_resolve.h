@@ -36,6 +36,11 @@ enum class Symlinks { follow, refuse };
 [[nodiscard]] unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags, mode_t mode = 0,
                                      Symlinks symlinks = Symlinks::follow);
 
+// open_in_root, but nullopt (no exception: cheap) when `path` or a directory on the way does
+// not exist (ENOENT); other errors throw as open_in_root does.
+[[nodiscard]] std::optional<unique_fd> open_in_root_if_exists(int root_fd, const std::filesystem::path& path, int flags,
+                                                              mode_t mode = 0, Symlinks symlinks = Symlinks::follow);
+
 // Creates the directory `path` and any missing parents in the tree at root_fd, resolving
 // symlinks as open_in_root does (an image's /var/run -> /run creates under the image's
 // /run). New dirs get `mode` (minus umask) and the caller's owner. Returns an

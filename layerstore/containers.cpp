@@ -316,7 +316,9 @@ ContainerState Containers::update_state(const std::string& id, const std::functi
     return s;
 }
 
-void Containers::remove(const std::string& id) const {
+void Containers::remove(const std::string& id) const { remove_tree(set_aside(id)); }
+
+fs::path Containers::set_aside(const std::string& id) const {
     // The name goes first (if it is still this container's), then the record: renamed so
     // that it vanishes at once (ids() no longer lists it), then deleted (upper dirs can be
     // large).
@@ -331,7 +333,7 @@ void Containers::remove(const std::string& id) const {
     fs::path d = dir(id);
     fs::path doomed = tmp_ / ("rm-" + id);
     if (::rename(d.c_str(), doomed.c_str()) != 0) throw_errno("rename", d.string());
-    remove_tree(doomed);
+    return doomed;
 }
 
 }  // namespace imgbuild::layerstore

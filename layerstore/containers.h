@@ -120,6 +120,9 @@ public:
     ContainerState update_state(const std::string& id, const std::function<void(ContainerState&)>& change) const;
     // Removes the record and its dirs (the caller made sure nothing runs).
     void remove(const std::string& id) const;
+    // The first half of remove: the name is freed and the record renamed into tmp/ (gone
+    // from ids() and find() at once); returns that path, for the caller to delete.
+    [[nodiscard]] std::filesystem::path set_aside(const std::string& id) const;
     // The container that holds a name (containers/names/<name>, a symlink to its id).
     [[nodiscard]] std::optional<std::string> id_of_name(const std::string& name) const;
 

@@ -97,6 +97,10 @@ public:
     [[nodiscard]] std::filesystem::path containers_dir() const { return root_ / "containers"; }
     [[nodiscard]] std::filesystem::path volumes_dir() const { return root_ / "volumes"; }
     [[nodiscard]] std::filesystem::path short_links_dir() const { return root_ / "l"; }
+    // The containers' shared init layer (runtime::ensure_shared_init_layer): made once.
+    [[nodiscard]] std::filesystem::path init_layer_dir() const { return root_ / "init-layer"; }
+    // The fd holding the store lock (a background remover inherits it: background_remove.h).
+    [[nodiscard]] int lock_fd() const { return lock_fd_.get(); }
     [[nodiscard]] std::filesystem::path leases_dir() const { return root_ / "leases"; }
     [[nodiscard]] std::filesystem::path gc_lock_path() const { return root_ / "gc.lock"; }
     // Records in this Store's lease that this process uses the object (leases.h). Every

@@ -90,6 +90,11 @@ struct ContainerSpec {
     // The container's own files: hosts, hostname, resolv.conf and the init layer are
     // written here (created if missing). Never part of a commit.
     fs::path init_dir;
+    // When set, the init layer is this shared, never-changing dir (made once, staged in
+    // shared_init_staging_dir: ensure_shared_init_layer) instead of init_dir/rootfs: a
+    // dozen inode creations and removals less per container. Only for a container whose
+    // init layer holds nothing of its own (a RUN --mount stub does).
+    fs::path shared_init_layer, shared_init_staging_dir;
     // Where short symlinks to the lower dirs live (the store's l/); the overlay option
     // string then names "l/<12 hex>" per layer so that 100+ layers fit one page.
     // Empty: absolute lowerdir paths are used.

@@ -179,12 +179,7 @@ unique_fd create_file_in_root(int root_fd, const std::string& path, Symlinks sym
     for (int hops = 0; hops < 40; ++hops) {
         fs::path parent = fs::path(current).parent_path();
         (void)mkdirs_in_root(root_fd, parent, 0755, symlinks);
-        std::optional<unique_fd> link;
-        try {
-            link = open_in_root(root_fd, current, O_PATH | O_NOFOLLOW, 0, symlinks);
-        } catch (const SystemError& e) {
-            if (e.error_number() != ENOENT) throw;
-        }
+        std::optional<unique_fd> link = open_in_root_if_exists(root_fd, current, O_PATH | O_NOFOLLOW, 0, symlinks);
         if (!link) {
             (void)open_in_root(root_fd, current, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644, symlinks);
             break;
@@ -216,11 +211,9 @@ unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no
     const Symlinks symlinks = symlinks_for(no_symlinks);
     try {
         if (dir) return mkdirs_in_root(root_fd, path, 0755, symlinks);
-        try {
-            return open_in_root(root_fd, path, O_PATH, 0, symlinks);
-        } catch (const SystemError& e) {
-            if (e.error_number() != ENOENT) throw;
-        }
+        // A missing target is the common case (a bind onto /etc/hosts of an image without
+        // one, /dev/null on the fresh /dev): an errno check, not an exception to unwind.
+        if (auto existing = open_in_root_if_exists(root_fd, path, O_PATH, 0, symlinks)) return std::move(*existing);
         return create_file_in_root(root_fd, path, symlinks);
     } catch (const SystemError& e) {
         throw in_root_error(e, path, no_symlinks);

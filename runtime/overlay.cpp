@@ -151,9 +151,9 @@ void clear_volatile_marker(const fs::path& work) {
     if (::access(marker.c_str(), F_OK) == 0) remove_tree(marker);
 }
 
-fs::path prepare_init_dir(const ContainerSpec& spec) {
-    if (spec.init_dir.empty()) throw Error("container spec has no init_dir");
-    fs::path layer = spec.init_dir / "rootfs";
+namespace {
+
+void fill_init_layer(const fs::path& layer) {
     make_dirs(layer);
     for (const char* d : kInitLayerDirs) make_dirs(layer / d);
     for (const char* f : kInitLayerFiles) {
@@ -161,6 +161,36 @@ fs::path prepare_init_dir(const ContainerSpec& spec) {
         int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) throw_errno("create", p.string());
         ::close(fd);
+    }
+}
+
+}  // namespace
+
+void ensure_shared_init_layer(const fs::path& layer, const fs::path& staging_dir) {
+    struct stat st {};
+    if (::lstat(layer.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
+    // Filled beside its place and renamed in: the layer exists whole or not at all, and of
+    // two containers making it at once one rename wins (the other's copy is dropped).
+    TempDir staged(staging_dir, "initlayer");
+    fill_init_layer(staged.path());
+    if (::chmod(staged.path().c_str(), 0755) != 0) throw_errno("chmod", staged.path().string());
+    if (::rename(staged.path().c_str(), layer.c_str()) == 0) {
+        (void)staged.release();
+        return;
+    }
+    int err = errno;
+    if ((err == EEXIST || err == ENOTEMPTY) && ::lstat(layer.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
+    throw_errno(err, "rename " + staged.path().string() + " to", layer.string());
+}
+
+fs::path prepare_init_dir(const ContainerSpec& spec) {
+    if (spec.init_dir.empty()) throw Error("container spec has no init_dir");
+    fs::path layer = spec.shared_init_layer.empty() ? spec.init_dir / "rootfs" : spec.shared_init_layer;
+    if (spec.shared_init_layer.empty()) {
+        fill_init_layer(layer);
+    } else {
+        ensure_shared_init_layer(layer, spec.shared_init_staging_dir);
+        make_dirs(spec.init_dir);
     }
     write_small_file(spec.init_dir / "hostname", spec.hostname + "\n");
     write_small_file(spec.init_dir / "hosts", hosts_for(spec));

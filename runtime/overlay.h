@@ -40,7 +40,12 @@ void clear_volatile_marker(const fs::path& work);
 // Creates (idempotently, race-safe) links_dir/<short> -> lower for each lower dir.
 void ensure_short_links(const std::vector<fs::path>& lowers, const fs::path& init_layer, const fs::path& links_dir);
 
-// init_dir/rootfs: empty mount points (proc, sys, dev, etc/hosts, ...) used as the
+// The init layer's content (empty mount points, below) made once at `layer` for every
+// container that adds nothing of its own to it: staged in `staging_dir` (same filesystem)
+// and renamed into place, so it is complete or absent; a concurrent maker is harmless.
+void ensure_shared_init_layer(const fs::path& layer, const fs::path& staging_dir);
+
+// init_dir/rootfs (or spec.shared_init_layer when set): empty mount points (proc, sys, dev, etc/hosts, ...) used as the
 // bottom-most lowerdir; and the files hosts, hostname, resolv.conf in init_dir.
 // Returns the init layer path.
 fs::path prepare_init_dir(const ContainerSpec& spec);

@@ -64,3 +64,37 @@ ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd unto
     CHECK_THROWS_WITH_AS(mount_overlay_no_chdir(bad, merged), doctest::Contains("mount overlay on"),
                          SystemError);
 }
+
+TEST_CASE("the shared init layer: made whole once, kept, and the staging dir left empty") {
+    TempDir tmp(fs::temp_directory_path(), "init-layer-test");
+    fs::path staging = tmp.path() / "tmp", layer = tmp.path() / "init-layer";
+    make_dirs(staging);
+    ensure_shared_init_layer(layer, staging);
+    for (const char* d : {"proc", "sys", "dev", "etc"}) CHECK(fs::is_directory(layer / d));
+    for (const char* f : {"etc/hosts", "etc/hostname", "etc/resolv.conf"}) {
+        CHECK(fs::is_regular_file(layer / f));
+        CHECK(fs::file_size(layer / f) == 0);
+    }
+    CHECK((fs::status(layer).permissions() & fs::perms::all) == (fs::perms::owner_all | fs::perms::group_read |
+                                                                  fs::perms::group_exec | fs::perms::others_read |
+                                                                  fs::perms::others_exec));
+    CHECK(fs::is_empty(staging));
+    // Made by another container meanwhile: used as it is.
+    unique_fd marker = open_or_throw(layer / "made-first", O_WRONLY | O_CREAT, 0644);
+    ensure_shared_init_layer(layer, staging);
+    CHECK(fs::exists(layer / "made-first"));
+    CHECK(fs::is_empty(staging));
+
+    ContainerSpec spec;
+    spec.init_dir = tmp.path() / "c1" / "init";
+    spec.shared_init_layer = layer;
+    spec.shared_init_staging_dir = staging;
+    spec.hostname = "h1";
+    spec.network = NetworkMode::none;
+    CHECK(prepare_init_dir(spec) == layer);
+    CHECK(read_file(spec.init_dir / "hostname") == "h1\n");
+    CHECK_FALSE(fs::exists(spec.init_dir / "rootfs"));
+    spec.shared_init_layer.clear();
+    CHECK(prepare_init_dir(spec) == spec.init_dir / "rootfs");
+    CHECK(fs::is_regular_file(spec.init_dir / "rootfs" / "etc" / "hosts"));
+}
