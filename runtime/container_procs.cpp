@@ -61,7 +61,7 @@ std::vector<std::string> planned_cgroup_dirs(const std::string& name) {
 }
 
 void remove_cgroup_dirs(const std::vector<std::string>& dirs) {
-    for (const auto& d : dirs) cgroup_detail::remove_cgroup_dir(d);
+    for (const auto& d : dirs) remove_cgroup_dir(d);
 }
 
 ProcessInfo process_info(pid_t pid) {
