@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "common/cgroup_dir.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -27,18 +28,6 @@ bool cgroup_has_processes(const std::string& dir) {
     } catch (const std::exception&) {
         return false;  // gone, or not a cgroup: nothing runs in it
     }
-}
-
-// rmdir of an empty cgroup dir, retrying the short EBUSY window right after its last task
-// was reaped; false when it is still there.
-bool remove_empty_cgroup_dir(const std::string& dir) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
-        if (errno != EBUSY) break;
-        ::usleep(1000);
-    }
-    log::warn("rmdir " + dir + ": " + describe_errno(errno));
-    return false;
 }
 
 // The owner (the foreground `run` or a detached monitor) is dead and nothing runs in the
@@ -74,7 +63,7 @@ size_t clean_abandoned_containers(const Store& store) {
             // stays keeps the record, so that the next open tries again.
             bool cgroups_gone = true;
             for (const auto& d : s.cgroup_dirs)
-                if (!remove_empty_cgroup_dir(d)) cgroups_gone = false;
+                if (!remove_cgroup_dir(d)) cgroups_gone = false;
             if (!cgroups_gone || !containers.config(id).auto_remove) continue;
             containers.remove(id);
             ++removed;

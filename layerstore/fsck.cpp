@@ -69,8 +69,14 @@ private:
                 if (now != *l->dir_digest)
                     return "diff/ has changed since it was made (" + now.str() + " != " + l->dir_digest->str() + ")";
             }
-            for (const auto& b : l->blobs)
-                if (!blob(b.digest)) return "blob " + b.digest.str() + " is damaged or missing";
+            // diff/ is sound: a bad blob is the blob's damage, not the layer's (repair drops
+            // the blob and its record, and keeps the layer).
+            for (const auto& b : l->blobs) {
+                const bool present = store_.has_blob(b.digest);
+                if (present && blob(b.digest)) continue;
+                r_.damage.push_back({DamageKind::layer_blob, id + "/" + b.digest.hex(),
+                                     "layer " + id + ": its blob " + b.digest.str() + (present ? " is damaged" : " is missing")});
+            }
         } catch (const std::exception& ex) {
             return ex.what();
         }
@@ -169,6 +175,13 @@ RepairReport repair(Store& store) {
                     remove_tree(aside);
                     rep.removed.push_back("removed " + d.text);
                 }
+                break;
+            case DamageKind::layer_blob:
+            {
+                const auto slash = d.id.find('/');
+                store.remove_layer_blob_record(d.id.substr(0, slash), Digest::parse("sha256:" + d.id.substr(slash + 1)));
+            }
+                rep.removed.push_back("removed the record of " + d.text + " (diff/ is kept; save or push compresses it again)");
                 break;
             case DamageKind::image:
             case DamageKind::index:

@@ -7,11 +7,14 @@
 
 namespace imgbuild::layerstore {
 
-enum class DamageKind { blob, layer, image, cache_entry, index };
+// layer_blob: a layer whose diff/ is sound lists a blob that is damaged or missing; only the
+// blob and its record go (diff/ is kept: the next save or push compresses it again).
+enum class DamageKind { blob, layer, layer_blob, image, cache_entry, index };
 
 struct Damage {
     DamageKind kind;
-    std::string id;    // blob hex, layer chain id, image name (or manifest digest), cache key
+    std::string id;    // blob hex, layer chain id, <layer chain id>/<blob hex> (layer_blob),
+                       // image name (or manifest digest), cache key
     std::string text;  // what is wrong, naming the object
 };
 
@@ -32,7 +35,8 @@ struct RepairReport {
     FsckReport before;
 };
 
-// fsck, then (under the gc lock, exclusive) removes every damaged object, the names of
+// fsck, then (under the gc lock, exclusive) removes every damaged object (a layer's damaged
+// blob alone, and its record in the layer's meta.json, when diff/ is sound), the names of
 // images that use one (loading a good archive or rebuilding brings them back, same ids),
 // the cache entries that lead to one, and then whatever nothing reaches any more.
 RepairReport repair(Store& store);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "layerstore/blob_stamps.h"
 #include "layerstore/file_lock.h"
 #include "layerstore/store.h"
 
@@ -21,34 +22,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* ref_name = "org.opencontainers.image.ref.name";
-
-// A layer's stored blob, checked cheaply before a new manifest references it: present with
-// its recorded size and, when its mtime is newer than the layer's meta.json (written after
-// the blob was, so a later write changed it), with its digest (hashed; on success its mtime
-// is set back to meta.json's so that the next check is cheap again). Its digest is verified
-// again whenever it is read for save or push.
-bool stored_blob_intact(const Store& s, const LayerInfo& l, const oci::Descriptor& b) {
-    fs::path blob = s.blob_path(b.digest);
-    struct stat st {}, meta {};
-    if (::stat(blob.c_str(), &st) != 0 || st.st_size != b.size) return false;
-    fs::path meta_path = s.root() / "layers" / l.id / "meta.json";
-    if (::stat(meta_path.c_str(), &meta) != 0) return false;
-    auto newer = [](const timespec& a, const timespec& b) { return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec; };
-    if (!newer(st.st_mtim, meta.st_mtim)) return true;
-    try {
-        auto fd = open_or_throw(blob, O_RDONLY);
-        if (hash_to_end(fd.get(), blob) != b.digest) {
-            log::warn("layer " + l.id + ": blob " + b.digest.str() + " is damaged: not referenced (run imgbuild fsck)");
-            return false;
-        }
-        const timespec times[2] = {{0, UTIME_OMIT}, meta.st_mtim};
-        (void)::utimensat(AT_FDCWD, blob.c_str(), times, 0);
-        return true;
-    } catch (const std::exception& e) {
-        log::warn(std::string(e.what()) + ": not referenced");
-        return false;
-    }
-}
 
 fs::path index_path(const Store& s) { return s.root() / "images/index.json"; }
 // The index's backup: every write of the index writes it first, with the same content, so
@@ -163,7 +136,7 @@ Image Store::put_image_config_bytes(const std::string& config_bytes, const std::
         // A layer with a stored blob (loaded or pulled) keeps it: base layers pass through
         // untouched. A layer we made is referenced as its uncompressed tar, which is
         // regenerated from diff/ on demand (compression waits for save or push).
-        // A stored blob is referenced only when intact (stored_blob_intact): a missing or
+        // A stored blob is referenced only when intact (blob_stamps.h): a missing or
         // damaged one is not put in a new manifest, the tar regenerated from diff/ is.
         const oci::Descriptor* stored = nullptr;
         for (const auto& b : l.blobs) {

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "layerstore/blob_stamps.h"
 #include "oci/layer_tar.h"
 #include "oci/tar_archive.h"
 
@@ -80,9 +81,12 @@ oci::Descriptor transcoded_blob(Store& store, const LayerInfo& layer, const oci:
     return adopt_layer_blob(store, layer, tmp, digests, c);
 }
 
+// A recorded blob is reused only when intact (size and stamp, else its digest: blob_stamps.h);
+// a damaged one is passed over, so that the layer's blob is made again from what else the
+// store has, or the save or push fails naming the layer, instead of sending wrong bytes.
 const oci::Descriptor* stored_blob_of(Store& store, const LayerInfo& layer, const char* media_type) {
     for (const auto& b : layer.blobs)
-        if ((!media_type || b.media_type == media_type) && store.has_blob(b.digest)) return &b;
+        if ((!media_type || b.media_type == media_type) && stored_blob_intact(store, layer, b)) return &b;
     return nullptr;
 }
 
@@ -100,7 +104,7 @@ oci::Descriptor compressed_layer_blob(Store& store, const LayerInfo& layer, oci:
     if (const auto* b = stored_blob_of(store, layer, layer_media_type(c))) return *b;
     const oci::Descriptor* plain = nullptr;
     for (const auto& b : layer.blobs) {
-        if (!store.has_blob(b.digest)) continue;
+        if (!stored_blob_intact(store, layer, b)) continue;
         if (!is_plain_tar(b.media_type)) return b;
         plain = &b;
     }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/error.h"
@@ -216,6 +217,16 @@ void Store::add_layer_blob_record(const std::string& layer_id, const oci::Descri
     atomic_write_file(meta, oci::canonical(meta_to_json(*info)), tmp_dir());
 }
 
+void Store::remove_layer_blob_record(const std::string& layer_id, const Digest& blob) {
+    auto info = layer(layer_id);
+    if (!info) return;
+    auto kept = std::remove_if(info->blobs.begin(), info->blobs.end(), [&](const oci::Descriptor& b) { return b.digest == blob; });
+    if (kept == info->blobs.end()) return;
+    info->blobs.erase(kept, info->blobs.end());
+    fs::path meta = root_ / "layers" / layer_id / "meta.json";
+    atomic_write_file(meta, oci::canonical(meta_to_json(*info)), tmp_dir());
+}
+
 }  // namespace imgbuild::layerstore
 
 namespace imgbuild::layerstore {
@@ -261,16 +272,7 @@ LayerInfo verify_layer_for_use(const Store& store, const LayerInfo& layer) {
         if (same) {
             LayerInfo l = layer;
             l.stamp = now;
-            // meta.json keeps its mtime: that is when its blob records were written, which
-            // a new manifest's check of a base blob compares against (images.cpp).
-            fs::path meta = store.root() / "layers" / l.id / "meta.json";
-            struct stat before {};
-            bool had = ::stat(meta.c_str(), &before) == 0;
             record_meta(store, l);
-            if (had) {
-                const timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
-                (void)::utimensat(AT_FDCWD, meta.c_str(), times, 0);
-            }
             return l;
         }
     }

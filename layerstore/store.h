@@ -170,6 +170,8 @@ public:
     void remove_image(const Digest& manifest_digest);
     // Records a stored blob for an existing layer (a compressed form made for save or push).
     void add_layer_blob_record(const std::string& layer_id, const oci::Descriptor& blob);
+    // Drops a damaged or missing blob from the layer's records (fsck --repair); no-op when absent.
+    void remove_layer_blob_record(const std::string& layer_id, const Digest& blob);
 
 private:
     friend class GcExclusive;

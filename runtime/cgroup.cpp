@@ -102,15 +102,5 @@ void write_setting(const fs::path& dir, const CgroupSetting& s) {
     if (::write(fd, s.value.data(), s.value.size()) < 0) throw_errno("write " + s.value + " to", file.string());
 }
 
-void remove_cgroup_dir(const fs::path& dir) {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-        if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
-        if (errno != EBUSY) break;
-        ::sched_yield();
-    }
-    // Best effort at cleanup time: a leftover cgroup is reported, not worth failing a run for.
-    log::warn("rmdir " + dir.string() + ": " + describe_errno(errno));
-}
-
 }  // namespace cgroup_detail
 }  // namespace imgbuild::runtime

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cgroup_dir.h"
 #include "common/unique_fd.h"
 #include "runtime/cgroup_delegation.h"
 #include "runtime/container.h"
@@ -78,9 +79,6 @@ namespace cgroup_detail {
 // Throws Error unless `name` is one path component.
 void check_name(const std::string& name);
 void write_setting(const fs::path& dir, const CgroupSetting& s);
-// rmdir that tolerates a missing dir and retries the short EBUSY window right after the
-// last task was reaped.
-void remove_cgroup_dir(const fs::path& dir);
 // automatic: the BPF program on the unified mount when there is one, else (or when that
 // fails) the v1 devices controller; v1_controller: the latter (tests of pure v1 hosts).
 enum class DeviceMechanism { automatic, v1_controller };

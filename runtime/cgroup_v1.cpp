@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_paths.h"
 #include "runtime/devices.h"
 
 namespace imgbuild::runtime::cgroup_detail {
@@ -30,76 +31,29 @@ bool needs(const std::vector<CgroupSetting>& settings, const std::string& contro
     return std::any_of(settings.begin(), settings.end(), [&](const CgroupSetting& s) { return s.controller == wanted; });
 }
 
-struct Hierarchy {
-    fs::path mountpoint;
-    std::string root;  // the mount's root inside the hierarchy (not "/" inside a container)
-};
-
-// controller -> hierarchy, from /proc/self/mountinfo ("... - cgroup cgroup rw,cpu,cpuacct").
-std::map<std::string, Hierarchy> find_hierarchies() {
-    std::map<std::string, Hierarchy> out;
-    std::istringstream in(read_file("/proc/self/mountinfo"));
-    for (std::string line; std::getline(in, line);) {
-        auto fields = split(line, ' ');
-        auto dash = std::find(fields.begin(), fields.end(), "-");
-        if (dash == fields.end() || fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
-        if (*(dash + 1) != "cgroup") continue;
-        for (const auto& opt : split(*(dash + 3), ','))
-            out.try_emplace(std::string(opt), Hierarchy{fields[4], std::string(fields[3])});
-    }
-    return out;
-}
-
-// controller -> this process's cgroup path, from /proc/self/cgroup ("4:memory:/a/b").
-std::map<std::string, std::string> own_paths() {
-    std::map<std::string, std::string> out;
-    std::istringstream in(read_file("/proc/self/cgroup"));
-    for (std::string line; std::getline(in, line);) {
-        auto first = line.find(':');
-        auto second = line.find(':', first + 1);
-        if (first == std::string::npos || second == std::string::npos) continue;
-        // A named string: split's views point into it (into a temporary they would dangle).
-        const std::string controllers = line.substr(first + 1, second - first - 1);
-        for (const auto& c : split(controllers, ','))
-            out[std::string(c)] = line.substr(second + 1);
-    }
-    return out;
-}
-
-// Hybrid hosts mount the unified hierarchy (no controllers) here: a BPF device program
-// can be attached to a cgroup of it, and clone3 can start the child inside it for free.
-constexpr const char* kUnifiedMount = "/sys/fs/cgroup/unified";
-
-bool have_unified_mount() {
-    struct statfs st {};
-    return ::statfs(kUnifiedMount, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-// This process's cgroup on the unified hierarchy ("0::/a/b"); relative to the mount.
-std::string own_unified_path() {
-    std::istringstream in(read_file("/proc/self/cgroup"));
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("0::", 0) == 0) return line.substr(3);
-    return "/";
+// The directory of the container's cgroup on the hierarchy of `controller` (cgroup_paths.h).
+fs::path dir_on(const CgroupHierarchy& h, const std::string& name) {
+    auto dir = container_cgroup_dir(h, name, false);
+    if (!dir)
+        throw Error("cgroup v1 hierarchy " + h.controllers + ": our cgroup " + h.path + " is outside its mount " +
+                    h.mountpoint.string() + " (root " + h.root + ")");
+    return *dir;
 }
 
 class CgroupV1 final : public Cgroup {
 public:
     CgroupV1(const std::string& name, const Limits& limits, bool device_filter, DeviceMechanism devices) {
-        auto hierarchies = find_hierarchies();
-        auto own = own_paths();
+        auto hierarchies = cgroup_hierarchies_of(0);
         auto settings = cgroup_settings(limits, CgroupVersion::v1);
         try {
             for (const char* controller : kControllers) {
                 if (!needs(settings, controller)) continue;
-                auto h = hierarchies.find(controller);
-                if (h == hierarchies.end()) {
+                const CgroupHierarchy* h = find_hierarchy(hierarchies, controller);
+                if (!h || h->mountpoint.empty()) {
                     if (std::string(controller) == "cpuacct") continue;
                     throw Error(std::string("cgroup v1 controller ") + controller + " is not mounted");
                 }
-                std::string rel = own[controller];
-                if (h->second.root != "/" && rel.rfind(h->second.root, 0) == 0) rel = rel.substr(h->second.root.size());
-                fs::path dir = (h->second.mountpoint / fs::path(rel).relative_path() / "imgbuild" / name).lexically_normal();
+                fs::path dir = dir_on(*h, name);
                 if (std::find(dirs_.begin(), dirs_.end(), dir) != dirs_.end()) {
                     by_controller_[controller] = dir;  // co-mounted (cpu,cpuacct)
                     continue;
@@ -110,7 +64,7 @@ public:
                 by_controller_[controller] = dir;
             }
             for (const auto& s : settings) write_setting(by_controller_.at(s.controller), s);
-            if (device_filter) set_up_device_filter(name, hierarchies, own, devices);
+            if (device_filter) set_up_device_filter(name, hierarchies, devices);
         } catch (...) {
             remove_all();
             throw;
@@ -129,12 +83,14 @@ public:
 private:
     // The BPF program on the unified hierarchy when there is one (no migration cost: the
     // child is cloned into it); else the v1 devices controller (one more migration).
-    void set_up_device_filter(const std::string& name, const std::map<std::string, Hierarchy>& hierarchies,
-                              std::map<std::string, std::string>& own, DeviceMechanism devices) {
-        if (devices == DeviceMechanism::automatic && have_unified_mount()) {
+    void set_up_device_filter(const std::string& name, const std::vector<CgroupHierarchy>& hierarchies,
+                              DeviceMechanism devices) {
+        const CgroupHierarchy* unified = find_hierarchy(hierarchies, "");
+        const CgroupHierarchy* v1_devices = find_hierarchy(hierarchies, "devices");
+        if (v1_devices && v1_devices->mountpoint.empty()) v1_devices = nullptr;
+        if (devices == DeviceMechanism::automatic && unified && !unified->mountpoint.empty()) {
             try {
-                fs::path dir = (fs::path(kUnifiedMount) / fs::path(own_unified_path()).relative_path() / "imgbuild" / name)
-                                   .lexically_normal();
+                fs::path dir = dir_on(*unified, name);
                 make_dirs(dir.parent_path());
                 if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
                 unified_dir_ = dir;
@@ -143,24 +99,21 @@ private:
                 return;
             } catch (const Error& e) {
                 // A read-only or foreign unified mount: the devices controller does the same job.
-                if (hierarchies.find("devices") == hierarchies.end()) throw;
+                if (!v1_devices) throw;
                 log::debug(std::string(e.what()) + "; using the v1 devices controller");
                 unified_fd_.reset();
                 if (!unified_dir_.empty()) remove_cgroup_dir(unified_dir_);
                 unified_dir_.clear();
             }
         }
-        auto h = hierarchies.find("devices");
-        if (h == hierarchies.end()) {
+        if (!v1_devices) {
             static bool warned = false;
             if (!std::exchange(warned, true))
                 log::warn("no cgroup2 mount and no v1 devices controller: containers are not limited to the default "
                           "devices (only nodev mounts protect the host's devices)");
             return;
         }
-        std::string rel = own["devices"];
-        if (h->second.root != "/" && rel.rfind(h->second.root, 0) == 0) rel = rel.substr(h->second.root.size());
-        fs::path dir = (h->second.mountpoint / fs::path(rel).relative_path() / "imgbuild" / name).lexically_normal();
+        fs::path dir = dir_on(*v1_devices, name);
         make_dirs(dir.parent_path());
         if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
         dirs_.push_back(dir);

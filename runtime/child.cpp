@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -142,6 +143,15 @@ void make_non_dumpable() {
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_DUMPABLE)", "");
 }
 
+// A parent killed between the clone and the prctl above leaves no one to kill this process
+// (a `run --rm` killed at that moment left a container running its command to the end).
+// getppid() cannot tell (0 in the new pid namespace); the report pipe can: its only read
+// end is the parent's, held until the exec, so a closed one (POLLERR) means it is gone.
+void exit_if_parent_gone(int report_fd) {
+    pollfd p{report_fd, POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(exit_runtime_failure);
+}
+
 void start(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     // Before anything else: no fd of the caller's may be used from inside (CVE-2024-21626).
@@ -153,6 +163,7 @@ void start(const ChildContext& ctx) {
     // made non-dumpable once the network is up instead (no container process exists before).
     if (!spec.rootless) make_non_dumpable();
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_PDEATHSIG)", "");
+    exit_if_parent_gone(ctx.report_fd);
     reset_signals();
     if (::setsid() < 0) throw_errno("setsid", "");
     ::umask(0);

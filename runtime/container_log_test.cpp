@@ -36,17 +36,6 @@ TEST_CASE("log records: one per line, partial lines marked P, every byte kept") 
     CHECK(log_timestamp_now().size() == ts.size());
 }
 
-TEST_CASE("cgroup dirs of a process, from /proc/<pid>/cgroup") {
-    std::string v1 = "9:name=systemd:/\n8:pids:/imgbuild/imgbuild-abc\n2:cpuacct:/x/imgbuild/imgbuild-abc\n"
-                     "1:cpu,cpuacct:/imgbuild/other\n0::/\n";
-    CHECK(cgroup_dirs_from(v1, "imgbuild-abc", false) ==
-          std::vector<std::string>{"/sys/fs/cgroup/pids/imgbuild/imgbuild-abc", "/sys/fs/cgroup/cpuacct/x/imgbuild/imgbuild-abc"});
-    CHECK(cgroup_dirs_from("0::/imgbuild/imgbuild-abc\n", "imgbuild-abc", true) ==
-          std::vector<std::string>{"/sys/fs/cgroup/imgbuild/imgbuild-abc"});
-    CHECK(cgroup_dirs_from("0::/imgbuild/imgbuild-abc\n", "imgbuild-abc", false) ==
-          std::vector<std::string>{"/sys/fs/cgroup/unified/imgbuild/imgbuild-abc"});
-}
-
 TEST_CASE("planned cgroup dirs: every dir create_cgroup makes is among them (root only)") {
     std::string name = "imgbuild-plantest-" + random_hex(6);
     auto planned = planned_cgroup_dirs(name);

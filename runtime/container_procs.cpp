@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_paths.h"
 
 namespace imgbuild::runtime {
 
@@ -34,55 +35,33 @@ std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid) {
     return out;
 }
 
-std::vector<std::string> cgroup_dirs_from(const std::string& proc_cgroup, const std::string& leaf, bool unified_host) {
+std::vector<std::string> cgroup_dirs_from(const std::vector<CgroupHierarchy>& hierarchies, const std::string& leaf) {
     std::vector<std::string> out;
-    std::istringstream in(proc_cgroup);
-    std::string line;
-    while (std::getline(in, line)) {
-        // "4:memory:/a/b", "1:cpu,cpuacct:/x", "0::/x"
-        size_t c1 = line.find(':');
-        size_t c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
-        if (c2 == std::string::npos) continue;
-        std::string controllers = line.substr(c1 + 1, c2 - c1 - 1);
-        std::string path = line.substr(c2 + 1);
-        if (fs::path(path).filename() != leaf) continue;
-        std::string mount = controllers.empty() ? (unified_host ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified")
-                                                : "/sys/fs/cgroup/" + controllers;
-        if (controllers.rfind("name=", 0) == 0) mount = "/sys/fs/cgroup/" + controllers.substr(5);
-        out.push_back((fs::path(mount) / fs::path(path).relative_path()).string());
+    for (const auto& h : hierarchies) {
+        if (fs::path(h.path).filename() != leaf) continue;
+        if (auto dir = cgroup_dir(h, h.path)) out.push_back(dir->string());
     }
     return out;
 }
 
 std::vector<std::string> process_cgroup_dirs(pid_t pid, const std::string& leaf) {
-    std::string text;
-    try {
-        text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-    } catch (const SystemError&) {
-        return {};
-    }
-    return cgroup_dirs_from(text, leaf, detect_cgroup_version() == CgroupVersion::v2);
+    return cgroup_dirs_from(cgroup_hierarchies_of(pid), leaf);
+}
+
+std::vector<std::string> planned_cgroup_dirs_from(const std::vector<CgroupHierarchy>& own, const std::string& name,
+                                                  bool unified_host) {
+    std::vector<std::string> out;
+    for (const auto& h : own)
+        if (auto dir = container_cgroup_dir(h, name, unified_host)) out.push_back(dir->string());
+    return out;
 }
 
 std::vector<std::string> planned_cgroup_dirs(const std::string& name) {
-    std::string own;
-    try {
-        own = read_file("/proc/self/cgroup");
-    } catch (const SystemError&) {
-        return {};
-    }
-    // "4:memory:/a/b" -> "4:memory:/a/b/imgbuild/<name>", then the usual mapping to dirs.
-    std::istringstream in(own);
-    std::string planned;
-    for (std::string line; std::getline(in, line);) {
-        if (line.empty()) continue;
-        planned += line + (line.back() == '/' ? "" : "/") + "imgbuild/" + name + "\n";
-    }
-    return cgroup_dirs_from(planned, name, detect_cgroup_version() == CgroupVersion::v2);
+    return planned_cgroup_dirs_from(cgroup_hierarchies_of(0), name, detect_cgroup_version() == CgroupVersion::v2);
 }
 
 void remove_cgroup_dirs(const std::vector<std::string>& dirs) {
-    for (const auto& d : dirs) cgroup_detail::remove_cgroup_dir(d);
+    for (const auto& d : dirs) remove_cgroup_dir(d);
 }
 
 ProcessInfo process_info(pid_t pid) {

@@ -6,22 +6,27 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cgroup_paths.h"
+
 namespace imgbuild::runtime {
 
 // Every process in the pid namespace of `pid` (pid included), as host pids, sorted.
 [[nodiscard]] std::vector<pid_t> processes_in_pid_namespace_of(pid_t pid);
 
-// The cgroup directories of `pid` (from /proc/<pid>/cgroup, under /sys/fs/cgroup) whose
-// last component is `leaf` (the container's cgroup name): what is left to remove when the
-// container ends. Pure parser below; unit-tested.
+// The cgroup directories of `pid` (from /proc/<pid>/cgroup, on the mounts of
+// /proc/self/mountinfo: cgroup_paths.h) whose last component is `leaf` (the container's
+// cgroup name): what is left to remove when the container ends. Pure part below; unit-tested.
 [[nodiscard]] std::vector<std::string> process_cgroup_dirs(pid_t pid, const std::string& leaf);
-[[nodiscard]] std::vector<std::string> cgroup_dirs_from(const std::string& proc_cgroup, const std::string& leaf,
-                                                        bool unified_host);
+[[nodiscard]] std::vector<std::string> cgroup_dirs_from(const std::vector<CgroupHierarchy>& hierarchies,
+                                                        const std::string& leaf);
 // Where create_cgroup(`name`) of this process would put the cgroup, on every hierarchy
-// (<mount>/<own path>/imgbuild/<name>; most will not be made): recorded before the cgroup
-// exists, so that a kill between its mkdir and the record of the real dirs still leaves
-// the next store open something to remove (container_cleanup.h).
+// (container_cgroup_dir of cgroup_paths.h, the function cgroup_v1.cpp creates them with;
+// most will not be made): recorded before the cgroup exists, so that a kill between its
+// mkdir and the record of the real dirs still leaves the next store open something to
+// remove (container_cleanup.h).
 [[nodiscard]] std::vector<std::string> planned_cgroup_dirs(const std::string& name);
+[[nodiscard]] std::vector<std::string> planned_cgroup_dirs_from(const std::vector<CgroupHierarchy>& own,
+                                                                const std::string& name, bool unified_host);
 
 // rmdir of each directory (missing is fine; retries EBUSY right after the last task left).
 void remove_cgroup_dirs(const std::vector<std::string>& dirs);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/cgroup.h"
+#include "runtime/cgroup_paths.h"
 #include "runtime/container_procs.h"
 
 namespace imgbuild::runtime {
@@ -40,12 +41,13 @@ std::string v2_dir(const std::vector<std::string>& dirs) {
     throw Error("the container has no cgroup v2 directory to freeze");
 }
 
-std::string own_freezer_path(pid_t pid) {
-    std::string text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-    size_t pos = text.find(":freezer:");
-    if (pos == std::string::npos) throw Error("cgroup v1 freezer is not mounted (no freezer line in /proc/" + std::to_string(pid) + "/cgroup)");
-    size_t end = text.find('\n', pos);
-    return text.substr(pos + 9, end == std::string::npos ? std::string::npos : end - pos - 9);
+// The freezer hierarchy as `pid` is in it (cgroup_paths.h: the one mapping to directories).
+CgroupHierarchy freezer_of(pid_t pid) {
+    auto hierarchies = cgroup_hierarchies_of(pid);
+    const CgroupHierarchy* h = find_hierarchy(hierarchies, "freezer");
+    if (!h || h->mountpoint.empty())
+        throw Error("cgroup v1 freezer is not mounted (no freezer line in /proc/" + std::to_string(pid) + "/cgroup)");
+    return *h;
 }
 
 }  // namespace
@@ -63,22 +65,23 @@ void freeze_container(pid_t pid, const std::string& cgroup_name, std::vector<std
     if (it != cgroup_dirs.end()) {
         dir = *it;
     } else {
-        std::string current = own_freezer_path(pid);
-        dir = (fs::path(kFreezerMount) / fs::path(current).relative_path() / "imgbuild" / cgroup_name).lexically_normal();
+        auto made = container_cgroup_dir(freezer_of(pid), cgroup_name, false);
+        if (!made) throw Error("the container's freezer cgroup is outside the freezer mount");
+        dir = *made;
         make_dirs(dir);
         cgroup_dirs.push_back(dir.string());
     }
-    std::string mine = fs::path(dir).lexically_relative(kFreezerMount).string();
     for (;;) {
         int moved = 0;
         for (pid_t p : processes_in_pid_namespace_of(pid)) {
-            std::string cg;
+            std::optional<fs::path> in;
             try {
-                cg = own_freezer_path(p);
+                CgroupHierarchy h = freezer_of(p);
+                in = cgroup_dir(h, h.path);
             } catch (const std::exception&) {
                 continue;  // exited meanwhile
             }
-            if (fs::path(cg).relative_path() == fs::path(mine)) continue;
+            if (in == dir.lexically_normal()) continue;
             try {
                 write_text(dir / "cgroup.procs", std::to_string(p));
                 ++moved;

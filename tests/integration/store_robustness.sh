@@ -244,8 +244,19 @@ for kind in blob config manifest diff-file diff-dir meta; do
     if ((RC == 1)); then pass "$kind/$fix: fsck ${image_of[$kind]} finds it"; else fail "$kind/$fix: fsck ${image_of[$kind]} finds it" "$(_last_command_diag)"; fi
     case $kind in
       blob)
-        check_exit "$kind/$fix: save does not use the damaged blob" 1 dm save -o "$TEST_TMP/x.tar" busybox
         damaged_gz=$(gz_blob_of "$D")
+        # save never ships it: it refuses, or makes the blob again from diff/ (the same bytes
+        # when diff/ re-tars to the layer's diff_id); on a copy, as that repairs the store.
+        rm -rf "$D.save"; cp -a "$D" "$D.save"
+        run "$IMGBUILD" --root "$D.save" save -o "$TEST_TMP/x.tar" busybox
+        if ((RC == 0)); then
+          check "$kind/$fix: save made the blob again: it hashes to its digest" \
+            bash -c "sha256sum <'$D.save/blobs/sha256/$damaged_gz' | grep -q '^$damaged_gz '"
+          check "$kind/$fix: and the archive loads (every blob checked)" "$IMGBUILD" --root "$(new_store)" load -i "$TEST_TMP/x.tar"
+        else
+          expect_match "$kind/$fix: save refuses the damaged blob, naming it" "$damaged_gz" "$ERR"
+        fi
+        rm -rf "$D.save" "$TEST_TMP/x.tar"
         check "$kind/$fix: a build on the damaged base (its diff/ is intact)" dm build -q --no-cache -t app "$TEST_TMP/app"
         expect_match "$kind/$fix: the build says it left the blob out" "blob sha256:$damaged_gz is damaged: not referenced" "$ERR"
         expect_no_match "$kind/$fix: the new manifest does not reference the damaged blob" "$damaged_gz" \
@@ -343,6 +354,64 @@ check "rebuild" dm build -q -t app "$TEST_TMP/app"
 expect_eq "same image id" "$tpl_app_id" "$("$IMGBUILD" --root "$D" inspect --format '{{.Id}}' app 2>&1)"
 check "fsck passes at the end" dm fsck
 rm -rf "$D"
+
+section "a damaged blob of a built layer: fsck --repair drops the blob and its record, keeps diff/"
+# app's RUN layer has a gzip blob since the template's save; its diff/ is sound.
+D=$TEST_TMP/damaged-built-blob
+rm -rf "$D"; cp -a "$TPL" "$D"
+dm() { "$IMGBUILD" --root "$D" "$@"; }
+L=$(run_layer_of "$D")
+rb=$(jq -r '.blobs[0].digest' "$L/meta.json" | sed 's/^sha256://')
+expect_match "the RUN layer has a blob (the save recorded it)" '^[0-9a-f]{64}$' "$rb"
+flip_byte "$D/blobs/sha256/$rb" 20
+check_exit "fsck finds the damaged blob" 1 dm fsck
+expect_match "as the layer's blob" "layer [0-9a-f]{64}: its blob sha256:$rb is damaged" "$ERR"
+check "fsck --repair" dm fsck --repair
+expect_match "it removed the blob" "removed blob sha256:$rb" "$OUT"
+expect_no_match "not the layer, nor the image's name" "removed layer|removed the name" "$OUT"
+expect_true "diff/ is kept" test -f "$L/diff/run.txt"
+expect_eq "meta.json no longer lists the blob" "" "$(jq -r '.blobs[].digest' "$L/meta.json" | grep "$rb")"
+check "fsck passes after the repair" dm fsck
+expect_eq "same image id" "$tpl_app_id" "$(dm inspect --format '{{.Id}}' app 2>&1)"
+check "app runs" dm run --rm app cat /run.txt
+expect_eq "its content" "app" "$OUT"
+check "save compresses the layer again" dm save --format oci -o "$TEST_TMP/repaired.tar" app
+expect_true "the layer has a blob again" test -n "$(jq -r '.blobs[].digest' "$L/meta.json")"
+check "skopeo copies the archive (every blob checked against its digest)" \
+  skopeo copy --quiet "oci-archive:$TEST_TMP/repaired.tar" "dir:$TEST_TMP/repaired-dir"
+expect_eq "the archive's image id" "$tpl_app_id" "$(jq -r .config.digest "$TEST_TMP/repaired-dir/manifest.json")"
+check "fsck passes after the save" dm fsck
+rm -rf "$D" "$TEST_TMP/repaired-dir" "$TEST_TMP/repaired.tar"
+
+section "a blob changed in place with its mtime restored (touch -r): never trusted"
+D=$TEST_TMP/touched-blob
+rm -rf "$D"; cp -a "$TPL" "$D"
+dm() { "$IMGBUILD" --root "$D" "$@"; }
+# (as is, only to restore the mtime and size)
+damage_in_place() { cp -p "$1" "$TEST_TMP/blob-orig"; flip_byte "$1" "$2"; chmod 0444 "$1"; touch -r "$TEST_TMP/blob-orig" "$1"; }
+gz=$(gz_blob_of "$D")
+damage_in_place "$D/blobs/sha256/$gz" 100
+expect_eq "base blob: size and mtime as before" "$(stat -c '%s %Y' "$TEST_TMP/blob-orig")" "$(stat -c '%s %Y' "$D/blobs/sha256/$gz")"
+check "a build on the base (its diff/ is intact)" dm build -q --no-cache -t app2 "$TEST_TMP/app"
+expect_match "the build says it left the blob out" "blob sha256:$gz is damaged: not referenced" "$ERR"
+expect_no_match "the new manifest does not reference it" "$gz" \
+  "$(jq -r '.layers[].digest' "$D/blobs/sha256/$(manifest_of "$D" app2:latest)")"
+# A pulled or loaded layer's blob has no other source: save refuses it, or makes a good one.
+run dm save --format oci -o "$TEST_TMP/touched-base.tar" busybox
+if ((RC == 0)); then
+  check "save of the base: the archive it wrote is sound" skopeo copy --quiet "oci-archive:$TEST_TMP/touched-base.tar" "dir:$TEST_TMP/touched-base"
+else
+  expect_match "save of the base refuses the damaged blob, naming it" "$gz" "$ERR"
+fi
+# A built layer's blob: save makes it again from diff/.
+L=$(run_layer_of "$D")
+rb=$(jq -r '.blobs[0].digest' "$L/meta.json" | sed 's/^sha256://')
+damage_in_place "$D/blobs/sha256/$rb" 20
+check "save of app: the damaged blob of its built layer is made again" dm save --format oci -o "$TEST_TMP/touched-app.tar" app
+check "skopeo copies the archive (every blob checked against its digest)" \
+  skopeo copy --quiet "oci-archive:$TEST_TMP/touched-app.tar" "dir:$TEST_TMP/touched-app"
+expect_eq "the archive's image id" "$tpl_app_id" "$(jq -r .config.digest "$TEST_TMP/touched-app/manifest.json")"
+rm -rf "$D" "$TEST_TMP"/touched-* "$TEST_TMP/blob-orig"
 
 # ============================================================================ kill -9
 section "kill -9 at random points of builds, saves and loads ($KILLS kills)"
