@@ -98,10 +98,17 @@ differences() {
 
   local cid=$name-$$
   mkdir -p "$work/docker-root" "$work/oci"
-  docker create --name "$cid" "$name" /true >/dev/null &&
-    docker export "$cid" | tar --numeric-owner -xpf - -C "$work/docker-root" ||
-    echo "error: docker create/export of $name failed"
-  docker rm -f -v "$cid" >/dev/null 2>&1
+  # Every image here has files (busybox at least): an empty export is the same dockerd flake
+  # as above (an empty view of the image), so it is taken again, at most three times.
+  local attempt
+  for attempt in 1 2 3; do
+    docker create --name "$cid" "$name" /true >/dev/null &&
+      docker export "$cid" | tar --numeric-owner -xpf - -C "$work/docker-root" ||
+      echo "error: docker create/export of $name failed"
+    docker rm -f -v "$cid" >/dev/null 2>&1
+    [[ -n $(ls -A "$work/docker-root") ]] && break
+    echo "# $name: docker export gave an empty tree (attempt $attempt of 3)" >&2
+  done
   ib save --format oci -o "$work/oci.tar" "$name" && tar -C "$work/oci" -xf "$work/oci.tar" &&
     umoci unpack --image "$work/oci:latest" "$work/bundle" >/dev/null 2>"$work/umoci.err" ||
     echo "error: imgbuild save + umoci unpack of $name failed: $(cat "$work/umoci.err" 2>/dev/null)"
@@ -139,7 +146,16 @@ run_case() {
   [[ -f $work/Dockerfile.classic ]] && docker_file=$work/Dockerfile.classic
 
   docker_images+=("$name")
-  run env DOCKER_BUILDKIT=0 docker build --force-rm --network none -t "$name" -f "$docker_file" "${args[@]}" "$ctx"
+  # dockerd here sometimes starts a build step's container on an empty rootfs under load
+  # ("OCI runtime create failed ... stat /bin/sh", "Error processing tar file"): the peer's
+  # own failure, retried twice; any other docker failure fails the case at once.
+  local attempt
+  for attempt in 1 2 3; do
+    run env DOCKER_BUILDKIT=0 docker build --force-rm --network none -t "$name" -f "$docker_file" "${args[@]}" "$ctx"
+    ((RC == 0)) && break
+    grep -q -e 'OCI runtime create failed' -e 'Error processing tar file' <<<"$ERR" || break
+    echo "# $case: dockerd's runtime failed (attempt $attempt of 3): $(grep -m1 -e 'OCI runtime' -e 'Error processing' <<<"$ERR")"
+  done
   if ((RC != 0)); then fail "$case: docker build" "$(_last_command_diag)"; return; fi
   run ib build --network none -t "$name" "${args[@]}" "$ctx"
   if ((RC != 0)); then fail "$case: imgbuild build" "$(_last_command_diag)"; return; fi
