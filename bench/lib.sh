@@ -52,7 +52,8 @@ tool_build() { tool_build_cmd "$@" && "${CMD[@]}" >/dev/null; }
 share_image() {  # share_image NAME
   local name=$1 tar=$WORK/share-${1//[:\/]/_}.tar
   ib save --format docker -o "$tar" "$name"
-  if tool_enabled podman || tool_enabled buildah; then podman load -q -i "$tar" >/dev/null; fi
+  # skopeo copies from containers-storage too (the store podman loads into)
+  if tool_enabled podman || tool_enabled buildah || tool_enabled skopeo; then podman load -q -i "$tar" >/dev/null; fi
   if tool_enabled docker; then docker load -q -i "$tar" >/dev/null; fi
   rm -f "$tar"
 }
