@@ -47,7 +47,7 @@ print(f"- host `{platform.node()}`: {os.cpu_count()} cores ({cpu.strip()}), kern
       f"load average at the end {open('/proc/loadavg').read().split()[0]}")
 print(f"- {a.runs} runs per case, the tools' order rotating run by run; wall time is the median "
       "(min and max beside it), CPU time (user + system, the command and its reaped children; for "
-      "docker plus what dockerd spent meanwhile) the median, peak RSS (/usr/bin/time) the largest of "
+      "docker plus what dockerd spent meanwhile) the median, peak RSS (wait4) the largest of "
       "the runs (the biggest single process; for docker the client only)")
 print(f"- versions: imgbuild {sh(a.imgbuild + ' version')}; {sh('buildah --version')}; {sh('podman --version')}; "
       f"{sh('docker --version')}; {sh('skopeo --version')}")
