@@ -106,6 +106,11 @@ for w in ${WORKLOADS//,/ }; do
     done
     declare -F w_cleanup >/dev/null && w_cleanup || true
   ) || { echo "bench: $w stopped (exit $?): the report lists it as failed" >&2; echo "$w" >>"$WORK/results/failed"; }
+  # Each workload makes its own images: what it leaves (earlier runs' untagged images, the
+  # build cache, the peers' w<n>- images) goes before the next one, or the scratch store of
+  # a full run grows past 20 GiB (W3, W4, W6 and W7 each add GiBs per run).
+  "$IB" --root "$IB_STORE" prune -f >/dev/null 2>&1 || echo "bench: prune of the imgbuild store after $w failed" >&2
+  remove_peer_images
 done
 
 host=$(hostname -s)

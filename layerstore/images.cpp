@@ -28,22 +28,26 @@ fs::path index_path(const Store& s) { return s.root() / "images/index.json"; }
 // one damaged file never loses the names (finding 4 of issue 11).
 fs::path backup_path(const Store& s) { return s.root() / "images/index.backup.json"; }
 
-// nullopt when the file does not exist; throws Error when it cannot be read or parsed.
-std::optional<oci::Index> read_index_file(const fs::path& path) {
-    std::string text;
+// nullopt when the file does not exist; throws Error when it cannot be read or parsed. With
+// `text`, the bytes read are kept there.
+std::optional<oci::Index> read_index_file(const fs::path& path, std::string* text = nullptr) {
+    std::string bytes;
     try {
-        text = read_file(path);
+        bytes = read_file(path);
     } catch (const SystemError& e) {
         if (e.error_number() == ENOENT) return std::nullopt;
         throw;
     }
-    return oci::index_from_json(oci::parse_json(text, path.string()), path.string());
+    auto idx = oci::index_from_json(oci::parse_json(bytes, path.string()), path.string());
+    if (text) *text = std::move(bytes);
+    return idx;
 }
 
-oci::Index read_index(const Store& s) {
+// With `primary_text`, the index file's bytes when they were sound and used ("" otherwise).
+oci::Index read_index(const Store& s, std::string* primary_text = nullptr) {
     std::string primary_problem;
     try {
-        if (auto idx = read_index_file(index_path(s))) return *idx;
+        if (auto idx = read_index_file(index_path(s), primary_text)) return *idx;
         primary_problem = index_path(s).string() + " is missing";
     } catch (const Error& e) {
         primary_problem = e.what();
@@ -70,26 +74,19 @@ void write_index_text(const Store& s, const std::string& text) {
 
 void write_index(const Store& s, const oci::Index& idx) { write_index_text(s, oci::to_json(idx).dump(2)); }
 
-// The index file's bytes as they are, "" when it is missing or unreadable.
-std::string index_text_or_empty(const Store& s) {
-    try {
-        return read_file(index_path(s));
-    } catch (const SystemError&) {
-        return {};
-    }
-}
-
 // Read-modify-write of the index under its own exclusive lock, so that concurrent tags from
 // several processes (all holding the store lock shared) never lose each other's updates.
 template <typename F>
 void update_index(const Store& s, F change) {
     FileLock lock(s.root() / "images/index.lock", LOCK_EX);
-    oci::Index idx = read_index(s);
+    std::string before;
+    oci::Index idx = read_index(s, &before);
     change(idx);
     std::string text = oci::to_json(idx).dump(2);
     // A change that changes nothing (a cached rebuild tagging the image its name already
     // holds) writes nothing: two atomic writes and four fsyncs less on every such build.
-    if (text == index_text_or_empty(s)) return;
+    // (Read from the backup, the index is written again: `before` is then empty.)
+    if (text == before) return;
     write_index_text(s, text);
 }
 

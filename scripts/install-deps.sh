@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libarchive-dev libssl-dev nlohmann-json3-dev libcli11-dev
       doctest-dev libcurl4-openssl-dev libseccomp-dev libzstd-dev libdeflate-dev zlib1g-dev busybox-static
+      liblzma-dev libbz2-dev  # libarchive.a is linked with its xz and bzip2 filters (cmake/libraries.cmake)
       slirp4netns)  # slirp4netns: the private network of RUN steps and `run` (runtime/network_private.h)
 [[ "${1:-}" == --test ]] && pkgs+=(clang libclang-rt-14-dev mmdebstrap file attr libcap2-bin python3 python3-yaml jq
                                   gcc-multilib  # gcc-multilib: escape.sh checks the i386 socketcall path

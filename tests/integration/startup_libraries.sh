@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The start-up of imgbuild (issue 13): which shared libraries a command loads. Only libc (and
-# libm) are linked; libarchive is dlopen()ed by the verbs that read or write a tar
-# (oci/libarchive_library.cpp) and libcurl by those that speak HTTP (registry/curl_library.h).
-# With libarchive unloadable (an empty file bind-mounted over it in a private mount namespace),
-# the other verbs work and a tar verb fails with a clear error. Needs root (unshare -m).
+# libm) are linked; libarchive is linked statically with just its tar formats and filters
+# (cmake/libraries.cmake: no libxml2, ICU, nettle or acl), and libcurl is dlopen()ed by the
+# verbs that speak HTTP (registry/curl_library.h). With the system's libarchive.so.13 unloadable
+# (an empty file bind-mounted over it in a private mount namespace), the tar verbs still work.
+# Needs root for that part (unshare -m).
 # By hand: IMGBUILD=build/cli/imgbuild bash tests/integration/startup_libraries.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -37,7 +38,7 @@ for verb in "images" "inspect startup:1" "history startup:1"; do
   expect_no_match "$verb does not load libarchive or libcurl" 'libarchive|libcurl' "$libs"
 done
 libs=$(loaded_libraries "$IMGBUILD" --root "$STORE" save -o "$TEST_TMP/saved.tar" startup:1)
-expect_match "save loads libarchive when it writes the tar" 'libarchive\.so\.13' "$libs"
+expect_no_match "save writes the tar without loading a shared libarchive (or libxml2, ICU)" 'libarchive|libxml2|libicu|libnettle|libcurl' "$libs"
 run tar -tf "$TEST_TMP/saved.tar"
 expect_match "the saved archive is a tar with an index.json" '^(\./)?index\.json$' "$OUT"
 
@@ -46,17 +47,22 @@ if [[ $(id -u) != 0 ]]; then
   finish
 fi
 real=$(ldconfig -p | sed -n 's/.*libarchive\.so\.13 .*=> //p' | head -n 1)
+if [[ -z $real ]]; then
+  echo "# no system libarchive.so.13 to hide: the static-link checks below are not run"
+  finish
+fi
 real=$(readlink -f "$real")
 : >"$TEST_TMP/empty.so"
-# without_libarchive CMD...: CMD with libarchive.so.13 an empty file.
+# without_libarchive CMD...: CMD with the system's libarchive.so.13 an empty file.
 without_libarchive() { unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$TEST_TMP/empty.so" "$real" "$@"; }
 run without_libarchive "$IMGBUILD" version
-expect_eq "version works without libarchive" "0 $("$IMGBUILD" version)" "$RC $OUT"
-run without_libarchive "$IMGBUILD" --root "$STORE" images
-expect_match "images works without libarchive" '^startup +1 ' "$OUT"
+expect_eq "version works without libarchive.so" "0 $("$IMGBUILD" version)" "$RC $OUT"
 run without_libarchive "$IMGBUILD" --root "$STORE" import "$TEST_TMP/rootfs.tar" startup:2
-expect_eq "import without libarchive exits 1" 1 "$RC"
-expect_match "... naming the library and what to install" "^imgbuild: .*load libarchive\.so\.13: .*libarchive\.so\.13[^:]*: .*\(install libarchive13\)" "$ERR"
+expect_eq "import (a tar read) works without libarchive.so: it is linked in" 0 "$RC"
+run without_libarchive "$IMGBUILD" --root "$STORE" save -o "$TEST_TMP/saved2.tar" startup:2
+expect_eq "save (a tar written) works without libarchive.so" 0 "$RC"
+run tar -tf "$TEST_TMP/saved2.tar"
+expect_match "... and writes a tar with an index.json" '^(\./)?index\.json$' "$OUT"
 run ib images
-expect_no_match "... and adds no image" '^startup +2 ' "$OUT"
+expect_match "... and the imported image is listed" '^startup +2 ' "$OUT"
 finish
