@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "runtime/cgroup_paths.h"
 
 namespace imgbuild::runtime {
 namespace {
@@ -36,12 +38,20 @@ std::vector<std::string> words_of(const fs::path& file) {
     return out;
 }
 
-// "0::/user.slice/..." -> "user.slice/..." (relative to the unified mount); empty if absent.
+// "0::/user.slice/..." -> "/user.slice/..." (the path in the unified hierarchy); empty if absent.
 std::string unified_path(const std::string& proc_self_cgroup) {
     std::istringstream in(proc_self_cgroup);
     for (std::string line; std::getline(in, line);)
-        if (line.rfind("0::/", 0) == 0) return line.substr(4);
+        if (line.rfind("0::/", 0) == 0) return line.substr(3);
     return {};
+}
+
+// `path` in the hierarchy as the mount shows it: relative to the mount's root ("" for the root
+// itself), nullopt when it lies outside (not reachable through this mount).
+std::optional<std::string> under_mount_root(const std::string& path, const std::string& mount_root) {
+    auto rel = fs::path(path).lexically_normal().lexically_relative(fs::path(mount_root).lexically_normal());
+    if (rel.empty() || *rel.begin() == "..") return std::nullopt;
+    return rel == "." ? std::string() : rel.string();
 }
 
 }  // namespace
@@ -51,7 +61,7 @@ bool CgroupDelegation::has(std::string_view controller) const {
 }
 
 CgroupDelegation find_cgroup_delegation(const fs::path& cgroup_root, const std::string& proc_self_cgroup,
-                                        uid_t owner) {
+                                        uid_t owner, const std::string& mount_root) {
     CgroupDelegation out;
     fs::path unified;
     if (fs::exists(cgroup_root / "cgroup.controllers")) {
@@ -63,14 +73,32 @@ CgroupDelegation find_cgroup_delegation(const fs::path& cgroup_root, const std::
         return out;
     }
     // Walk up from our own cgroup while the parent is still ours: the top is the delegation.
-    std::string own = unified_path(proc_self_cgroup);
+    // /proc gives the full path in the hierarchy; inside a container whose /sys/fs/cgroup
+    // shows only its own cgroup (mount root not "/"), the dir is that path made relative to
+    // the mount's root (as runtime/cgroup_paths.h does for the container's cgroups).
+    std::string full = unified_path(proc_self_cgroup);
+    std::string own;
+    if (!full.empty()) {
+        auto visible = under_mount_root(full, mount_root);
+        if (!visible) {
+            out.problem = "our cgroup " + full + " is outside what " + unified.string() + " shows (its mount root " +
+                          mount_root + ")";
+            return out;
+        }
+        own = *visible;
+    }
     fs::path dir;
-    for (fs::path p = own.empty() ? fs::path() : fs::path(own).lexically_normal(); !p.empty() && p != "/" &&
-                                                                                  p.string() != ".";
-         p = p.parent_path()) {
+    // The mount's own top counts only when it is not the hierarchy's root (which nobody is
+    // delegated): inside such a container it may well be the delegated cgroup.
+    const bool top_may_be_ours = fs::path(mount_root).lexically_normal() != "/";
+    for (fs::path p = fs::path(own).lexically_normal();; p = p.parent_path()) {
+        const bool top = p.empty() || p == "/" || p == ".";
+        if (top && !top_may_be_ours) break;
         if (p.string().find("..") != std::string::npos) break;  // /proc says no such thing; be safe
-        if (delegated(unified / p, owner)) dir = unified / p;
+        fs::path here = top ? unified : unified / p;
+        if (delegated(here, owner)) dir = here;
         else if (!dir.empty()) break;
+        if (top) break;
     }
     if (dir.empty()) {
         out.problem = "no delegated cgroup v2 subtree: our cgroup " +
@@ -100,7 +128,9 @@ CgroupDelegation find_own_cgroup_delegation() {
         self = read_file("/proc/self/cgroup");
     } catch (const Error&) {
     }
-    return find_cgroup_delegation("/sys/fs/cgroup", self, ::geteuid());
+    std::string mount_root = "/";
+    if (const auto* unified = find_hierarchy(cgroup_hierarchies_of(::getpid()), "")) mount_root = unified->root;
+    return find_cgroup_delegation("/sys/fs/cgroup", self, ::geteuid(), mount_root);
 }
 
 }  // namespace imgbuild::runtime

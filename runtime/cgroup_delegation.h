@@ -31,11 +31,14 @@ struct CgroupDelegation {
 // mounted (/sys/fs/cgroup); the unified hierarchy is cgroup_root itself when it has a
 // cgroup.controllers (v2), else cgroup_root/unified (hybrid), else there is none (v1).
 // `proc_self_cgroup` is the text of /proc/self/cgroup (its "0::" line names our cgroup),
-// `owner` our uid as stat shows it (in the rootless user namespace: 0).
+// `owner` our uid as stat shows it (in the rootless user namespace: 0), `mount_root` the cgroup
+// the unified mount shows as its root (mountinfo; not "/" inside some containers).
 [[nodiscard]] CgroupDelegation find_cgroup_delegation(const std::filesystem::path& cgroup_root,
-                                                      const std::string& proc_self_cgroup, uid_t owner);
+                                                      const std::string& proc_self_cgroup, uid_t owner,
+                                                      const std::string& mount_root = "/");
 
-// The same for this process: /sys/fs/cgroup, /proc/self/cgroup, geteuid().
+// The same for this process: /sys/fs/cgroup, /proc/self/cgroup, geteuid(), the mount root
+// from /proc/self/mountinfo.
 [[nodiscard]] CgroupDelegation find_own_cgroup_delegation();
 
 }  // namespace imgbuild::runtime

@@ -133,6 +133,20 @@ TEST_CASE("find_cgroup_delegation on fake cgroup trees") {
         CHECK_THROWS_WITH_AS(refuse_rootless_limits(pids, d), doctest::Contains("--pids-limit needs cgroup v2 delegation"),
                              UsageError);
     }
+    SUBCASE("inside a container whose /sys/fs/cgroup shows only the user's service (mount root not /)") {
+        // /proc/self/cgroup still names the full path; the mount's top is the delegated dir.
+        const std::string service = "/user.slice/user-4242.slice/user@4242.service";
+        cgroup_dir(root, kUser, "cpu memory pids", "cpu memory pids");
+        cgroup_dir(root / "app.slice", kUser, "cpu memory pids", "");
+        auto d = find_cgroup_delegation(root, "0::" + service + "/app.slice\n", kUser, service);
+        CHECK(d.dir == root);
+        CHECK(d.has("memory"));
+        CHECK(d.problem.empty());
+        // Not found through the full path joined to the mount (the old mistake): root/user.slice/...
+        auto outside = find_cgroup_delegation(root, "0::/system.slice/other.service\n", kUser, service);
+        CHECK(outside.dir.empty());
+        CHECK(outside.problem.find("outside what") != std::string::npos);
+    }
     SUBCASE("a dir owned by the user whose cgroup.subtree_control is root's is not delegated") {
         v2_tree(root, "cpu memory pids");
         fs::path service = root / "user.slice/user-4242.slice/user@4242.service";
