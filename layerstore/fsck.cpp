@@ -90,6 +90,28 @@ private:
 
 std::string image_label(const TagEntry& t) { return t.name.empty() ? t.manifest_digest.str() : t.name; }
 
+// A loaded or pulled image's manifest names its layers' compressed blobs. When one of those
+// is the only damage (its manifest, config and every layer's diff/ sound; the blob's record
+// already dropped), the image need not lose its name: the manifest is made again over the
+// same config bytes (so the same image id), naming that layer by its uncompressed tar as a
+// built image does, which save and push make again from diff/. nullopt when the image has
+// other damage (it then loses its names, as before).
+std::optional<Digest> manifest_without_damaged_blobs(Store& store, const Digest& manifest,
+                                                     const std::set<std::string>& bad_layers) {
+    try {
+        if (!store.verify_blob(manifest, nullptr)) return std::nullopt;
+        Image img = store.image(manifest);
+        if (!store.verify_blob(img.config_digest, nullptr)) return std::nullopt;
+        for (const auto& l : img.layers)
+            if (bad_layers.count(l.id)) return std::nullopt;
+        Image fresh = store.put_image_config_bytes(store.read_blob(img.config_digest), img.layers);
+        if (fresh.manifest_digest == manifest) return std::nullopt;  // not a blob's damage
+        return fresh.manifest_digest;
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
 }  // namespace
 
 FsckReport fsck(const Store& store) {
@@ -194,13 +216,26 @@ RepairReport repair(Store& store) {
         }
         for (const auto& d : rep.before.damage) {
             if (d.kind != DamageKind::image) continue;
-            bool removed = false;
+            bool removed = false, remade = false;
             for (const auto& t : store.tags()) {
                 if (image_label(t) != d.id) continue;
+                if (auto fresh = manifest_without_damaged_blobs(store, t.manifest_digest, bad_layers)) {
+                    if (t.name.empty()) {
+                        store.remove_image(t.manifest_digest);
+                        store.keep_untagged(*fresh);
+                    } else {
+                        store.tag(t.name, *fresh);
+                    }
+                    remade = true;
+                    continue;
+                }
                 if (t.name.empty()) store.remove_image(t.manifest_digest);
                 else store.untag(t.name);
                 removed = true;
             }
+            if (remade)
+                rep.removed.push_back("kept " + d.id + " (same id): its manifest names the damaged layer blob's layer by its "
+                                      "tar now, made again from diff/ by save or push (" + d.text + ")");
             if (removed) rep.removed.push_back("removed the name of " + d.text + " (load or build it again)");
         }
     }

@@ -209,6 +209,7 @@ tpl build -q -t app "$TEST_TMP/app" >/dev/null
 tpl save -o "$TEST_TMP/app.tar" app >/dev/null
 check "template store passes fsck" tpl fsck
 tpl_app_id=$("$IMGBUILD" --root "$TPL" inspect --format '{{.Id}}' app)
+tpl_busybox_id=$("$IMGBUILD" --root "$TPL" inspect --format '{{.Id}}' busybox)
 manifest_of() { jq -r --arg n "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$1/images/index.json" | sed 's/^sha256://'; }
 config_of() { jq -r .config.digest "$1/blobs/sha256/$(manifest_of "$1" "$2")" | sed 's/^sha256://'; }
 gz_blob_of() { jq -r '.layers[0].digest' "$1/blobs/sha256/$(manifest_of "$1" busybox:latest)" | sed 's/^sha256://'; }
@@ -276,6 +277,18 @@ for kind in blob config manifest diff-file diff-dir meta; do
     if [[ $fix == repair ]]; then
       check "$kind/$fix: fsck --repair" dm fsck --repair
       expect_match "$kind/$fix: repair says what it removed" '^removed ' "$OUT"
+      if [[ $kind == blob ]]; then
+        # Its only damage was the loaded layer's compressed blob: the image keeps its name and
+        # id, its manifest now names that layer by its tar (made again from diff/).
+        expect_match "$kind/$fix: busybox keeps its name" '^kept .*busybox:latest \(same id\)' "$OUT"
+        expect_no_match "$kind/$fix: ... not removed" 'removed the name' "$OUT"
+        expect_eq "$kind/$fix: ... and its id" "$tpl_busybox_id" "$(dm inspect --format '{{.Id}}' busybox 2>&1)"
+        check "$kind/$fix: the store passes fsck before any load" dm fsck
+        check "$kind/$fix: busybox runs" dm run --rm busybox true
+        check "$kind/$fix: save compresses the layer again" dm save -o "$TEST_TMP/x.tar" busybox
+        check "$kind/$fix: ... into an archive that loads (every blob checked)" "$IMGBUILD" --root "$(new_store)" load -i "$TEST_TMP/x.tar"
+        rm -f "$TEST_TMP/x.tar"
+      fi
       [[ ${image_of[$kind]} == busybox ]] && dm load -i "$TEST_TMP/busybox.tar" >/dev/null
       check "$kind/$fix: the store passes fsck after the repair" dm fsck
     else
