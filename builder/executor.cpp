@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 
 #include "builder/build_context.h"
 #include "builder/build_metadata.h"
@@ -26,6 +27,7 @@
 #include "builder/run_mounts.h"
 #include "builder/squash.h"
 #include "builder/run_network.h"
+#include "runtime/container.h"
 #include "builder/stage_networks.h"
 #include "builder/stage_scheduler.h"
 #include "common/error.h"
@@ -253,12 +255,31 @@ private:
         run_onbuild_triggers(r, s);
         auto resolved = parser::resolve_stage(parsed_, r.index, parser::Env::from_list(env_list(s.config)));
         int number = first_step_.at(r.index);
-        for (const auto& step : resolved.steps) {
+        auto ahead = networks_ahead(resolved.steps);
+        for (size_t i = 0; i < resolved.steps.size(); ++i) {
             begin_step(r, ++number);
-            run_instruction(r, s, step);
+            r.networks.expect(ahead[i]);
+            run_instruction(r, s, resolved.steps[i]);
         }
         s.cache_log->save();
         return s;
+    }
+
+    // ahead[i]: the networks the RUN steps from step i on will join (StageNetworks::expect).
+    // A RUN whose network is refused is left out: the step itself reports it, in its turn.
+    std::vector<std::set<runtime::NetworkMode>> networks_ahead(const std::vector<parser::ResolvedStep>& steps) const {
+        std::vector<std::set<runtime::NetworkMode>> ahead(steps.size() + 1);
+        for (size_t i = steps.size(); i-- > 0;) {
+            ahead[i] = ahead[i + 1];
+            if (const auto* run = steps[i].instruction.as<parser::Run>()) {
+                try {
+                    ahead[i].insert(runtime::parse_network_mode(run_network(opts_, *run, steps[i].instruction, parsed_.filename)));
+                } catch (const Error&) {
+                }
+            }
+        }
+        ahead.pop_back();
+        return ahead;
     }
 
     // The base image's ONBUILD triggers run right after FROM, as Docker does: parsed as a
@@ -330,6 +351,7 @@ private:
         }
         outcome.reason = s.cache_log->explain_miss(instr, inputs, parent, k, opts_.no_cache);
         progress_.cache_miss(r.step, outcome.reason);
+        r.networks.start_expected(store_);  // the RUNs ahead will run: their network comes up meanwhile
         if (opts_.explain && opts_.progress != ProgressMode::json)
             progress_.message("step " + std::to_string(r.step) + "/" + std::to_string(total_) + " " + instr.keyword +
                               ": miss: " + outcome.reason);

@@ -95,10 +95,8 @@ KeptNetwork::KeptNetwork(NetworkMode mode, const std::filesystem::path& log_file
         // Still alive after the open: the pid was not reused, the namespace is the holder's.
         if (::syscall(SYS_pidfd_send_signal, holder_pidfd_.get(), 0, nullptr, 0) != 0)
             throw Error("network namespace holder: exited before its namespace was opened");
-        if (mode == NetworkMode::private_ && private_network_available()) {
+        if (mode == NetworkMode::private_ && private_network_available())
             slirp_ = std::make_unique<PrivateNetwork>(static_cast<pid_t>(pid), log_file);
-            slirp_->wait_ready();
-        }
     } catch (...) {
         close();
         throw;
@@ -106,6 +104,12 @@ KeptNetwork::KeptNetwork(NetworkMode mode, const std::filesystem::path& log_file
 }
 
 KeptNetwork::~KeptNetwork() { close(); }
+
+int KeptNetwork::fd() {
+    if (!ready_ && slirp_) slirp_->wait_ready();  // throws with slirp4netns's log; not ready stays false
+    ready_ = true;
+    return netns_.get();
+}
 
 void KeptNetwork::close() {
     slirp_.reset();

@@ -8,9 +8,11 @@
 // Contracts:
 // - KeptNetwork(mode) for none or private: a fresh network namespace with lo up, held by a
 //   small holder process (a fork that does nothing but wait); for private, slirp4netns
-//   (network_private.h) is attached to it and ready when the constructor returns, or the
-//   constructor throws as PrivateNetwork does. Where slirp4netns is missing, private is
-//   the same as none (the one note of network_private.h).
+//   (network_private.h) is attached to it and started when the constructor returns; fd()
+//   waits until it is ready (or throws as PrivateNetwork does), so a build can start the
+//   network ahead of the RUN that needs it and let slirp4netns come up meanwhile on the other
+//   core. Where slirp4netns is missing, private is the same as none (the one note of
+//   network_private.h).
 // - fd() is an O_RDONLY|O_CLOEXEC fd of the namespace, for ContainerSpec::join_netns_fd.
 // - The holder and slirp4netns die with the thread that made the KeptNetwork
 //   (PR_SET_PDEATHSIG) and with the destructor; the thread must outlive every container
@@ -39,10 +41,13 @@ public:
     KeptNetwork(const KeptNetwork&) = delete;
     KeptNetwork& operator=(const KeptNetwork&) = delete;
 
-    [[nodiscard]] int fd() const { return netns_.get(); }
+    // The namespace, once its network is ready (the first call waits for slirp4netns).
+    [[nodiscard]] int fd();
 
 private:
     void close();  // slirp4netns killed, the holder released and reaped
+
+    bool ready_ = false;
 
     unique_fd holder_pidfd_, holder_release_, netns_;
     std::unique_ptr<PrivateNetwork> slirp_;

@@ -92,6 +92,43 @@ expect_match "... lo with its one address" "^\[5\] \| lo-addrs: 1$" "$OUT"
 expect_match "... and up (IFF_UP)" "^\[5\] \| lo-flags: 0x[0-9a-f]*[13579bdf]$" "$OUT"
 check "no slirp4netns left after the kept-network build" no_slirps_left
 
+# The stage's networks start at its first cache miss, ahead of its first RUN, and come up
+# while WORKDIR and COPY work (builder/stage_networks.h); a fully cached build starts none.
+# A slirp4netns first on PATH counts the starts, and lists the store's tmp/ as it starts: a
+# network started ahead comes before the RUN's run-* dir (builder/run_step.cpp makes it first).
+shim=$TEST_TMP/slirp-shim && mkdir -p "$shim"
+real_slirp=$(command -v slirp4netns)
+cat >"$shim/slirp4netns" <<EOF
+#!/bin/sh
+echo started >>"$TEST_TMP/slirp-starts"
+ls "$store/tmp" >"$TEST_TMP/slirp-saw"
+exec "$real_slirp" "\$@"
+EOF
+chmod +x "$shim/slirp4netns"
+starts() { cat "$TEST_TMP/slirp-starts" 2>/dev/null | wc -l; }
+echo m >"$ctx/marker"
+cat >"$ctx/Dockerfile.ahead" <<'EOF'
+FROM busybox
+WORKDIR /w
+COPY marker /w/
+RUN cat /proc/net/dev; ls /w
+EXPOSE 80
+EOF
+check "a RUN after WORKDIR and COPY, its network started ahead: build" \
+  env PATH="$shim:$PATH" "$IMGBUILD" --root "$store" build --progress plain --no-cache -t ahead -f "$ctx/Dockerfile.ahead" "$ctx"
+expect_eq "... the RUN sees lo and tap0" "lo tap0" "$(ifaces_of 4)"
+expect_match "... and the COPY's file" "^\[4\] \| marker$" "$OUT"
+expect_eq "... one slirp4netns started" 1 "$(starts)"
+expect_no_match "... before the RUN began (ahead of it)" '^run-' "$(cat "$TEST_TMP/slirp-saw")"
+check "the same build again, every step cached" \
+  env PATH="$shim:$PATH" "$IMGBUILD" --root "$store" build --progress plain -t ahead -f "$ctx/Dockerfile.ahead" "$ctx"
+expect_eq "... starts no slirp4netns" 1 "$(starts)"
+sed -i 's/^EXPOSE 80$/EXPOSE 81/' "$ctx/Dockerfile.ahead"
+check "a miss after the last RUN only" \
+  env PATH="$shim:$PATH" "$IMGBUILD" --root "$store" build --progress plain -t ahead -f "$ctx/Dockerfile.ahead" "$ctx"
+expect_eq "... starts no slirp4netns either (no RUN ahead)" 1 "$(starts)"
+check "no slirp4netns left after those builds" no_slirps_left
+
 if [[ -n $host_ip ]]; then
   printf 'FROM busybox\nRUN %s; echo "external: $(get %s %s)"\n' "$http_get" "$host_ip" "$ext_port" >"$ctx/Dockerfile.ext"
   check "RUN outbound TCP: build" ib --progress plain --no-cache -f "$ctx/Dockerfile.ext" "$ctx"
