@@ -90,11 +90,14 @@ bool lowers_held(StepEnv& env, StepLowers& lowers, const parser::Instruction& in
     for (const auto& l : lowers.check->layers())
         if (!is_changed(l)) env.verified_lowers->emplace(l.id, l.diff_dir);
     if (changed.empty()) return true;
+    std::string ids;
     for (const auto& l : changed) {
         (void)verified_lower(env, l);
-        log::warn(env.step_label(instr) + ": layer " + l.id + " did not match its stamp (checked while the step ran): " +
-                  "discarded the step's result, verified the layer, running the step again over it");
+        ids += (ids.empty() ? "" : ", ") + l.id;
     }
+    log::warn(env.step_label(instr) + ": " + (changed.size() == 1 ? "layer " : "layers ") + ids +
+              " did not match the recorded stamp (checked while the step ran): discarded the step's result, " +
+              "verified the lowers, running the step again over them");
     return false;
 }
 
