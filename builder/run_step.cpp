@@ -2,8 +2,12 @@
 // overlay upper dir becomes the new layer as is (moved, not copied).
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "builder/build_state.h"
 #include "builder/container_process.h"
@@ -13,6 +17,8 @@
 #include "builder/run_network.h"
 #include "builder/stage_networks.h"
 #include "common/error.h"
+#include "common/log.h"
+#include "layerstore/layer_stamp_check.h"
 #include "runtime/container.h"
 
 namespace imgbuild::builder {
@@ -44,6 +50,57 @@ fs::path verified_lower(StepEnv& env, const layerstore::LayerInfo& layer) {
     return it->second;
 }
 
+// The step's lowers, and the stamp check of those this stage has not verified yet running
+// beside the container (layer_stamp_check.h). Only when all the step makes can still be
+// thrown away: its upper dir, not a cache mount it writes to (kept across builds).
+struct StepLowers {
+    std::vector<fs::path> dirs;
+    std::unique_ptr<layerstore::BackgroundStampCheck> check;  // not movable: its thread holds it
+};
+
+StepLowers step_lowers(StepEnv& env, const StageState& s, const parser::Run& run) {
+    StepLowers out;
+    bool writes_kept = std::any_of(run.mounts.begin(), run.mounts.end(), [](const parser::Mount& m) { return m.type == "cache"; });
+    std::vector<layerstore::LayerInfo> unchecked;
+    for (const auto& l : s.layers) {
+        auto it = env.verified_lowers ? env.verified_lowers->find(l.id) : std::map<std::string, fs::path>::iterator{};
+        if (env.verified_lowers && it != env.verified_lowers->end()) {
+            out.dirs.push_back(it->second);
+        } else if (writes_kept || !env.verified_lowers) {
+            out.dirs.push_back(verified_lower(env, l));
+        } else {
+            out.dirs.push_back(l.diff_dir);
+            unchecked.push_back(l);
+        }
+    }
+    if (!unchecked.empty()) out.check = std::make_unique<layerstore::BackgroundStampCheck>(std::move(unchecked));
+    return out;
+}
+
+// After the container: true when the checked lowers are as recorded (now verified for the
+// stage). Else the step's result is made over a changed lower and must not be used: the
+// lowers are verified now (re-hashed, re-stamped, unpacked again from their blob, or a
+// CorruptError) and the caller runs the step again over them.
+bool lowers_held(StepEnv& env, StepLowers& lowers, const parser::Instruction& instr) {
+    if (!lowers.check) return true;
+    const auto& changed = lowers.check->changed();
+    auto is_changed = [&](const layerstore::LayerInfo& l) {
+        return std::any_of(changed.begin(), changed.end(), [&](const layerstore::LayerInfo& c) { return c.id == l.id; });
+    };
+    for (const auto& l : lowers.check->layers())
+        if (!is_changed(l)) env.verified_lowers->emplace(l.id, l.diff_dir);
+    if (changed.empty()) return true;
+    std::string ids;
+    for (const auto& l : changed) {
+        (void)verified_lower(env, l);
+        ids += (ids.empty() ? "" : ", ") + l.id;
+    }
+    log::warn(env.step_label(instr) + ": " + (changed.size() == 1 ? "layer " : "layers ") + ids +
+              " did not match the recorded stamp (checked while the step ran): discarded the step's result, " +
+              "verified the lowers, running the step again over them");
+    return false;
+}
+
 }  // namespace
 
 uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
@@ -58,7 +115,11 @@ uint64_t commit_upper(StepEnv& env, StageState& s, const fs::path& upper) {
     return layer.tar_size;
 }
 
-uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+namespace {
+
+// One run of the step over `lowers`: the bytes of its layer, or nullopt when the lowers'
+// check (lowers_held) says the result is made over a changed lower.
+std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::ResolvedStep& step, StepLowers& lowers) {
     const auto& run = *step.instruction.as<parser::Run>();
     const nlohmann::json& cfg = s.config["config"];
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
@@ -72,9 +133,7 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     options.network = runtime::parse_network_mode(network);
     RunMounts mounts(env, s, step, dir.path());  // held until the container is gone
     mounts.add_to(options);
-    std::vector<fs::path> lowers;
-    for (const auto& l : s.layers) lowers.push_back(verified_lower(env, l));
-    runtime::ContainerSpec spec = make_container_spec(lowers, cfg, options, dir.path(), env.store.short_links_dir());
+    runtime::ContainerSpec spec = make_container_spec(lowers.dirs, cfg, options, dir.path(), env.store.short_links_dir());
     spec.forward_signals = true;
     if (run.mounts.empty()) {  // no --mount stub goes into its init layer: the store's shared one does
         spec.shared_init_layer = env.store.init_layer_dir();
@@ -86,10 +145,30 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     int step_no = env.step;
     spec.on_output = [&env, step_no](int stream, std::string_view data) { env.progress.output(step_no, stream, data); };
 
-    int status = env.container_in_subprocess ? run_container_in_subprocess(spec, env.cancelled)
+    int status = 0;
+    try {
+        status = env.container_in_subprocess ? run_container_in_subprocess(spec, env.cancelled)
                                              : runtime::run_container(spec);
+    } catch (const Error&) {  // e.g. the overlay mount of a lower whose diff/ is gone
+        if ((env.cancelled && *env.cancelled) || lowers_held(env, lowers, step.instruction)) throw;
+        return std::nullopt;
+    }
+    if (!lowers_held(env, lowers, step.instruction)) return std::nullopt;
     if (status != 0) throw Error(env.step_label(step.instruction) + ": exit code " + std::to_string(status));
     return commit_upper(env, s, spec.upper_dir);
+}
+
+}  // namespace
+
+uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step) {
+    const auto& run = *step.instruction.as<parser::Run>();
+    {
+        StepLowers lowers = step_lowers(env, s, run);
+        if (auto bytes = run_over(env, s, step, lowers)) return *bytes;
+    }  // the discarded run's dir and mounts are gone before the step runs again
+    StepLowers verified;
+    for (const auto& l : s.layers) verified.dirs.push_back(verified_lower(env, l));
+    return *run_over(env, s, step, verified);
 }
 
 }  // namespace imgbuild::builder

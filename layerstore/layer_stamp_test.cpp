@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "layerstore/layer_stamp.h"
+#include "layerstore/layer_stamp_check.h"
 #include "layerstore/store.h"
 
 using namespace imgbuild;
@@ -79,6 +80,58 @@ TEST_CASE("a touched but unchanged layer passes (the full check decides) and get
     auto now = f.store.layer(f.layer.id);
     CHECK(*now->stamp != *f.layer.stamp);
     CHECK(*now->stamp == stamp_dir(f.layer.diff_dir));
+}
+
+TEST_CASE("the walk counts every kind of entry, does not follow symlinks, and reads big and deep dirs") {
+    TempDir t{fs::temp_directory_path(), "imgbuild-stamp-walk"};
+    fs::path d = t.path() / "d";
+    write(d / "file", "12345");
+    fs::create_symlink("/etc", d / "link");                     // counted, not followed
+    fs::create_symlink(fs::path("nowhere"), d / "dangling");    // a dangling link is no error
+    ::mkfifo((d / "fifo").c_str(), 0644);
+    fs::path deep = d;
+    for (int i = 0; i < 300; ++i) deep /= "n";                   // more levels than one fd each could hold
+    write(deep / "leaf", "x");
+    for (int i = 0; i < 3000; ++i) write(d / "big" / ("entry-with-a-long-name-" + std::to_string(i)), "");  // many getdents64 calls
+    DirStamp s = stamp_dir(d);
+    CHECK(s.entries == 1 + 4 + 300 + 1 + 1 + 3000);  // d, file, link, dangling, fifo, n..., leaf, big/, its files
+    CHECK(s.bytes == 6);                              // regular files only: "12345" and "x"
+    struct stat st {};
+    REQUIRE(::lstat((deep / "leaf").c_str(), &st) == 0);
+    CHECK(s.newest_ctime_ns >= static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
+    CHECK(stamp_dir(d / "link").entries == 1);        // a symlink as the root: itself only
+    std::string err;
+    try {
+        (void)stamp_dir(d / "missing");
+    } catch (const SystemError& e) {
+        err = e.what();
+    }
+    CHECK(err.find((d / "missing").string()) != std::string::npos);
+}
+
+TEST_CASE("the background check: an untouched layer matches, a changed or removed one is handed back") {
+    Fixture f;
+    {
+        BackgroundStampCheck check({*f.store.layer(f.layer.id)});
+        CHECK(check.changed().empty());
+        CHECK(check.changed().empty());  // asked again: the same answer
+    }
+    for (const char* kind : {"append", "remove diff/", "no stamp recorded"}) {
+        CAPTURE(kind);
+        Fixture g;
+        LayerInfo l = *g.store.layer(g.layer.id);
+        std::string k = kind;
+        if (k == "append") std::ofstream(l.diff_dir / "a", std::ios::app) << "x";
+        if (k == "remove diff/") fs::remove_all(l.diff_dir);
+        if (k == "no stamp recorded") l.stamp.reset();
+        BackgroundStampCheck check({*g.store.layer(g.layer.id), l});
+        REQUIRE(check.changed().size() == (k == "no stamp recorded" ? 1 : 2));
+        CHECK(check.changed().back().id == g.layer.id);
+        CHECK(check.layers().size() == 2);
+        CHECK_FALSE(stamp_matches(l));
+    }
+    Fixture h;
+    { BackgroundStampCheck unasked({*h.store.layer(h.layer.id)}); }  // never asked: the destructor waits
 }
 
 TEST_CASE("the stamp costs one lstat per entry: measured on 10000 files") {

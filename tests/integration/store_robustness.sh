@@ -326,6 +326,33 @@ for kind in diff-file diff-dir; do
   rm -rf "$D"
 done
 
+section "a lower changed on disk before a RUN: its stamp is checked beside the container, the step runs again over the repaired lower"
+# The RUN reads the changed file: a layer made over the damaged lower is thrown away, never
+# committed or cached; the one kept holds what the verified (unpacked again) lower has.
+mkdir -p "$TEST_TMP/reads-app"; printf 'FROM app\nRUN cat /run.txt >/copy.txt\n' >"$TEST_TMP/reads-app/Dockerfile"
+for kind in diff-file diff-dir; do
+  D=$TEST_TMP/rerun-$kind
+  rm -rf "$D"; cp -a "$TPL" "$D"
+  dm() { "$IMGBUILD" --root "$D" "$@"; }
+  # cp -a moved every ctime: the first RUN finds the stamps changed, the content the same
+  check "$kind: a RUN over the copied store" dm build -q --no-cache -t reads "$TEST_TMP/reads-app"
+  expect_match "$kind: re-stamps its lowers, and runs the step again" \
+    "^imgbuild: warning: step 2/2 RUN cat /run.txt >/copy.txt: layers [0-9a-f]{64}, [0-9a-f]{64}.* did not match the recorded stamp.*running the step again over them$" "$ERR"
+  expect_eq "$kind: once" 1 "$(grep -c 'running the step again' <<<"$ERR")"
+  check "$kind: a RUN over untouched lowers" dm build -q --no-cache -t reads "$TEST_TMP/reads-app"
+  expect_no_match "$kind: says nothing about stamps" "stamp" "$ERR"
+  damage "$kind"
+  check "$kind: a RUN over the changed lower succeeds" dm build -q --no-cache -t reads "$TEST_TMP/reads-app"
+  expect_match "$kind: the layer is unpacked again from its blob" "layer [0-9a-f]{64}: ${says[$kind]}.*unpacked it again from blob" "$ERR"
+  expect_match "$kind: and the step runs again, saying why" "RUN cat /run.txt >/copy.txt: layer [0-9a-f]{64} did not match the recorded stamp.*running the step again" "$ERR"
+  check "$kind: the image runs" dm run --rm reads cat /copy.txt
+  expect_eq "$kind: its layer holds what the verified lower has" "app" "$OUT"
+  expect_eq "$kind: no layer in the store holds output made over the damaged lower" "" \
+    "$(grep -l changed "$D"/layers/*/diff/copy.txt 2>/dev/null)"
+  check "$kind: fsck passes" dm fsck
+  rm -rf "$D"
+done
+
 section "error kinds: damaged stored data is exit 1 with the path, not a usage error"
 D=$TEST_TMP/damaged-kinds
 rm -rf "$D"; cp -a "$TPL" "$D"
