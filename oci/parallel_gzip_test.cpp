@@ -95,6 +95,23 @@ TEST_CASE("ParallelGzip: random blocks are stored, a block with a little text in
     CHECK(gz.size() < stored.size() - 12000);
 }
 
+TEST_CASE("ParallelGzip: a block mixing random runs and zeros (the W3 layer's files) stores the random runs only") {
+    std::mt19937_64 rng(11);
+    std::string in;
+    while (in.size() < kGzipBlockSize * 2) {  // files of 40265 random bytes then 40265 zeros
+        for (size_t i = 0; i < 40265; i += 8) {
+            uint64_t v = rng();
+            in.append(reinterpret_cast<const char*>(&v), std::min<size_t>(8, 40265 - i));
+        }
+        in.append(40265, '\0');
+    }
+    std::string a = gzip_of(in, 4096);
+    CHECK(a == gzip_of(in, kGzipBlockSize + 17));  // the same bytes whatever the write sizes
+    CHECK(gunzip(a) == in);
+    CHECK(a.size() < in.size() / 2 + in.size() / 50);  // the random half stored, the zeros gone
+    CHECK(count_members(a) > 2 * 2 * 10);              // runs of each kind: a member each
+}
+
 // CompressingWriter's zstd frames are reproducible across machines because libzstd's
 // multi-threaded output does not depend on the number of workers (>= 1).
 TEST_CASE("libzstd: the same frame for 1 and 3 workers") {
