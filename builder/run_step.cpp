@@ -9,6 +9,7 @@
 #include "builder/container_process.h"
 #include "builder/container_spec.h"
 #include "builder/image_config.h"
+#include "builder/run_dir.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
 #include "builder/stage_networks.h"
@@ -63,7 +64,7 @@ uint64_t run_step(StepEnv& env, StageState& s, const parser::ResolvedStep& step)
     const nlohmann::json& cfg = s.config["config"];
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
-    TempDir dir = env.store.make_temp_dir("run");
+    RunDir dir(env.store, env.run_dir, run.mounts.empty());
     RunOptions options;
     options.argv = run_argv(run, s.config);
     options.env = step.visible().to_list();
