@@ -14,6 +14,7 @@
 #include "builder/build_options.h"
 #include "builder/progress.h"
 #include "builder/url_fetch.h"
+#include "common/fs.h"
 #include "layerstore/store.h"
 #include "parser/dockerfile.h"
 
@@ -66,6 +67,8 @@ struct StepEnv {
     // Layer id -> diff dir of the lowers this stage has verified (layer_stamp.h): a stage's
     // RUNs check each lower once, not every lower again at every RUN.
     std::map<std::string, std::filesystem::path>* verified_lowers = nullptr;
+    // The stage's shared RUN dir (run_dir.h), made by its first plain RUN; null: one per RUN.
+    std::optional<TempDir>* run_dir = nullptr;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

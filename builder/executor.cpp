@@ -110,6 +110,7 @@ private:
         const std::atomic<bool>* cancelled;      // another stage failed: stop at the next step
         StageNetworks networks = {};             // what its RUN steps join, made on this thread
         std::map<std::string, fs::path> verified_lowers = {};  // StepEnv::verified_lowers
+        std::optional<TempDir> run_dir = {};                    // StepEnv::run_dir
     };
 
     // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
@@ -160,6 +161,7 @@ private:
         env.image = [this](const std::string& name) { return base_image(name); };
         env.networks = &r.networks;
         env.verified_lowers = &r.verified_lowers;
+        env.run_dir = &r.run_dir;
         return env;
     }
 

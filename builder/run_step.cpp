@@ -13,6 +13,7 @@
 #include "builder/container_process.h"
 #include "builder/container_spec.h"
 #include "builder/image_config.h"
+#include "builder/run_dir.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
 #include "builder/stage_networks.h"
@@ -124,7 +125,7 @@ std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::Reso
     const nlohmann::json& cfg = s.config["config"];
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
-    TempDir dir = env.store.make_temp_dir("run");
+    RunDir dir(env.store, env.run_dir, run.mounts.empty());
     RunOptions options;
     options.argv = run_argv(run, s.config);
     options.env = step.visible().to_list();

@@ -92,6 +92,34 @@ expect_match "setuid bit and hardlink count survive" '^4755 2$' "$OUT"
 expect_match "symlink survives" '^/f$' "$OUT"
 expect_match "fifo survives" '^fifo$' "$OUT"
 
+# ---- a stage's plain RUNs share one run dir (builder/run_dir.h): no step's state may reach
+# another step's layer, a --mount RUN in between gets its own dir, and the dir goes with the build
+ctx=$TEST_TMP/rundir && mkdir -p "$ctx"
+cat >"$ctx/Dockerfile" <<'D'
+FROM busybox
+RUN echo one > /tmp/one
+RUN test -f /tmp/one && rm /tmp/one /bin/cat
+RUN true
+RUN test ! -e /tmp/one && test ! -e /bin/cat && echo two > /tmp/two
+RUN --mount=type=tmpfs,target=/m test -f /tmp/two && echo m > /m/x
+RUN test -f /tmp/two && echo three > /three
+D
+check "build RUNs sharing the stage's run dir" ib -t rundir --no-cache "$ctx"
+check "save rundir" ib save --format docker -o "$TEST_TMP/rundir.tar" rundir
+mkdir -p "$TEST_TMP/rundir-x" && tar -C "$TEST_TMP/rundir-x" -xf "$TEST_TMP/rundir.tar"
+mapfile -t rundir_layers < <(jq -r '.[0].Layers[]' "$TEST_TMP/rundir-x/manifest.json")
+expect_eq "busybox + 4 layers (a RUN that changes nothing or only a tmpfs makes none)" 5 "${#rundir_layers[@]}"
+layer_files() { tar -tzf "$TEST_TMP/rundir-x/$1" 2>/dev/null || tar -tf "$TEST_TMP/rundir-x/$1"; }
+expect_eq "RUN 1's layer: /tmp/one only" "$(printf 'tmp/\ntmp/one')" "$(layer_files "${rundir_layers[1]}" | sed 's#^\./##' | sort)"
+expect_eq "RUN 2's layer: the two whiteouts only" "$(printf 'bin/\nbin/.wh.cat\ntmp/\ntmp/.wh.one')" \
+  "$(layer_files "${rundir_layers[2]}" | sed 's#^\./##' | sort)"
+expect_eq "RUN 4's layer: /tmp/two only (nothing of RUN 2's upper)" "$(printf 'tmp/\ntmp/two')" \
+  "$(layer_files "${rundir_layers[3]}" | sed 's#^\./##' | sort)"
+expect_eq "RUN 6's layer: /three only" three "$(layer_files "${rundir_layers[4]}" | sed 's#^\./##' | sort)"
+check "run rundir" ib run --rm rundir sh -c 'ls /tmp; test -e /bin/cat || echo no-cat; cat /three; test -e /m/x || echo no-m'
+expect_eq "the image: /tmp/two, no cat, /three, no tmpfs file" "$(printf 'two\nno-cat\nthree\nno-m')" "$OUT"
+expect_eq "no run dir is left in the store's tmp/" "" "$(ls "$store/tmp" | grep '^run-' || true)"
+
 # ---- interop: umoci's unpack of our OCI archive equals our container's root (less the
 # runtime's own /etc/hosts, /etc/hostname and /etc/resolv.conf, which are never in a layer)
 check "save fs as OCI" ib save --format oci -o "$TEST_TMP/fs-oci.tar" fs

@@ -124,4 +124,25 @@ check_exit "--jobs 0 is refused" 2 ib --jobs 0 "$ctx"
 expect_match "... saying what it wants" '--jobs 0: want a number of stages from 1 to 256' "$ERR"
 check_exit "--jobs x is refused" 2 ib --jobs x "$ctx"
 
+# ---- stages at once each keep their own run dir (builder/run_dir.h): two stages' RUNs
+# overlap in time, and neither stage's layers get a file of the other
+ctx=$TEST_TMP/rundirs && mkdir -p "$ctx"
+{
+  for s in a b; do
+    o=b && [[ $s == b ]] && o=a
+    printf 'FROM busybox AS %s
+' "$s"
+    for i in 1 2 3 4; do
+      printf 'RUN test ! -e /%s.%s && echo %s > /%s.%s && sleep 0.3
+' "$o" "$i" "$s" "$s" "$i"
+    done
+  done
+  printf 'FROM busybox
+COPY --from=a / /a/
+COPY --from=b / /b/
+'
+} >"$ctx/Dockerfile"
+check "--jobs 2: two stages of RUNs at once" ib -t rundirs --jobs 2 --no-cache "$ctx"
+check "list the stages' files" ib run --rm rundirs sh -c 'ls /a | grep -E "^[ab][.]"; echo --; ls /b | grep -E "^[ab][.]"'
+expect_eq "stage a has a.1-4 only, stage b b.1-4 only" "$(printf 'a.1\na.2\na.3\na.4\n--\nb.1\nb.2\nb.3\nb.4')" "$OUT"
 finish
