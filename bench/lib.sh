@@ -87,11 +87,11 @@ cached_prepare() {
 remove_peer_images() {
   local re='^(localhost/)?(w[0-9]+-[a-z0-9-]+|bench-debian|127\.0\.0\.1:[0-9]+/w6):'
   if tool_enabled podman || tool_enabled buildah || tool_enabled skopeo; then
-    podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r podman rmi -f >/dev/null 2>&1
+    podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r podman rmi -f >/dev/null 2>&1 || true  # (grep finds none: not a failure)
     podman image prune -f >/dev/null 2>&1
   fi
   if tool_enabled docker; then
-    docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r docker rmi -f >/dev/null 2>&1
+    docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E "$re" | xargs -r docker rmi -f >/dev/null 2>&1 || true
     docker image prune -f >/dev/null 2>&1
   fi
   return 0
