@@ -203,9 +203,17 @@ Digest ContextListing::finish() {
     Digest d = hash_.finish();
     fd_.reset();
     fs::path dest = dir_ / d.hex();
-    if (::access(dest.c_str(), F_OK) == 0) ::unlink(tmp_.c_str());
-    else rename_or_throw(tmp_, dest);
-    return d;
+    if (::access(dest.c_str(), F_OK) == 0) {
+        ::unlink(tmp_.c_str());
+        return d;
+    }
+    // A prune running meanwhile removes cache/explain (layerstore/gc.cpp) between our mkdir
+    // and the rename: make the dirs again and retry, a few times.
+    for (int attempt = 0;; ++attempt) {
+        make_dirs(dir_);
+        if (::rename(tmp_.c_str(), dest.c_str()) == 0) return d;
+        if (errno != ENOENT || attempt == 3) throw_errno("rename " + tmp_.string() + " to", dest.string());
+    }
 }
 
 std::optional<std::vector<std::string>> listing_changes(const fs::path& before, const fs::path& after, size_t limit) {

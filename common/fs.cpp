@@ -126,8 +126,13 @@ void make_dirs(const fs::path& dir, mode_t mode) {
         if (!S_ISDIR(st.st_mode)) throw_errno(ENOTDIR, "mkdir", dir.string());
         return;
     }
-    make_dirs(dir.parent_path(), mode);
-    if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir", dir.string());
+    // A parent removed between its check and our mkdir (a concurrent prune of cache/explain):
+    // made again, a few times, before ENOENT is an error.
+    for (int attempt = 0;; ++attempt) {
+        make_dirs(dir.parent_path(), mode);
+        if (::mkdir(dir.c_str(), mode) == 0 || errno == EEXIST) return;
+        if (errno != ENOENT || attempt == 3) throw_errno("mkdir", dir.string());
+    }
 }
 
 void remove_tree(const fs::path& path) {
