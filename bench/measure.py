@@ -8,6 +8,7 @@ at microsecond resolution (what /usr/bin/time -v reports). Python's own fork and
 outside the timed span: they were a floor of several ms, paid by every tool alike, that
 pulled the ratios of the short cases towards 1. With --daemon-pid, the CPU time that daemon
 and its reaped children spent meanwhile is added (docker build does its work in dockerd).
+Before the clock starts it waits (up to 5 s) for the machine to be idle (settle below).
 The command's stdout and stderr go to OUT.log."""
 import os, subprocess, sys
 
@@ -22,6 +23,27 @@ def spawn_timed():
         os.replace(exe + ".new", exe)
     return exe
 
+def settle(window=0.1, busy_max=0.05, timeout=5.0):
+    """Waits until the machine has been idle for one window: at most busy_max of all CPUs'
+    time busy (/proc/stat, steal and iowait not counted as busy), or timeout. The peers leave
+    work running after they return (podman's cleanup and conmon, dockerd and containerd's
+    shims, writeback of what they wrote), which otherwise lands in the next tool's timed
+    span; each command now starts on a quiet machine, whichever tool ran before it."""
+    import time
+    def busy_total():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4] + (v[7] if len(v) > 7 else 0)  # idle, iowait, steal
+        return sum(v) - idle, sum(v)
+    end = time.monotonic() + timeout
+    b0, t0 = busy_total()
+    while time.monotonic() < end:
+        time.sleep(window)
+        b1, t1 = busy_total()
+        if t1 > t0 and (b1 - b0) / (t1 - t0) <= busy_max:
+            return
+        b0, t0 = b1, t1
+
 def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -35,8 +57,9 @@ if args[0] == "--daemon-pid":
 out, sep, cmd = args[0], args[1], args[2:]
 assert sep == "--" and cmd, __doc__
 log = os.open(out + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-d0 = proc_cpu(daemon) if daemon else 0.0
 timer = spawn_timed()
+settle()
+d0 = proc_cpu(daemon) if daemon else 0.0
 r, w = os.pipe()  # spawn_timed's figures come back on its fd 3
 pid = os.fork()
 if pid == 0:

@@ -90,7 +90,7 @@ public:
         into.verify();
     }
     void put_blob(const oci::Descriptor& d) override {
-        std::call_once(checked_, [this] { refuse_foreign_layout(); });
+        check_layout_once();
         fs::path dest = blob(d.digest);
         struct stat st{};
         if (::stat(dest.c_str(), &st) == 0 && st.st_size == d.size) return;  // content-addressed: there already
@@ -110,7 +110,7 @@ public:
         rename_or_throw(tmp, dest);
     }
     void put_manifest(const std::string& bytes, const std::string& media_type) override {
-        std::call_once(checked_, [this] { refuse_foreign_layout(); });
+        check_layout_once();
         make_dirs(dir_ / "blobs" / "sha256");
         Digest d = Digest::of(bytes);
         atomic_write_file(blob(d), bytes, dir_ / "blobs" / "sha256");
@@ -155,9 +155,19 @@ private:
             if (n.size() == 64 && is_lower_hex(n) && !keep.count(n)) ::unlink(e.path().c_str());
         }
     }
+    // refuse_foreign_layout once, before the first write. Not std::call_once: its exception
+    // would cross pthread_once's C frame, which aborts with the static unwinder
+    // (cmake/libraries.cmake). A refusal is thrown again by the next call, as with call_once.
+    void check_layout_once() {
+        std::lock_guard lock(checked_mutex_);
+        if (checked_) return;
+        refuse_foreign_layout();
+        checked_ = true;
+    }
     layerstore::Store& store_;
     fs::path dir_;
-    std::once_flag checked_;
+    std::mutex checked_mutex_;
+    bool checked_ = false;
 };
 
 }  // namespace

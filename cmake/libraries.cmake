@@ -12,9 +12,12 @@ if(IMGBUILD_FUZZ OR IMGBUILD_SANITIZE)
   set(IMGBUILD_STATIC_DEPS OFF)  # the sanitizer runtimes expect the shared C++ runtime
 endif()
 if(IMGBUILD_STATIC_DEPS)
-  # Not -static-libgcc: an exception thrown through a C frame (std::call_once is pthread_once)
-  # meets libc's own unwinder from the shared libgcc_s and aborts (a mixed unwinder).
-  add_link_options(-static-libstdc++)
+  # libgcc too: loading libgcc_s and its constructor (cpuid, a VM exit each) cost ~0.1 ms of
+  # every start. With the static unwinder an exception must not cross a libc frame that has a
+  # cleanup handler: pthread_once's personality routine comes from the libgcc_s libc loads
+  # itself, which meets our unwinder's state and aborts. So no std::call_once (pthread_once)
+  # around code that throws: a function-local static does the same without a C frame.
+  add_link_options(-static-libstdc++ -static-libgcc)
   # libarchive.a's pax writer needs archive_write_set_format.o, whose by-name table names every
   # format writer, xar (libxml2, ICU) and 7-Zip among them: sections nothing reaches are dropped,
   # so those writers and the libraries they would need stay out of the binary.

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
 #include <string>
 
 #include "common/error.h"
@@ -40,9 +39,10 @@ CurlLibrary load() {
 }  // namespace
 
 const CurlLibrary& curl_library() {
-    static std::once_flag once;
-    static CurlLibrary lib;
-    std::call_once(once, [] { lib = load(); });
+    // A function-local static, not std::call_once (pthread_once: a C frame that load()'s
+    // exception must not cross with the static unwinder, cmake/libraries.cmake). As with
+    // call_once, a load that throws is tried again by the next call.
+    static const CurlLibrary lib = load();
     return lib;
 }
 

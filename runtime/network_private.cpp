@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -125,13 +126,13 @@ std::string private_network_problem() { return helper().problem; }
 
 bool private_network_available() {
     const Helper& h = helper();
-    static std::once_flag noted;
-    if (!h.problem.empty())
-        std::call_once(noted, [&] {
-            std::fputs(("imgbuild: note: network \"private\" (the default of run and of RUN steps) falls back to "
-                        "\"none\" (only lo; published ports still work): " + h.problem + "\n").c_str(),
-                       stderr);
-        });
+    // Said once per process. Not std::call_once: that is pthread_once, a C frame an exception
+    // must not cross with the static unwinder (cmake/libraries.cmake).
+    static std::atomic<bool> noted{false};
+    if (!h.problem.empty() && !noted.exchange(true))
+        std::fputs(("imgbuild: note: network \"private\" (the default of run and of RUN steps) falls back to "
+                    "\"none\" (only lo; published ports still work): " + h.problem + "\n").c_str(),
+                   stderr);
     return h.problem.empty();
 }
 
