@@ -52,8 +52,8 @@ struct LayerDigests {
 // empty user/group names, PAX format, mtimes in whole seconds (clamped to
 // source_date_epoch), no atime/ctime. Hardlinks (same dev/ino, nlink > 1) become link
 // entries to the first path in that order. Sockets are skipped. Memory stays bounded: file
-// data is read (1 MiB buffers, at most 4 MiB queued) and hashed, compressed and written on a
-// second thread while the walk goes on (oci/tar_output_pipe.h). Throws Error naming the path on failure.
+// data is read by the walk into 1 MiB segments (at most 2 queued), hashed, compressed and
+// written on a second thread (oci/tar_output_pipe.h). Throws Error naming the path on failure.
 LayerDigests write_layer_tar(const std::filesystem::path& dir, int out_fd, const TarWriteOptions& opts);
 
 struct ExtractOptions {

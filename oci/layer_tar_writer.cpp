@@ -50,7 +50,7 @@ using namespace tar_detail;
 // What write_cb receives in place of a regular file's data: libarchive, writing with no
 // blocking, passes archive_write_data's pointer straight to the callback and never reads it
 // (the pax writer has no sparse map for our entries, and no filter is set), so the file's
-// bytes need not exist on this thread; the pipe reads them on its consumer. Inaccessible
+// bytes need not be in memory here; the pipe reads them (TarOutputPipe::file_data). Inaccessible
 // memory: if libarchive ever read through it, that would be a crash, never a wrong digest.
 const char* file_data_marker() {
     static const char* marker = [] {

@@ -78,32 +78,32 @@ TarOutputPipe::~TarOutputPipe() {
 }
 
 void TarOutputPipe::write(const void* data, size_t n) {
-    pending_.append(static_cast<const char*>(data), n);
-    if (pending_.size() >= kMaxQueuedBytes / 4) push(Segment{std::exchange(pending_, {}), unique_fd(), 0, false, {}});
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+        if (pending_.capacity() < kSegmentBytes) pending_.reserve(kSegmentBytes);
+        size_t k = std::min(n, kSegmentBytes - pending_.size());
+        pending_.append(p, k);
+        p += k;
+        n -= k;
+        if (pending_.size() == kSegmentBytes) push();
+    }
 }
 
 void TarOutputPipe::file_data(unique_fd file, uint64_t size, bool may_have_holes, const std::string& shown) {
-    if (size < kInlineFileSize) {
-        if (!inline_buf_) inline_buf_.reset(new char[kInlineFileSize]);
-        stream_file_data(file.get(), size, may_have_holes, shown, inline_buf_.get(), kInlineFileSize,
-                         [this](const char* p, size_t n) { write(p, n); });
-        return;
-    }
-    push(Segment{std::exchange(pending_, {}), std::move(file), size, may_have_holes, shown});
+    if (!read_buf_) read_buf_.reset(new char[kReadBuffer]);
+    stream_file_data(file.get(), size, may_have_holes, shown, read_buf_.get(), kReadBuffer,
+                     [this](const char* p, size_t n) { write(p, n); });
 }
 
 void TarOutputPipe::finish() {
-    if (!consumer_.joinable()) {  // nothing was big enough to hand over: no thread needed
+    if (!consumer_.joinable()) {  // the stream never filled a segment: no thread needed
         if (!pending_.empty()) sink_(pending_.data(), pending_.size());
         pending_.clear();
         return;
     }
     {
         std::lock_guard<std::mutex> lock(mu_);
-        if (!pending_.empty()) {
-            queued_bytes_ += pending_.size();
-            queue_.push_back(Segment{std::exchange(pending_, {}), unique_fd(), 0, false, {}});
-        }
+        if (!pending_.empty()) queue_.push_back(std::exchange(pending_, {}));
         closing_ = true;
     }
     queued_.notify_one();
@@ -111,12 +111,17 @@ void TarOutputPipe::finish() {
     rethrow_if_failed();
 }
 
-void TarOutputPipe::push(Segment s) {
+void TarOutputPipe::push() {
     {
         std::unique_lock<std::mutex> lock(mu_);
-        taken_.wait(lock, [this] { return queue_.size() < kMaxQueuedFiles && queued_bytes_ < kMaxQueuedBytes; });
-        queued_bytes_ += s.bytes.size();
-        queue_.push_back(std::move(s));
+        taken_.wait(lock, [this] { return queue_.size() < kMaxQueuedSegments; });
+        queue_.push_back(std::exchange(pending_, {}));
+        // A segment the consumer is done with is filled again: no new 1 MiB allocation (and
+        // its page faults) per segment.
+        if (!spare_.empty()) {
+            pending_ = std::move(spare_.back());
+            spare_.pop_back();
+        }
     }
     queued_.notify_one();
     if (!consumer_.joinable()) consumer_ = std::thread([this] { consume(); });
@@ -129,22 +134,20 @@ void TarOutputPipe::rethrow_if_failed() {
 }
 
 void TarOutputPipe::consume() {
-    std::unique_ptr<char[]> buf(new char[kReadBuffer]);
     for (;;) {
-        Segment s;
+        std::string segment;
         bool failed;
         {
             std::unique_lock<std::mutex> lock(mu_);
             queued_.wait(lock, [this] { return abandon_ || closing_ || !queue_.empty(); });
             if (abandon_ || queue_.empty()) return;
-            s = std::move(queue_.front());
+            segment = std::move(queue_.front());
             queue_.pop_front();
             failed = error_ != nullptr;
         }
         if (!failed) {
             try {
-                if (!s.bytes.empty()) sink_(s.bytes.data(), s.bytes.size());
-                if (s.file) stream_file_data(s.file.get(), s.file_size, s.may_have_holes, s.shown, buf.get(), kReadBuffer, sink_);
+                sink_(segment.data(), segment.size());
             } catch (...) {
                 std::lock_guard<std::mutex> lock(mu_);
                 error_ = std::current_exception();
@@ -152,9 +155,9 @@ void TarOutputPipe::consume() {
         }
         {
             std::lock_guard<std::mutex> lock(mu_);
-            queued_bytes_ -= s.bytes.size();
+            segment.clear();
+            if (spare_.size() < kMaxQueuedSegments) spare_.push_back(std::move(segment));
         }
-        s.file.reset();
         taken_.notify_one();
     }
 }

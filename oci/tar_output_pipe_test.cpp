@@ -1,5 +1,5 @@
-// The tar writer's output pipe: order across inline and handed-over files, holes, errors from
-// either side, and the layer tar of big files read on the consumer thread.
+// The tar writer's output pipe: order across small and big files and segment boundaries,
+// holes, errors from either side, and the layer tar of big and small files.
 #include "oci/tar_output_pipe.h"
 
 #include <archive.h>
@@ -45,13 +45,13 @@ TEST_CASE("tar output pipe: bytes and file data reach the sink in stream order")
     std::string expected, got;
     {
         TarOutputPipe pipe([&](const char* p, size_t n) { got.append(p, n); });
-        // Small (inline) and big (consumer) files interleaved with header bytes, more files
-        // than the queue holds and more bytes than the queue's bound.
+        // Small files and files over a segment interleaved with header bytes, many more bytes
+        // than the queue's bound.
         for (unsigned i = 0; i < 150; ++i) {
             std::string header = "header " + std::to_string(i) + "\n";
             pipe.write(header.data(), header.size());
             expected += header;
-            size_t size = i % 3 == 0 ? 100 + i : (TarOutputPipe::kInlineFileSize + 4096 * i);
+            size_t size = i % 3 == 0 ? 100 + i : (TarOutputPipe::kSegmentBytes / 2 + 4096 * i);
             std::string data = random_bytes(size, i);
             stdfs::path f = put(tmp.path() / ("f" + std::to_string(i)), data);
             pipe.file_data(open_or_throw(f, O_RDONLY), data.size(), i % 2 == 0, f.string());
@@ -108,13 +108,13 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
         }
         CHECK(err.find(f.string() + " shrank") != std::string::npos);
     }
-    SUBCASE("a read error on the consumer thread") {
+    SUBCASE("a read error") {
         int fds[2];
         REQUIRE(::pipe(fds) == 0);
         unique_fd w(fds[1]);
         TarOutputPipe pipe([](const char*, size_t) {});
         std::string err;
-        try {  // the consumer may be quick enough for file_data itself to rethrow
+        try {
             pipe.file_data(unique_fd(fds[0]), 1 << 20, true, "the-pipe");  // cannot seek
             pipe.finish();
         } catch (const Error& e) {
@@ -144,7 +144,7 @@ TEST_CASE("tar output pipe: a file that shrank, or a failing sink, is an error f
     }
 }
 
-TEST_CASE("write: big files (read on the pipe's thread) and small ones round-trip, diffID = sha256 of the tar") {
+TEST_CASE("write: big files and small ones round-trip, diffID = sha256 of the tar") {
     TempDir tmp(stdfs::temp_directory_path(), "pipe");
     stdfs::path dir = tmp.path() / "layer";
     stdfs::create_directories(dir / "d");
