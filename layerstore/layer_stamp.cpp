@@ -2,6 +2,11 @@
 // (getdents64 names, no path resolution per entry), the directories still to visit kept as
 // paths relative to the root (one open per directory, a bounded number of fds whatever the
 // depth). 30% less CPU than fts (a full-path lstat per entry) on W7's 10k-file base.
+//
+// On two threads each walks the whole tree (getdents is ~20% of the walk) and stats the
+// entries whose name hashes to its share; it descends into the others by their d_type. Each
+// name is stated by one thread whatever the order getdents gives, and the stamp is a sum
+// and a maximum, so the shares add up to the one-thread stamp.
 #include "layerstore/layer_stamp.h"
 
 #include <dirent.h>
@@ -12,7 +17,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -39,8 +49,17 @@ struct linux_dirent64 {
 
 std::string joined(const std::string& root, const std::string& rel) { return rel.empty() ? root : root + "/" + rel; }
 
-// Stamps every entry of the directory `rel` (below `root_fd`) and queues its subdirectories.
-void stamp_entries(DirStamp& s, int root_fd, const std::string& root, const std::string& rel,
+// The entries one thread stamps: all of them (of == 1), or those whose name hashes to `share`.
+struct Share {
+    unsigned share = 0;
+    unsigned of = 1;
+    [[nodiscard]] bool owns(const char* name) const {
+        return of == 1 || std::hash<std::string_view>{}(std::string_view(name)) % of == share;
+    }
+};
+
+// Stamps this share's entries of the directory `rel` (below `root_fd`) and queues its subdirectories.
+void stamp_entries(DirStamp& s, const Share& share, int root_fd, const std::string& root, const std::string& rel,
                    std::vector<std::string>& pending, char* buf, size_t buf_size) {
     unique_fd fd(::openat(root_fd, rel.empty() ? "." : rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw_errno("walk", joined(root, rel));
@@ -53,17 +72,44 @@ void stamp_entries(DirStamp& s, int root_fd, const std::string& root, const std:
             off += d->d_reclen;
             const char* name = d->d_name;
             if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-            struct stat st {};
-            if (::fstatat(fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("walk", joined(root, rel.empty() ? name : rel + "/" + name));
-            add_to_stamp(s, st);
-            if (S_ISDIR(st.st_mode)) pending.push_back(rel.empty() ? std::string(name) : rel + "/" + name);
+            bool owned = share.owns(name);
+            bool is_dir = d->d_type == DT_DIR;
+            if (owned || d->d_type == DT_UNKNOWN) {  // (a file system without d_type: the stat tells)
+                struct stat st {};
+                if (::fstatat(fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                    throw_errno("walk", joined(root, rel.empty() ? name : rel + "/" + name));
+                if (owned) add_to_stamp(s, st);
+                is_dir = S_ISDIR(st.st_mode);
+            }
+            if (is_dir) pending.push_back(rel.empty() ? std::string(name) : rel + "/" + name);
         }
     }
 }
 
+// The stamp of one share of the entries below the root (the root itself not counted).
+DirStamp stamp_share(const Share& share, int root_fd, const std::string& root) {
+    DirStamp s;
+    std::vector<char> buf(32 * 1024);
+    std::vector<std::string> pending{""};
+    while (!pending.empty()) {
+        std::string rel = std::move(pending.back());
+        pending.pop_back();
+        stamp_entries(s, share, root_fd, root, rel, pending, buf.data(), buf.size());
+    }
+    return s;
+}
+
+void add_stamp(DirStamp& into, const DirStamp& part) {
+    into.entries += part.entries;
+    into.bytes += part.bytes;
+    if (part.newest_ctime_ns > into.newest_ctime_ns) into.newest_ctime_ns = part.newest_ctime_ns;
+}
+
 }  // namespace
 
-DirStamp stamp_dir(const std::filesystem::path& dir) {
+unsigned stamp_threads_for(uint64_t expected_entries) { return expected_entries >= kTwoThreadStampEntries ? 2 : 1; }
+
+DirStamp stamp_dir(const std::filesystem::path& dir, unsigned threads) {
     const std::string root = dir.string();
     DirStamp s;
     struct stat st {};
@@ -72,13 +118,37 @@ DirStamp stamp_dir(const std::filesystem::path& dir) {
     if (!S_ISDIR(st.st_mode)) return s;
     unique_fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root_fd) throw_errno("walk", root);
-    std::vector<char> buf(32 * 1024);
-    std::vector<std::string> pending{""};
-    while (!pending.empty()) {
-        std::string rel = std::move(pending.back());
-        pending.pop_back();
-        stamp_entries(s, root_fd.get(), root, rel, pending, buf.data(), buf.size());
+    if (threads < 2) {
+        add_stamp(s, stamp_share(Share{}, root_fd.get(), root));
+        return s;
     }
+    DirStamp other;
+    std::exception_ptr other_error;
+    std::thread helper;
+    try {
+        helper = std::thread([&] {
+            try {
+                other = stamp_share(Share{1, 2}, root_fd.get(), root);
+            } catch (...) {
+                other_error = std::current_exception();
+            }
+        });
+    } catch (const std::system_error&) {  // no thread to be had: one walk does it all
+        add_stamp(s, stamp_share(Share{}, root_fd.get(), root));
+        return s;
+    }
+    DirStamp mine;
+    std::exception_ptr my_error;
+    try {
+        mine = stamp_share(Share{0, 2}, root_fd.get(), root);
+    } catch (...) {
+        my_error = std::current_exception();
+    }
+    helper.join();
+    if (my_error) std::rethrow_exception(my_error);
+    if (other_error) std::rethrow_exception(other_error);
+    add_stamp(s, mine);
+    add_stamp(s, other);
     return s;
 }
 

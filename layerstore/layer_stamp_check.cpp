@@ -11,7 +11,7 @@ bool stamp_matches(const LayerInfo& layer) noexcept {
     try {
         struct stat st {};
         if (::lstat(layer.diff_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
-        return stamp_dir(layer.diff_dir) == *layer.stamp;
+        return stamp_dir(layer.diff_dir, stamp_threads_for(layer.stamp->entries)) == *layer.stamp;
     } catch (...) {  // a walk error, or out of memory: the caller's full check decides
         return false;
     }

@@ -100,13 +100,30 @@ TEST_CASE("the walk counts every kind of entry, does not follow symlinks, and re
     REQUIRE(::lstat((deep / "leaf").c_str(), &st) == 0);
     CHECK(s.newest_ctime_ns >= static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec);
     CHECK(stamp_dir(d / "link").entries == 1);        // a symlink as the root: itself only
+    // Two threads, each stating its share of the names: the same stamp.
+    CHECK(stamp_dir(d, 2) == s);
+    CHECK(stamp_dir(d / "link", 2).entries == 1);
+    for (unsigned threads : {1u, 2u}) {
+        std::string err;
+        try {
+            (void)stamp_dir(d / "missing", threads);
+        } catch (const SystemError& e) {
+            err = e.what();
+        }
+        CHECK(err.find((d / "missing").string()) != std::string::npos);
+    }
+    // A subdirectory that cannot be opened fails the walk on either thread (root ignores modes:
+    // an entry that vanishes is the error that is left to see).
     std::string err;
     try {
-        (void)stamp_dir(d / "missing");
+        fs::path gone = d / "big";
+        (void)stamp_dir(gone / "entry-with-a-long-name-1", 2);  // a file as the root: itself only
+        fs::remove_all(gone);
+        (void)stamp_dir(gone, 2);
     } catch (const SystemError& e) {
         err = e.what();
     }
-    CHECK(err.find((d / "missing").string()) != std::string::npos);
+    CHECK(err.find("big") != std::string::npos);
 }
 
 TEST_CASE("the background check: an untouched layer matches, a changed or removed one is handed back") {
@@ -144,4 +161,8 @@ TEST_CASE("the stamp costs one lstat per entry: measured on 10000 files") {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
     CHECK(s.entries == 10101);
     MESSAGE("stamp of 10101 entries: " << us << " us (" << (us * 1000 / 10101) << " ns per entry)");
+    start = std::chrono::steady_clock::now();
+    CHECK(stamp_dir(t.path(), stamp_threads_for(s.entries)) == s);
+    us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+    MESSAGE("on " << stamp_threads_for(s.entries) << " threads: " << us << " us");
 }

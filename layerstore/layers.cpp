@@ -257,7 +257,7 @@ LayerInfo reinstall_from_blob(const Store& store, const LayerInfo& l, const oci:
 
 LayerInfo verify_layer_for_use(const Store& store, const LayerInfo& layer) {
     std::optional<DirStamp> now;
-    if (layer_dir_complete(layer)) now = stamp_dir(layer.diff_dir);
+    if (layer_dir_complete(layer)) now = stamp_dir(layer.diff_dir, stamp_threads_for(layer.stamp ? layer.stamp->entries : 0));
     if (now && layer.stamp && *now == *layer.stamp) return layer;
     // The stamps disagree (or none was recorded): the full check against the recorded digest
     // decides, so a touched but unchanged tree is not damage.
