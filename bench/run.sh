@@ -61,6 +61,7 @@ WORK=$(mktemp -d /var/tmp/imgbuild-bench.XXXXXX)
 export WORK IB_STORE=$WORK/ib-store
 cleanup() {
   local rc=$?
+  set +e  # try every step: a peer's failing prune or a server already gone must not keep the scratch (5 GiB after W6)
   for f in "$WORK"/pids/*; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
   remove_peer_images
   if ((KEEP)); then echo "bench: scratch kept in $WORK" >&2; else rm -rf "$WORK"; fi
