@@ -118,22 +118,22 @@ DirStamp stamp_dir(const std::filesystem::path& dir, unsigned threads) {
     if (!S_ISDIR(st.st_mode)) return s;
     unique_fd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root_fd) throw_errno("walk", root);
-    if (threads < 2) {
-        add_stamp(s, stamp_share(Share{}, root_fd.get(), root));
-        return s;
-    }
     DirStamp other;
     std::exception_ptr other_error;
     std::thread helper;
-    try {
-        helper = std::thread([&] {
-            try {
-                other = stamp_share(Share{1, 2}, root_fd.get(), root);
-            } catch (...) {
-                other_error = std::current_exception();
-            }
-        });
-    } catch (const std::system_error&) {  // no thread to be had: one walk does it all
+    if (threads >= 2) {
+        try {
+            helper = std::thread([&] {
+                try {
+                    other = stamp_share(Share{1, 2}, root_fd.get(), root);
+                } catch (...) {
+                    other_error = std::current_exception();
+                }
+            });
+        } catch (const std::system_error&) {  // no thread to be had: one walk does it all
+        }
+    }
+    if (!helper.joinable()) {
         add_stamp(s, stamp_share(Share{}, root_fd.get(), root));
         return s;
     }

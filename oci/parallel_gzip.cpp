@@ -16,7 +16,7 @@ unsigned compression_threads() {
 }
 
 ParallelGzip::ParallelGzip(std::function<void(const char*, size_t)> emit)
-    : emit_(std::move(emit)), workers_wanted_(compression_threads()), max_in_flight_(workers_wanted_ + 1) {
+    : emit_(std::move(emit)), workers_wanted_(compression_threads()) {
     block_.reserve(kGzipBlockSize);
 }
 
@@ -73,7 +73,7 @@ void ParallelGzip::work() {
 }
 
 void ParallelGzip::submit() {
-    if (in_flight_.size() >= max_in_flight_) emit_front();
+    if (in_flight_.size() >= workers_wanted_ + 1) emit_front();
     std::unique_ptr<Job> job;
     if (spare_.empty()) {
         job = std::make_unique<Job>();

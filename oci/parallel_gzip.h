@@ -54,8 +54,7 @@ private:
 
     std::function<void(const char*, size_t)> emit_;
     std::string block_;
-    unsigned workers_wanted_;
-    size_t max_in_flight_;
+    unsigned workers_wanted_;  // worker threads; submit() keeps one block more in flight, so no worker idles while one is emitted
     bool any_ = false;
     std::unique_ptr<GzipMemberEncoder> here_;  // the calling thread's, for a one-block stream or one CPU
 
