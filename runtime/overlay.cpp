@@ -32,8 +32,11 @@ constexpr const char* kInitLayerFiles[] = {"etc/hosts", "etc/hostname", "etc/res
 constexpr const char* kHostsNetworked =
     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
+// A new inode each time, not O_TRUNC: a build's RUN steps reuse one run dir, and ext4
+// starts writeback of a file truncated from non-empty (auto_da_alloc), ~0.13 ms a file.
 void write_small_file(const fs::path& path, std::string_view data) {
-    auto fd = open_or_throw(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("unlink", path.string());
+    auto fd = open_or_throw(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     write_all(fd.get(), data, path);
 }
 

@@ -70,6 +70,11 @@ std::string export_to_string(const std::function<int(int)>& exporter, const char
 Ctx build_filter() {
     Ctx ctx(seccomp_init(SCMP_ACT_ALLOW));
     if (!ctx) throw Error("seccomp_init failed");
+    // A binary tree over the syscall numbers, not a linear chain: the kernel runs the filter
+    // once per syscall number and ABI when it is installed (its allow-cache bitmap), so the
+    // chain's length was paid ~1300 times at every container start (0.30 -> 0.09 ms here),
+    // and again by every denied or uncached syscall the container makes.
+    check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), "seccomp_attr_set(SCMP_FLTATR_CTL_OPTIMIZE)");
     for (uint32_t arch : arches().compat) {
         int rc = seccomp_arch_add(ctx.get(), arch);
         if (rc < 0 && rc != -EEXIST) check(rc, "seccomp_arch_add");
