@@ -102,7 +102,9 @@ Ctx build_filter() {
     return ctx;
 }
 
-std::vector<sock_filter> compile() {
+}  // namespace
+
+std::vector<sock_filter> compile_seccomp_program() {
     Ctx ctx = build_filter();
     std::string bytes = export_to_string([&](int fd) { return seccomp_export_bpf(ctx.get(), fd); }, "seccomp-bpf");
     if (bytes.size() % sizeof(sock_filter) != 0) throw Error("seccomp: bad exported program size");
@@ -110,8 +112,6 @@ std::vector<sock_filter> compile() {
     std::memcpy(program.data(), bytes.data(), bytes.size());
     return program;
 }
-
-}  // namespace
 
 const std::vector<std::string>& denied_syscalls() {
     static const std::vector<std::string> names = {
@@ -135,11 +135,6 @@ const std::vector<std::string>& denied_syscalls() {
         "settimeofday", "stime", "clock_settime", "clock_adjtime", "ioperm", "iopl", "vm86", "vm86old",
     };
     return names;
-}
-
-const std::vector<sock_filter>& default_seccomp_program() {
-    static const std::vector<sock_filter> program = compile();
-    return program;
 }
 
 std::string describe_seccomp_filter() {
