@@ -16,6 +16,7 @@
 #include "common/scope_exit.h"
 #include "common/time.h"
 #include "layerstore/background_remove.h"
+#include "layerstore/layer_stamp_check.h"
 #include "runtime/container_log.h"
 #include "runtime/container_procs.h"
 #include "runtime/detached.h"
@@ -66,21 +67,34 @@ bool wait_exit(int fd, int timeout_ms) {
 // run), the record's tree is deleted by a background remover once it is out of sight.
 void finish(const Containers& containers, const layerstore::Volumes& volumes, const ContainerConfig& config,
             int status, const std::string& error, const layerstore::Store* store = nullptr) {
-    ContainerState st = containers.update_state(config.id, [&](ContainerState& s) {
-        s.status = ContainerStatus::exited;
-        s.exit_code = status;
-        s.pid = 0;
-        s.finished_at = created_timestamp();
-        s.error = error;
-    });
+    auto record_end = [&] {
+        return containers.update_state(config.id, [&](ContainerState& s) {
+            s.status = ContainerStatus::exited;
+            s.exit_code = status;
+            s.pid = 0;
+            s.finished_at = created_timestamp();
+            s.error = error;
+        });
+    };
+    // A record set aside at once (--rm in the foreground, below) is not rewritten first:
+    // the end is recorded only if setting it aside fails.
+    const bool goes_now = config.auto_remove && store;
+    ContainerState st = goes_now ? containers.state(config.id) : record_end();
     try {
         runtime::remove_cgroup_dirs(st.cgroup_dirs);
     } catch (const std::exception& e) {
         log::warn(e.what());
     }
     if (!config.auto_remove) return;
-    if (store) {
-        layerstore::remove_tree_in_background(*store, containers.set_aside(config.id));
+    if (goes_now) {
+        fs::path doomed;
+        try {
+            doomed = containers.set_aside(config.id);
+        } catch (const std::exception&) {
+            (void)record_end();
+            throw;
+        }
+        layerstore::remove_tree_in_background(*store, doomed);
     } else {
         containers.remove(config.id);
     }
@@ -151,12 +165,18 @@ ContainerState running_state(const Containers& containers, const std::string& id
     return st;
 }
 
-runtime::ContainerSpec spec_from_record(const layerstore::Store& store, const ContainerConfig& c) {
+runtime::ContainerSpec spec_from_record(const layerstore::Store& store, const ContainerConfig& c,
+                                        std::vector<layerstore::LayerInfo>* unchecked) {
     std::vector<fs::path> lowers;
     for (const auto& id : c.layers) {
         auto layer = store.layer(id);
         if (!layer) throw Error("container " + c.id.substr(0, 12) + ": layer " + id + " is missing from the store");
-        lowers.push_back(layerstore::verify_layer_for_use(store, *layer).diff_dir);
+        if (unchecked) {
+            lowers.push_back(layer->diff_dir);
+            unchecked->push_back(*layer);
+        } else {
+            lowers.push_back(layerstore::verify_layer_for_use(store, *layer).diff_dir);
+        }
     }
     RunOptions o;
     o.argv = c.argv;
@@ -222,7 +242,16 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
     Containers containers(store);
     check_startable(containers, id);
     ContainerConfig config = containers.config(id);
-    runtime::ContainerSpec spec = spec_from_record(store, config);
+    // The lowers' stamps are checked while the child sets up its root (before_exec): a
+    // layer that changed stops the start before anything ran, and the start is made
+    // again over lowers verified (re-hashed, repaired, or a CorruptError) the slow way.
+    std::vector<layerstore::LayerInfo> unchecked;
+    runtime::ContainerSpec spec = spec_from_record(store, config, &unchecked);
+    struct LowersChanged {};
+    spec.before_exec = [&unchecked] {
+        for (const auto& layer : unchecked)
+            if (!layerstore::stamp_matches(layer)) throw LowersChanged{};
+    };
     std::vector<layerstore::PortRecord> bound;
     std::vector<runtime::Forward> forwards = open_listeners(config, bound);
     layerstore::Volumes volumes(store);
@@ -250,7 +279,13 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
     };
     int status;
     try {
-        status = runtime::run_container(spec);
+        try {
+            status = runtime::run_container(spec);
+        } catch (const LowersChanged&) {
+            spec.lower_dirs = spec_from_record(store, config).lower_dirs;
+            spec.before_exec = nullptr;
+            status = runtime::run_container(spec);
+        }
     } catch (const std::exception& e) {
         finish(containers, volumes, config, runtime::exit_runtime_failure, e.what());
         throw;

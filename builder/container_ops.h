@@ -23,9 +23,12 @@ namespace imgbuild::builder {
 // whose monitor is gone (or is another process now) is exited (and recorded so).
 [[nodiscard]] layerstore::ContainerState current_state(const layerstore::Containers& containers, const std::string& id);
 
-// The runtime spec of a recorded container (its layers, command, mounts, limits).
+// The runtime spec of a recorded container (its layers, command, mounts, limits). Its
+// layers are verified for use (layerstore/layers.h) first; with `unchecked`, they are not
+// but added there, for the caller to check before the command runs.
 [[nodiscard]] runtime::ContainerSpec spec_from_record(const layerstore::Store& store,
-                                                      const layerstore::ContainerConfig& config);
+                                                      const layerstore::ContainerConfig& config,
+                                                      std::vector<layerstore::LayerInfo>* unchecked = nullptr);
 
 // The container's cgroup name ("imgbuild-" + 24 hex of the id).
 [[nodiscard]] std::string cgroup_name(const std::string& id);

@@ -151,6 +151,8 @@ int container_helper_main(int argc, char** argv) {
 }
 
 int run_container_in_subprocess(runtime::ContainerSpec spec, const std::atomic<bool>* cancelled) {
+    // The helper could not call back into this process before its exec.
+    if (spec.before_exec) throw Error("container in a helper process: before_exec is not supported there");
     auto on_output = std::move(spec.on_output);
     Pipe out = make_pipe("RUN stdout"), err = make_pipe("RUN stderr"), result = make_pipe("RUN helper result");
     Pipe spec_text = spec_pipe(container_spec_to_json(spec));

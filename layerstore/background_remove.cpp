@@ -4,10 +4,8 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <system_error>
 
 #include "common/fs.h"
@@ -33,30 +31,23 @@ void keep_only(int keep) {
 
 void remove_tree_in_background(const Store& store, const fs::path& doomed) {
     const int lock = store.lock_fd();
-    // Fork twice: the remover is reparented at once (no zombie, nothing to wait for) and
-    // the caller waits only for the short-lived middle process.
-    pid_t middle = ::fork();
-    if (middle < 0) {
-        remove_tree(doomed);
+    // One fork, not waited for: the caller exits next (header), and the remover is then
+    // reparented. (A middle process that the caller waited for cost a second fork and
+    // a wait on the way to the exit status, ~0.25 ms of every `run --rm`.)
+    pid_t remover = ::fork();
+    if (remover < 0) {
+        remove_tree(doomed);  // no remover could be made: the tree goes now
         return;
     }
-    if (middle == 0) {
-        ::setsid();
-        pid_t remover = ::fork();
-        if (remover != 0) ::_exit(remover < 0 ? 1 : 0);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        keep_only(lock);
-        std::error_code ec;
-        fs::remove_all(doomed, ec);
-        ::_exit(ec ? 1 : 0);
-    }
-    int status = 0;
-    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-    }
-    // No remover could be made: the tree goes now, as it did before.
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) remove_tree(doomed);
+    if (remover > 0) return;
+    ::setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    keep_only(lock);
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+    ::_exit(ec ? 1 : 0);
 }
 
 }  // namespace imgbuild::layerstore

@@ -110,7 +110,7 @@ void enter_cwd(const unique_fd& dir, const std::string& cwd) {
 // The fds the child needs until execve; every other inherited fd is closed at once.
 std::vector<int> fds_to_keep(const ChildContext& ctx) {
     // Every fd field of ChildContext: a new one must be added here too.
-    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.join_netns_fd, ctx.tty_socket,
+    std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.exec_gate_fd, ctx.join_netns_fd, ctx.tty_socket,
                              ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
     keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
     return keep;
@@ -152,6 +152,18 @@ void exit_if_parent_gone(int report_fd) {
     if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(exit_runtime_failure);
 }
 
+// Waits for the parent's byte that spec.before_exec is done; EOF: it threw, the parent is
+// about to kill this process.
+void wait_for_exec_gate(int fd) {
+    if (fd < 0) return;
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(fd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    ::close(fd);
+    if (n != 1) throw Error("container start: the parent gave up before exec");
+}
+
 void start(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     // Before anything else: no fd of the caller's may be used from inside (CVE-2024-21626).
@@ -184,6 +196,7 @@ void start(const ChildContext& ctx) {
     std::vector<std::string> env = container_environment(spec.env, user.home);
     ::umask(022);
     wait_for_private_network(ctx.net_sync_fd);  // slirp4netns started meanwhile (container.cpp)
+    wait_for_exec_gate(ctx.exec_gate_fd);
     if (spec.rootless) make_non_dumpable();
     install_seccomp(*ctx.seccomp);
     // Only 0, 1, 2 survive execve; the report pipe closes on success, which is the signal.

@@ -31,6 +31,7 @@ struct ChildContext {
     int report_fd = -1;        // write end of the report pipe
     int sync_fd = -1;          // read end: the parent's "uid/gid maps written" byte (rootless)
     int net_sync_fd = -1;      // the parent's "private network ready" byte (network_private.h)
+    int exec_gate_fd = -1;     // the parent's "before_exec is done" byte (container.h)
     int join_netns_fd = -1;    // a kept network namespace to setns into (kept_network.h)
     int tty_socket = -1;       // child end of the socketpair the pty master goes through
     int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;

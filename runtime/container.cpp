@@ -153,6 +153,14 @@ int run_container(const ContainerSpec& spec) {
     ctx.new_netns = (flags & CLONE_NEWNET) != 0;
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
+    unique_fd gate_parent, gate_child;  // a socket, not a pipe: a send to a dead child is EPIPE, not SIGPIPE
+    if (spec.before_exec) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "exec gate");
+        gate_parent.reset(sv[0]);
+        gate_child.reset(sv[1]);
+        ctx.exec_gate_fd = gate_child.get();
+    }
     std::optional<Pipe> sync;
     if (flags & CLONE_NEWUSER) {
         sync = make_pipe("uid/gid map sync");
@@ -217,6 +225,13 @@ int run_container(const ContainerSpec& spec) {
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
         sync->read.reset();
+    }
+    if (gate_parent) {
+        gate_child.reset();
+        spec.before_exec();  // a throw: kill_child, before the child has exec'ed
+        // EPIPE: the child is gone already; its report says why.
+        (void)::send(gate_parent.get(), "1", 1, MSG_NOSIGNAL);
+        gate_parent.reset();
     }
     std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
     if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());

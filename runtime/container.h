@@ -145,6 +145,12 @@ struct ContainerSpec {
     // Called once the command has been exec'ed, with its pid as seen from the host (for
     // state.json; later `exec`, `stop`, `kill` use it).
     std::function<void(pid_t)> on_started;
+
+    // Run in the calling thread once the child exists, while it sets up its root (on another
+    // CPU); the command is exec'ed only after it returns. When it throws, the child is killed
+    // before it has exec'ed anything and run_container throws that exception (`run` checks the
+    // lowers' stamps here: the check costs no wall time, nothing unchecked runs).
+    std::function<void()> before_exec;
 };
 
 // Runs the container in the foreground; see the contracts above.

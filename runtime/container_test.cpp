@@ -226,3 +226,33 @@ CONTAINER_TEST_CASE("container: init mode, FROM scratch, pipes and on_started") 
     ::close(p[0]);
     CHECK(std::string(buf) == "through a pipe\n");
 }
+
+CONTAINER_TEST_CASE("container: before_exec runs while the child sets up; the command waits for it, and never runs when it throws") {
+    TempDir shared(fs::temp_directory_path(), "imgbuild-rt-gate");
+    {
+        Container c;
+        c.spec.network = NetworkMode::none;  // no network sync to hold the child back instead
+        c.spec.binds.push_back({shared.path(), "/shared", false});
+        bool called = false;
+        c.spec.before_exec = [&] {
+            called = true;
+            ::usleep(100 * 1000);  // the child is set up by now; it must still wait
+            std::ofstream(shared.path() / "gate") << "open";
+        };
+        auto r = c.run({"cat", "/shared/gate"});
+        CHECK(called);
+        CHECK(r.status == 0);
+        CHECK(r.out == "open");
+    }
+    {
+        Container c;
+        c.spec.network = NetworkMode::none;
+        c.spec.binds.push_back({shared.path(), "/shared", false});
+        struct Refused {};
+        c.spec.before_exec = [] { throw Refused{}; };
+        c.spec.argv = {"touch", "/shared/ran"};
+        CHECK_THROWS_AS((void)run_container(c.spec), Refused);
+        CHECK_FALSE(fs::exists(shared.path() / "ran"));
+        CHECK(fs::is_empty(c.spec.upper_dir));
+    }
+}
