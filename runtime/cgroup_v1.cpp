@@ -95,7 +95,7 @@ private:
                 if (::mkdir(dir.c_str(), 0755) != 0) throw_errno("mkdir", dir.string());
                 unified_dir_ = dir;
                 unified_fd_ = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
-                attach_device_filter(unified_fd_.get(), dir.string());
+                filter_devices_of(unified_fd_.get(), dir);
                 return;
             } catch (const Error& e) {
                 // A read-only or foreign unified mount: the devices controller does the same job.

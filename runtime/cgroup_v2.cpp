@@ -48,7 +48,7 @@ public:
         try {
             for (const auto& s : cgroup_settings(limits, CgroupVersion::v2)) write_setting(dir_, s);
             dir_fd_ = open_or_throw(dir_, O_RDONLY | O_DIRECTORY);
-            if (device_filter) attach_device_filter(dir_fd_.get(), dir_.string());
+            if (device_filter) filter_devices_of(dir_fd_.get(), dir_);
         } catch (...) {
             remove_cgroup_dir(dir_);
             throw;

@@ -1,12 +1,19 @@
 #include "runtime/devices.h"
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <utility>
 
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 
 namespace imgbuild::runtime {
@@ -59,10 +66,30 @@ bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
 
 long sys_bpf(int cmd, bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
+// "ibdev_" and a hash of the instructions (15 characters, BPF_OBJ_NAME_LEN - 1): how a
+// program attached to a parent cgroup is known to be this build's, or another one's.
+constexpr std::string_view kProgramNamePrefix = "ibdev_";
+
+std::string program_name(const std::vector<bpf_insn>& program) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across builds and runs
+    const auto* bytes = reinterpret_cast<const unsigned char*>(program.data());
+    for (size_t i = 0; i < program.size() * sizeof(bpf_insn); ++i) h = (h ^ bytes[i]) * 1099511628211ULL;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return std::string(kProgramNamePrefix) + std::string(hex, 9);
+}
+
+const std::vector<bpf_insn>& default_program() {
+    static const std::vector<bpf_insn> program = device_filter_program(default_device_rules());
+    return program;
+}
+
 long load(const std::vector<bpf_insn>& program, char* log, uint32_t log_size) {
     static char license[] = "Apache-2.0";
     bpf_attr attr{};
     attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    std::string name = program_name(program);
+    std::memcpy(attr.prog_name, name.c_str(), std::min(name.size(), sizeof attr.prog_name - 1));
     attr.insns = reinterpret_cast<uint64_t>(program.data());
     attr.insn_cnt = static_cast<uint32_t>(program.size());
     attr.license = reinterpret_cast<uint64_t>(license);
@@ -75,7 +102,7 @@ long load(const std::vector<bpf_insn>& program, char* log, uint32_t log_size) {
 }
 
 int load_default_program() {
-    static const std::vector<bpf_insn> program = device_filter_program(default_device_rules());
+    const std::vector<bpf_insn>& program = default_program();
     long fd = load(program, nullptr, 0);
     if (fd >= 0) return static_cast<int>(fd);
     int err = errno;
@@ -149,6 +176,64 @@ void attach_device_filter(int cgroup_dir_fd, const std::string& cgroup_path) {
     attr.attach_type = BPF_CGROUP_DEVICE;
     attr.attach_flags = BPF_F_ALLOW_MULTI;
     if (sys_bpf(BPF_PROG_ATTACH, &attr) != 0) throw_errno("bpf(BPF_PROG_ATTACH) device filter to", cgroup_path);
+}
+
+std::vector<AttachedDeviceProgram> attached_device_programs(int cgroup_dir_fd, const std::string& cgroup_path) {
+    uint32_t ids[64];
+    bpf_attr q{};
+    q.query.target_fd = static_cast<uint32_t>(cgroup_dir_fd);
+    q.query.attach_type = BPF_CGROUP_DEVICE;
+    q.query.prog_ids = reinterpret_cast<uint64_t>(ids);
+    q.query.prog_cnt = std::size(ids);
+    if (sys_bpf(BPF_PROG_QUERY, &q) != 0) throw_errno("bpf(BPF_PROG_QUERY) device programs of", cgroup_path);
+    std::vector<AttachedDeviceProgram> out;
+    for (uint32_t i = 0; i < std::min<uint32_t>(q.query.prog_cnt, std::size(ids)); ++i) {
+        bpf_attr by_id{};
+        by_id.prog_id = ids[i];
+        long fd = sys_bpf(BPF_PROG_GET_FD_BY_ID, &by_id);
+        if (fd < 0) continue;  // detached meanwhile
+        AttachedDeviceProgram p;
+        p.fd.reset(static_cast<int>(fd));
+        bpf_prog_info info{};
+        bpf_attr get{};
+        get.info.bpf_fd = static_cast<uint32_t>(fd);
+        get.info.info_len = sizeof info;
+        get.info.info = reinterpret_cast<uint64_t>(&info);
+        if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &get) != 0) throw_errno("bpf(BPF_OBJ_GET_INFO_BY_FD) program of", cgroup_path);
+        p.name.assign(info.name, strnlen(info.name, sizeof info.name));
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+void attach_device_filter_below(int parent_dir_fd, const std::string& parent_path) {
+    const std::string ours = program_name(default_program());
+    auto attached = attached_device_programs(parent_dir_fd, parent_path);
+    bool have = false;
+    for (const auto& p : attached) have = have || p.name == ours;
+    if (!have) attach_device_filter(parent_dir_fd, parent_path);
+    // Another build's program (other rules) goes once ours is there, so that there is never
+    // a moment without one. (Copies of ours, from two first starts at once, stay: harmless.)
+    for (const auto& p : attached) {
+        if (p.name.rfind(kProgramNamePrefix, 0) != 0 || p.name == ours) continue;  // ours, or not imgbuild's (left alone)
+        bpf_attr d{};
+        d.target_fd = static_cast<uint32_t>(parent_dir_fd);
+        d.attach_bpf_fd = static_cast<uint32_t>(p.fd.get());
+        d.attach_type = BPF_CGROUP_DEVICE;
+        (void)sys_bpf(BPF_PROG_DETACH, &d);  // gone meanwhile: another start detached it
+    }
+}
+
+void filter_devices_of(int cgroup_dir_fd, const std::filesystem::path& cgroup_dir) {
+    const std::filesystem::path parent = cgroup_dir.parent_path();
+    try {
+        unique_fd parent_fd = open_or_throw(parent, O_RDONLY | O_DIRECTORY);
+        attach_device_filter_below(parent_fd.get(), parent.string());
+        return;
+    } catch (const Error& e) {
+        log::debug(std::string(e.what()) + "; attaching the device filter to " + cgroup_dir.string() + " itself");
+    }
+    attach_device_filter(cgroup_dir_fd, cgroup_dir.string());
 }
 
 }  // namespace imgbuild::runtime

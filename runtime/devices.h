@@ -11,12 +11,18 @@
 //   hybrid hosts: BPF cgroup programs need no controller, and joining costs nothing with
 //   clone3(CLONE_INTO_CGROUP));
 // - the v1 devices controller ("a" denied, the list allowed) on pure v1 hosts.
-// The program is built and loaded once per process and attached to each cgroup.
+// The program is attached once to the containers' parent cgroup ("imgbuild", where no
+// process lives): with BPF_F_ALLOW_MULTI the kernel runs it for every cgroup below, so a
+// container's start only checks that it is there (a load and verification cost ~0.25 ms
+// per start). Where that fails, it is loaded once per process and attached to each cgroup.
 #include <linux/bpf.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "common/unique_fd.h"
 
 namespace imgbuild::runtime {
 
@@ -45,5 +51,22 @@ struct DeviceRule {
 // Attaches the default program (loaded on first use) to the cgroup2 directory fd
 // (BPF_F_ALLOW_MULTI: programs of parent cgroups still run too). Throws SystemError.
 void attach_device_filter(int cgroup_dir_fd, const std::string& cgroup_path);
+
+// Makes sure the default program is attached to the parent cgroup2 directory fd, attaching it
+// when it is not, and detaches what other imgbuild builds attached there (programs named
+// "ibdev_..." but not this one's: other rules). Throws SystemError.
+void attach_device_filter_below(int parent_dir_fd, const std::string& parent_path);
+
+// What a container's cgroup gets (cgroup.h): the program on its parent (above), else on
+// itself (attach_device_filter). Throws SystemError when neither can be done.
+void filter_devices_of(int cgroup_dir_fd, const std::filesystem::path& cgroup_dir);
+
+struct AttachedDeviceProgram {
+    unique_fd fd;
+    std::string name;  // the name it was loaded with (BPF_OBJ_NAME_LEN - 1 at most)
+};
+// The BPF_CGROUP_DEVICE programs attached to the cgroup itself (not its parents').
+[[nodiscard]] std::vector<AttachedDeviceProgram> attached_device_programs(int cgroup_dir_fd,
+                                                                          const std::string& cgroup_path);
 
 }  // namespace imgbuild::runtime

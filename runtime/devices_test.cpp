@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -54,7 +56,68 @@ int open_mask_in(const Cgroup& cgroup, const std::vector<const char*>& nodes) {
     return WEXITSTATUS(status);
 }
 
+// A program named `name` that allows everything, attached to `cgroup_fd` (BPF_F_ALLOW_MULTI).
+unique_fd attach_allow_all(int cgroup_fd, const char* name) {
+    bpf_insn allow[] = {{BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1}, {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+    static char license[] = "GPL";
+    bpf_attr load{};
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = reinterpret_cast<uint64_t>(allow);
+    load.insn_cnt = 2;
+    load.license = reinterpret_cast<uint64_t>(license);
+    std::strncpy(load.prog_name, name, sizeof load.prog_name - 1);
+    long fd = ::syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    REQUIRE(fd >= 0);
+    bpf_attr at{};
+    at.target_fd = static_cast<uint32_t>(cgroup_fd);
+    at.attach_bpf_fd = static_cast<uint32_t>(fd);
+    at.attach_type = BPF_CGROUP_DEVICE;
+    at.attach_flags = BPF_F_ALLOW_MULTI;
+    REQUIRE(::syscall(SYS_bpf, BPF_PROG_ATTACH, &at, sizeof at) == 0);
+    return unique_fd(static_cast<int>(fd));
+}
+
+std::vector<std::string> names_on(int cgroup_fd) {
+    std::vector<std::string> out;
+    for (const auto& p : attached_device_programs(cgroup_fd, "test cgroup")) out.push_back(p.name);
+    return out;
+}
+
 }  // namespace
+
+ROOT_TEST_CASE("device filter: attached once to the containers' parent cgroup; another build's goes, others' stay") {
+    std::string name = "imgbuild-devtest-" + random_hex(6);
+    auto first = create_cgroup(name, Limits{}, true);
+    if (first->clone_into_fd() < 0) {
+        std::cerr << "skipped: device filter on the parent: no unified hierarchy here\n";
+        return;
+    }
+    fs::path dir = fs::read_symlink("/proc/self/fd/" + std::to_string(first->clone_into_fd()));
+    unique_fd parent = open_or_throw(dir.parent_path(), O_RDONLY | O_DIRECTORY);
+    auto ours = names_on(parent.get());
+    REQUIRE(ours.size() >= 1);
+    CHECK(ours.back().rfind("ibdev_", 0) == 0);
+    CHECK(ours.back().size() == 15);
+    CHECK(names_on(first->clone_into_fd()).empty());  // nothing on the container's own cgroup
+    const std::string mine = ours.back();
+
+    unique_fd stale = attach_allow_all(parent.get(), "ibdev_000000000");  // another build's
+    unique_fd foreign = attach_allow_all(parent.get(), "someone_else");
+    auto second = create_cgroup(name + "-2", Limits{}, true);
+    auto after = names_on(parent.get());
+    CHECK(std::count(after.begin(), after.end(), mine) == static_cast<long>(std::count(ours.begin(), ours.end(), mine)));
+    CHECK(std::count(after.begin(), after.end(), "ibdev_000000000") == 0);
+    CHECK(std::count(after.begin(), after.end(), "someone_else") == 1);
+    // Still enforced for both (the foreign allow-all program does not widen it: all must allow).
+    const std::vector<const char*> nodes = {"/dev/null", "/dev/mem"};
+    CHECK(open_mask_in(*first, nodes) == 1);
+    CHECK(open_mask_in(*second, nodes) == 1);
+    bpf_attr d{};
+    d.target_fd = static_cast<uint32_t>(parent.get());
+    d.attach_bpf_fd = static_cast<uint32_t>(foreign.get());
+    d.attach_type = BPF_CGROUP_DEVICE;
+    CHECK(::syscall(SYS_bpf, BPF_PROG_DETACH, &d, sizeof d) == 0);
+}
 
 ROOT_TEST_CASE("device filter: the kernel lets a cgroup open only the default nodes") {
     // /dev/null and /dev/zero allowed; /dev/mem and /dev/kmsg denied (1 | 2 of the mask).
