@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,12 @@ Pipe make_pipe(const char* what) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2", what);
     return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+SocketPair make_socket_pair(const char* what) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", what);
+    return {unique_fd(sv[0]), unique_fd(sv[1])};
 }
 
 std::string random_hex(size_t bytes) {

@@ -94,6 +94,13 @@ struct Pipe {
 };
 [[nodiscard]] Pipe make_pipe(const char* what);
 
+// A connected AF_UNIX stream socket pair, both ends O_CLOEXEC (a send to a closed peer is
+// EPIPE with MSG_NOSIGNAL, where a pipe raises SIGPIPE). Throws SystemError naming `what`.
+struct SocketPair {
+    unique_fd parent, child;
+};
+[[nodiscard]] SocketPair make_socket_pair(const char* what);
+
 }  // namespace imgbuild
 
 namespace imgbuild {

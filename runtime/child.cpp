@@ -152,16 +152,16 @@ void exit_if_parent_gone(int report_fd) {
     if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(exit_runtime_failure);
 }
 
-// Waits for the parent's byte that spec.before_exec is done; EOF: it threw, the parent is
-// about to kill this process.
-void wait_for_exec_gate(int fd) {
+// Blocks until the parent's one byte on `fd` (then closes it); EOF means the parent gave up
+// (and is about to kill this process): throws `gave_up`. No-op for fd < 0.
+void wait_for_go(int fd, const char* gave_up) {
     if (fd < 0) return;
     char go = 0;
     ssize_t n;
     while ((n = ::read(fd, &go, 1)) < 0 && errno == EINTR) {
     }
     ::close(fd);
-    if (n != 1) throw Error("container start: the parent gave up before exec");
+    if (n != 1) throw Error(gave_up);
 }
 
 void start(const ChildContext& ctx) {
@@ -195,8 +195,8 @@ void start(const ChildContext& ctx) {
     cwd.reset();
     std::vector<std::string> env = container_environment(spec.env, user.home);
     ::umask(022);
-    wait_for_private_network(ctx.net_sync_fd);  // slirp4netns started meanwhile (container.cpp)
-    wait_for_exec_gate(ctx.exec_gate_fd);
+    wait_for_go(ctx.net_sync_fd, kNetworkGaveUp);  // slirp4netns started meanwhile (container.cpp)
+    wait_for_go(ctx.exec_gate_fd, "container start: the parent gave up before exec");  // spec.before_exec
     if (spec.rootless) make_non_dumpable();
     install_seccomp(*ctx.seccomp);
     // Only 0, 1, 2 survive execve; the report pipe closes on success, which is the signal.

@@ -153,13 +153,10 @@ int run_container(const ContainerSpec& spec) {
     ctx.new_netns = (flags & CLONE_NEWNET) != 0;
     Pipe report = make_pipe("container start report");
     ctx.report_fd = report.write.get();
-    unique_fd gate_parent, gate_child;  // a socket, not a pipe: a send to a dead child is EPIPE, not SIGPIPE
+    SocketPair gate;  // a socket, not a pipe: a send to a dead child is EPIPE, not SIGPIPE
     if (spec.before_exec) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "exec gate");
-        gate_parent.reset(sv[0]);
-        gate_child.reset(sv[1]);
-        ctx.exec_gate_fd = gate_child.get();
+        gate = make_socket_pair("exec gate");
+        ctx.exec_gate_fd = gate.child.get();
     }
     std::optional<Pipe> sync;
     if (flags & CLONE_NEWUSER) {
@@ -168,21 +165,15 @@ int run_container(const ContainerSpec& spec) {
     }
     // Private network: slirp4netns is started once the child exists and set up while the
     // child mounts its root; the child waits for its byte on this socket before exec.
-    unique_fd net_parent, net_child;
+    SocketPair net_sync;
     if (spec.network == NetworkMode::private_ && !join_netns && private_network_available()) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "network sync");
-        net_parent.reset(sv[0]);
-        net_child.reset(sv[1]);
-        ctx.net_sync_fd = net_child.get();
+        net_sync = make_socket_pair("network sync");
+        ctx.net_sync_fd = net_sync.child.get();
     }
-    unique_fd tty_parent, tty_child;
+    SocketPair tty;
     if (spec.tty) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "pty");
-        tty_parent.reset(sv[0]);
-        tty_child.reset(sv[1]);
-        ctx.tty_socket = tty_child.get();
+        tty = make_socket_pair("pty");
+        ctx.tty_socket = tty.child.get();
     }
     MonitorIo io;
     ctx.stdin_fd = spec.stdin_fd;
@@ -205,8 +196,8 @@ int run_container(const ContainerSpec& spec) {
     if (pid == 0) child_main(ctx);
     unique_fd pidfd(pidfd_raw);
     report.write.reset();
-    tty_child.reset();
-    net_child.reset();
+    tty.child.reset();
+    net_sync.child.reset();
     procs.clear();
     if (out_pipe) {
         out_pipe->write.reset();
@@ -226,15 +217,15 @@ int run_container(const ContainerSpec& spec) {
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");
         sync->read.reset();
     }
-    if (gate_parent) {
-        gate_child.reset();
+    if (gate.parent) {
+        gate.child.reset();
         spec.before_exec();  // a throw: kill_child, before the child has exec'ed
         // EPIPE: the child is gone already; its report says why.
-        (void)::send(gate_parent.get(), "1", 1, MSG_NOSIGNAL);
-        gate_parent.reset();
+        (void)::send(gate.parent.get(), "1", 1, MSG_NOSIGNAL);
+        gate.parent.reset();
     }
     std::optional<PrivateNetwork> net;  // declared after kill_child: SIGKILLed before the child is
-    if (net_parent) start_private_network(net, pid, spec, net_parent.get(), report.read.get());
+    if (net_sync.parent) start_private_network(net, pid, spec, net_sync.parent.get(), report.read.get());
     io.pidfd = pidfd.get();
     if (auto r = read_report(report.read.get())) {
         // The child is exiting; still deliver what it wrote (the exec error) to the caller.
@@ -245,7 +236,7 @@ int run_container(const ContainerSpec& spec) {
         return r->status;
     }
     std::optional<RawTerminal> raw;
-    if (spec.tty) connect_terminal(io, tty_parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
+    if (spec.tty) connect_terminal(io, tty.parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
     if (spec.on_started) spec.on_started(pid);
     int status = monitor_container(io);
     kill_child.dismiss();

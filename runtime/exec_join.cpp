@@ -202,13 +202,10 @@ int exec_in_container(const ExecSpec& spec) {
     if (::pipe2(rp, O_CLOEXEC) != 0) throw_errno("pipe2", "exec report");
     unique_fd report_read(rp[0]), report_write(rp[1]);
     args.report_fd = report_write.get();
-    unique_fd tty_parent, tty_child;
+    SocketPair tty;
     if (spec.tty) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", "pty");
-        tty_parent.reset(sv[0]);
-        tty_child.reset(sv[1]);
-        args.tty_socket = tty_child.get();
+        tty = make_socket_pair("pty");
+        args.tty_socket = tty.child.get();
     }
     SignalForwarding signals(!spec.detach);
 
@@ -229,7 +226,7 @@ int exec_in_container(const ExecSpec& spec) {
     }
     unique_fd pidfd(pidfd_raw);
     report_write.reset();
-    tty_child.reset();
+    tty.child.reset();
     auto report = read_report(report_read.get());
     MonitorIo io;
     io.pidfd = pidfd.get();
@@ -241,7 +238,7 @@ int exec_in_container(const ExecSpec& spec) {
     }
     if (spec.detach) return 0;
     std::optional<RawTerminal> raw;
-    if (spec.tty) connect_terminal(io, tty_parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
+    if (spec.tty) connect_terminal(io, tty.parent.get(), spec.stdin_fd, spec.stdout_fd, spec.interactive, raw);
     return monitor_container(io);
 }
 

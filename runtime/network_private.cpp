@@ -155,16 +155,6 @@ std::string private_resolv_conf(const std::string& host_conf) {
     return out + "nameserver " + kPrivateDns + "\n";
 }
 
-void wait_for_private_network(int fd) {
-    if (fd < 0) return;
-    char go = 0;
-    ssize_t n;
-    while ((n = ::read(fd, &go, 1)) < 0 && errno == EINTR) {
-    }
-    ::close(fd);
-    if (n != 1) throw Error(kNetworkGaveUp);
-}
-
 PrivateNetwork::PrivateNetwork(pid_t pid, const std::filesystem::path& log_file) : log_(log_file) {
     const std::string& path = helper().path;
     if (path.empty()) throw Error("network private: " + helper().problem);

@@ -45,9 +45,8 @@ inline constexpr const char* kPrivateDns = "10.0.2.3";
 // nameserver 10.0.2.3.
 [[nodiscard]] std::string private_resolv_conf(const std::string& host_conf);
 
-// In the container child: blocks until the parent says the network is ready (one byte on
-// `fd`, then closes it); throws when the parent gave up (EOF). No-op for fd < 0.
-void wait_for_private_network(int fd);
+// What the container child throws when the parent closes the "network ready" socket
+// without its byte (child.cpp).
 inline constexpr const char* kNetworkGaveUp = "network private: the parent gave up";
 
 class PrivateNetwork {
