@@ -22,6 +22,7 @@
 #include "runtime/detached.h"
 #include "common/user_namespace.h"
 #include "runtime/freezer.h"
+#include "runtime/network_ahead.h"
 #include "runtime/overlay.h"
 #include "runtime/port_forward.h"
 
@@ -238,7 +239,7 @@ StartOutcome start_detached_container(const layerstore::Store& store, const std:
 }
 
 int run_foreground_container(const layerstore::Store& store, const std::string& id, bool log, bool attach_stdout,
-                             bool attach_stderr) {
+                             bool attach_stderr, runtime::NetworkAhead* network_ahead) {
     Containers containers(store);
     check_startable(containers, id);
     ContainerConfig config = containers.config(id);
@@ -247,6 +248,8 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
     // again over lowers verified (re-hashed, repaired, or a CorruptError) the slow way.
     std::vector<layerstore::LayerInfo> unchecked;
     runtime::ContainerSpec spec = spec_from_record(store, config, &unchecked);
+    if (network_ahead && spec.network == runtime::NetworkMode::none && !spec.rootless)
+        spec.join_netns_fd = network_ahead->fd();
     struct LowersChanged {};
     spec.before_exec = [&unchecked] {
         for (const auto& layer : unchecked)

@@ -17,6 +17,10 @@
 #include "layerstore/store.h"
 #include "layerstore/volumes.h"
 
+namespace imgbuild::runtime {
+class NetworkAhead;
+}
+
 namespace imgbuild::builder {
 
 // The record's state, corrected for a monitor that died: a container recorded as running
@@ -45,9 +49,11 @@ struct StartOutcome {
 
 // Runs a container in the foreground of the calling process (which is then its monitor):
 // output goes to the caller's stdout/stderr, and to the log unless `log` is false.
-// Returns the exit status.
+// Returns the exit status. `network_ahead`, when given, is the network namespace of a container
+// whose network is none (runtime/network_ahead.h); ignored for other networks and rootless.
 [[nodiscard]] int run_foreground_container(const layerstore::Store& store, const std::string& id, bool log,
-                                           bool attach_stdout = true, bool attach_stderr = true);
+                                           bool attach_stdout = true, bool attach_stderr = true,
+                                           runtime::NetworkAhead* network_ahead = nullptr);
 
 // Signal names and numbers: "KILL", "SIGKILL", "9".
 [[nodiscard]] int parse_signal(std::string_view text);

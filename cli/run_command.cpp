@@ -7,14 +7,17 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <memory>
 
 #include "builder/container_ops.h"
 #include "cli/container_create.h"
 #include "cli/store_access.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "common/user_namespace.h"
 #include "layerstore/containers.h"
 #include "runtime/container.h"
+#include "runtime/network_ahead.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -23,7 +26,15 @@ struct RunArgs : CreateArgs {
     bool detach = false;
 };
 
-int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest) {
+// `run --network none` in the foreground, as root: the container's network namespace is made
+// on another thread while the store is opened and the record written (runtime/network_ahead.h).
+std::unique_ptr<runtime::NetworkAhead> network_ahead_for(const RunArgs& a) {
+    if (a.detach || a.network != "none" || ::geteuid() != 0 || in_user_namespace()) return nullptr;
+    return std::make_unique<runtime::NetworkAhead>();
+}
+
+int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest,
+        runtime::NetworkAhead* network_ahead) {
     if (a.detach && !a.attach.empty()) throw UsageError("conflicting options: -a and -d");
     std::string id = create_container(store, a, rest, !a.detach);
     if (a.detach) {
@@ -41,7 +52,7 @@ int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::strin
         err = err || s == "stderr";
     }
     // --rm: the record goes at the end, so its log is not worth writing.
-    return builder::run_foreground_container(store, id, !a.rm, out, err);
+    return builder::run_foreground_container(store, id, !a.rm, out, err, network_ahead);
 }
 
 VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App& cmd, const GlobalOptions& g) {
@@ -50,8 +61,9 @@ VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App
     add_create_flags(cmd, *a);
     return [a, &g, &cmd] {
         return with_container_exit_codes([&] {
+            auto network_ahead = network_ahead_for(*a);
             auto store = open_store(g);
-            return run(*store, *a, cmd.remaining());
+            return run(*store, *a, cmd.remaining(), network_ahead.get());
         });
     };
 }};

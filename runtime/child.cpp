@@ -76,7 +76,7 @@ void wait_for_id_maps(const ChildContext& ctx) {
 // Before the root is mounted: its /sys then shows the joined namespace's interfaces.
 void join_kept_network(const ChildContext& ctx) {
     if (ctx.join_netns_fd < 0) return;
-    if (::setns(ctx.join_netns_fd, CLONE_NEWNET) != 0) throw_errno("setns", "the build's network namespace");
+    if (::setns(ctx.join_netns_fd, CLONE_NEWNET) != 0) throw_errno("setns", "the prepared network namespace");
     ::close(ctx.join_netns_fd);
 }
 

@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "runtime/capabilities.h"
 #include "runtime/container.h"
+#include "runtime/network_ahead.h"
 #include "tests/skip_unless.h"
 
 using namespace imgbuild;
@@ -158,6 +159,22 @@ CONTAINER_TEST_CASE("container: network none has only lo, up; /etc files come fr
     CHECK(r.out == "lo\ntestbox\n1\nunknown\n");
     // Nothing was written into the upper dir by the runtime itself.
     CHECK(fs::is_empty(c.spec.upper_dir));
+}
+
+CONTAINER_TEST_CASE("container: network none in a namespace made ahead (NetworkAhead): joined, only lo, up, not the host's") {
+    NetworkAhead ahead;
+    struct stat ns {};
+    REQUIRE(::fstat(ahead.fd(), &ns) == 0);
+    const std::string made = "net:[" + std::to_string(ns.st_ino) + "]";
+    CHECK(made != host_ns("net"));
+    Container c;
+    c.spec.network = NetworkMode::none;
+    c.spec.join_netns_fd = ahead.fd();
+    auto r = c.run({"sh", "-c", "readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags"});
+    CHECK(r.status == 0);
+    // IFF_UP (0x1) and IFF_LOOPBACK (0x8) set: 0x9
+    CHECK(r.out == made + "\nlo\n0x9\n");
+    CHECK(host_ns("net") != made);  // this process never entered it
 }
 
 CONTAINER_TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
