@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "layerstore/container_name_links.h"
 #include "layerstore/container_names.h"
 #include "layerstore/file_lock.h"
 #include <unistd.h>
@@ -209,30 +210,26 @@ std::vector<std::string> Containers::ids() const {
     return out;
 }
 
-// Names are an index of symlinks, containers/names/<name> -> <id>: symlink(2) either
+// Names are an index of symlinks, containers/names/<name> -> <id> (its spelling:
+// container_name_links.h): symlink(2) either
 // creates one or fails with EEXIST, so a name is taken atomically and found without
 // reading every record (a store with hundreds of containers keeps `run` as fast).
 std::optional<std::string> Containers::id_of_name(const std::string& name) const {
     if (!valid_container_name(name)) return std::nullopt;
-    char buf[128];
-    fs::path link = root_ / "names" / name;
-    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-    if (n <= 0) return std::nullopt;
-    std::string id(buf, static_cast<size_t>(n));
-    if (!is_hex_id(id) || !fs::exists(dir(id) / "config.json")) return std::nullopt;
+    std::string id = read_name_link(root_ / "names" / name);
+    if (id.empty() || !fs::exists(dir(id) / "config.json")) return std::nullopt;
     return id;
 }
 
 bool Containers::reserve_name(const std::string& name, const std::string& id) const {
     fs::path link = root_ / "names" / name;
+    const std::string target = name_link_target(id);
     for (int attempt = 0; attempt < 2; ++attempt) {
-        if (::symlink(id.c_str(), link.c_str()) == 0) return true;
-        if (errno != EEXIST) throw_errno("symlink " + link.string() + " ->", id);
+        if (::symlink(target.c_str(), link.c_str()) == 0) return true;
+        if (errno != EEXIST) throw_errno("symlink " + link.string() + " ->", target);
         // A link whose container is gone (a crash between the two) does not hold the name.
-        char buf[128];
-        ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-        std::string other = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-        if (is_hex_id(other) && fs::exists(dir(other))) return false;
+        std::string other = read_name_link(link);
+        if (!other.empty() && fs::exists(dir(other))) return false;
         ::unlink(link.c_str());
     }
     return false;
@@ -324,9 +321,7 @@ fs::path Containers::set_aside(const std::string& id) const {
     // large).
     try {
         std::string name = config(id).name;
-        char buf[128];
-        ssize_t n = ::readlink((root_ / "names" / name).c_str(), buf, sizeof buf - 1);
-        if (n > 0 && std::string(buf, static_cast<size_t>(n)) == id) ::unlink((root_ / "names" / name).c_str());
+        if (read_name_link(root_ / "names" / name) == id) ::unlink((root_ / "names" / name).c_str());
     } catch (const Error&) {
         // no readable config: no name to free
     }

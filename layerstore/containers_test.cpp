@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "layerstore/container_name_links.h"
 #include "layerstore/containers.h"
 #include "layerstore/store.h"
 #include "layerstore/volumes.h"
@@ -117,6 +118,42 @@ TEST_CASE("container records: create, find by id, prefix and name, state, remove
     CHECK(cs.ids().size() == 3);
     CHECK(!fs::exists(cs.dir(a)));
     CHECK(!cs.find("web"));
+}
+
+TEST_CASE("name links: the id in 43 base64url characters (kept in an ext4 inode), old 64-hex links still read") {
+    const std::string id = "0123456789abcdef" + std::string(47, 'f') + "e";
+    const std::string target = name_link_target(id);
+    CHECK(target.size() == 43);
+    CHECK(target.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+    CHECK(id_of_name_link_target(target) == id);
+    CHECK(id_of_name_link_target(name_link_target(std::string(64, '0'))) == std::string(64, '0'));
+    CHECK(id_of_name_link_target(id) == id);  // a link of an earlier version
+    for (std::string bad : {std::string(""), target.substr(1), target + "A", std::string(43, '='), std::string(43, '/'),
+                            std::string(64, 'g'), "../" + target.substr(3)})
+        CHECK_MESSAGE(id_of_name_link_target(bad).empty(), bad);
+    // The last character carries 2 bits of the id and 4 of nothing: only one spelling is ours.
+    std::string other = target;
+    other.back() = other.back() == 'A' ? 'B' : 'A';
+    CHECK((id_of_name_link_target(other).empty() || id_of_name_link_target(other) != id));
+
+    Sandbox sb;
+    Containers cs(sb.store);
+    auto c = sample_config(id, "short");
+    cs.create(c);
+    CHECK(fs::read_symlink(cs.dir(id).parent_path() / "names" / "short").string() == target);
+    CHECK(cs.find("short") == id);
+    // A store written by an earlier version: the link holds the hex id.
+    const std::string old_id = std::string(63, '7') + "1";
+    auto o = sample_config(old_id, "");
+    cs.create(o);
+    fs::path old_link = cs.dir(old_id).parent_path() / "names" / o.name;
+    fs::remove(old_link);
+    fs::create_symlink(old_id, old_link);
+    CHECK(cs.find(o.name) == old_id);
+    auto dup = sample_config(std::string(64, '9'), o.name);
+    CHECK_THROWS_AS(cs.create(dup), UsageError);  // the old link still holds its name
+    cs.remove(old_id);
+    CHECK(!fs::is_symlink(old_link));
 }
 
 TEST_CASE("container names follow docker's rule") {
