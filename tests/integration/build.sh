@@ -119,6 +119,19 @@ expect_eq "RUN 6's layer: /three only" three "$(layer_files "${rundir_layers[4]}
 check "run rundir" ib run --rm rundir sh -c 'ls /tmp; test -e /bin/cat || echo no-cat; cat /three; test -e /m/x || echo no-m'
 expect_eq "the image: /tmp/two, no cat, /three, no tmpfs file" "$(printf 'two\nno-cat\nthree\nno-m')" "$OUT"
 expect_eq "no run dir is left in the store's tmp/" "" "$(ls "$store/tmp" | grep '^run-' || true)"
+# A step that changed nothing leaves its upper to the next one only as it was made: a chmod
+# or chown of / (no layer entry: the root is not in a layer) must not reach the next step.
+ctx=$TEST_TMP/rundir-root && mkdir -p "$ctx"
+cat >"$ctx/Dockerfile" <<'D'
+FROM busybox
+RUN stat -c '%a %u %g' / > /before
+RUN chmod 700 / && chown 1:2 /
+RUN true
+RUN stat -c '%a %u %g' / > /after
+D
+check "build: chmod and chown of / in a step of their own" ib -t rundir-root --no-cache "$ctx"
+check "run rundir-root" ib run --rm rundir-root sh -c 'cat /before /after'
+expect_eq "the next steps' root is as before the chmod" "$(sed -n 1p <<<"$OUT")" "$(sed -n 2p <<<"$OUT")"
 
 # ---- interop: umoci's unpack of our OCI archive equals our container's root (less the
 # runtime's own /etc/hosts, /etc/hostname and /etc/resolv.conf, which are never in a layer)
