@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/unique_fd.h"
 #include "runtime/network_private.h"
 
 namespace imgbuild::runtime {
@@ -32,9 +34,28 @@ constexpr const char* kInitLayerFiles[] = {"etc/hosts", "etc/hostname", "etc/res
 constexpr const char* kHostsNetworked =
     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
-// A new inode each time, not O_TRUNC: a build's RUN steps reuse one run dir, and ext4
+// Whether `path` is a file of ours exactly as write_small_file makes it with `data`: the
+// content, mode 0644, our owner, one link, no xattr. A container can write, chmod, chown or
+// tag these files (they are bind-mounted rw); such a file is made again for the next one.
+bool holds_exactly(const fs::path& path, std::string_view data) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) return false;
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0644 || st.st_uid != ::geteuid() ||
+        st.st_gid != ::getegid() || st.st_nlink != 1 || static_cast<size_t>(st.st_size) != data.size())
+        return false;
+    if (::flistxattr(fd.get(), nullptr, 0) != 0) return false;
+    std::string have(data.size() + 1, '\0');  // one more: a file that grew since the fstat
+    ssize_t n = ::pread(fd.get(), have.data(), have.size(), 0);
+    return n == static_cast<ssize_t>(data.size()) && std::string_view(have.data(), data.size()) == data;
+}
+
+// A build's RUN steps reuse one run dir: a file that already holds `data` is left as it is
+// (ext4 without a journal scans recently deleted inodes at every inode creation, so each
+// unlink and create costs more than the compare). Otherwise a new inode, not O_TRUNC: ext4
 // starts writeback of a file truncated from non-empty (auto_da_alloc), ~0.13 ms a file.
 void write_small_file(const fs::path& path, std::string_view data) {
+    if (holds_exactly(path, data)) return;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("unlink", path.string());
     auto fd = open_or_throw(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     write_all(fd.get(), data, path);

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <climits>
@@ -97,4 +99,51 @@ TEST_CASE("the shared init layer: made whole once, kept, and the staging dir lef
     spec.shared_init_layer.clear();
     CHECK(prepare_init_dir(spec) == spec.init_dir / "rootfs");
     CHECK(fs::is_regular_file(spec.init_dir / "rootfs" / "etc" / "hosts"));
+}
+
+TEST_CASE("init files: kept when they already hold what a start writes, made anew when a container changed them") {
+    TempDir tmp(fs::temp_directory_path(), "init-files-test");
+    ContainerSpec spec;
+    spec.init_dir = tmp.path() / "init";
+    spec.shared_init_layer = tmp.path() / "init-layer";
+    spec.shared_init_staging_dir = tmp.path();
+    spec.hostname = "h1";
+    spec.network = NetworkMode::none;
+    (void)prepare_init_dir(spec);
+    // An fd on each file: its link count says whether the file was kept (1) or replaced (0;
+    // the inode number may come back for the new file).
+    auto still_linked = [](const unique_fd& fd) {
+        struct stat st {};
+        REQUIRE(::fstat(fd.get(), &st) == 0);
+        return st.st_nlink == 1;
+    };
+    unique_fd hostname = open_or_throw(spec.init_dir / "hostname", O_RDONLY),
+              hosts = open_or_throw(spec.init_dir / "hosts", O_RDONLY),
+              resolv = open_or_throw(spec.init_dir / "resolv.conf", O_RDONLY);
+    (void)prepare_init_dir(spec);  // the next RUN of a build: nothing to write
+    CHECK(still_linked(hostname));
+    CHECK(still_linked(hosts));
+    CHECK(still_linked(resolv));
+
+    // What a container may have done through its bind mounts: each is undone.
+    { unique_fd f = open_or_throw(spec.init_dir / "hosts", O_WRONLY | O_APPEND); write_all(f.get(), "6.6.6.6 evil\n", "hosts"); }
+    REQUIRE(::chmod((spec.init_dir / "resolv.conf").c_str(), 0666) == 0);
+    bool xattr_set = ::setxattr((spec.init_dir / "hostname").c_str(), "user.mark", "1", 1, 0) == 0;  // tmpfs: maybe not
+    const std::string hosts_before = read_file(spec.init_dir / "hosts");
+    (void)prepare_init_dir(spec);
+    CHECK_FALSE(still_linked(hosts));
+    CHECK(read_file(spec.init_dir / "hosts").find("evil") == std::string::npos);
+    CHECK(hosts_before.find("evil") != std::string::npos);
+    CHECK_FALSE(still_linked(resolv));
+    struct stat st {};
+    REQUIRE(::lstat((spec.init_dir / "resolv.conf").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0644);
+    if (xattr_set) {
+        CHECK_FALSE(still_linked(hostname));
+        CHECK(::getxattr((spec.init_dir / "hostname").c_str(), "user.mark", nullptr, 0) < 0);
+    }
+    // A new hostname is a new content.
+    spec.hostname = "h2";
+    (void)prepare_init_dir(spec);
+    CHECK(read_file(spec.init_dir / "hostname") == "h2\n");
 }
