@@ -1,7 +1,6 @@
 #include "layerstore/layer_stamp_check.h"
 
-#include <signal.h>
-
+#include "common/helper_thread.h"
 #include "layerstore/layer_stamp.h"
 
 namespace imgbuild::layerstore {
@@ -19,19 +18,10 @@ bool stamp_matches(const LayerInfo& layer) noexcept {
 
 BackgroundStampCheck::BackgroundStampCheck(std::vector<LayerInfo> layers) : layers_(std::move(layers)) {
     changed_.reserve(layers_.size());  // the thread then never allocates for its answer
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);  // inherited by the new thread
-    try {
-        thread_ = std::thread([this] {
-            for (const auto& l : layers_)
-                if (!stamp_matches(l)) changed_.push_back(l);
-        });
-    } catch (...) {
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        throw;
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    thread_ = start_helper_thread([this] {
+        for (const auto& l : layers_)
+            if (!stamp_matches(l)) changed_.push_back(l);
+    });
 }
 
 BackgroundStampCheck::~BackgroundStampCheck() { wait(); }

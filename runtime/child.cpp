@@ -83,7 +83,12 @@ void join_kept_network(const ChildContext& ctx) {
 void set_up_root(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     make_mounts_private();
-    mount_overlay(ctx.overlay, spec.merged_dir);
+    if (ctx.overlay_mount_fd >= 0) {
+        attach_overlay(ctx.overlay_mount_fd, spec.merged_dir);
+        ::close(ctx.overlay_mount_fd);
+    } else {
+        mount_overlay(ctx.overlay, spec.merged_dir);
+    }
     apply_mount_plan(ctx.plan, spec.merged_dir);
     if (ctx.new_netns) bring_up_loopback();
     if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname", spec.hostname);
@@ -111,6 +116,7 @@ void enter_cwd(const unique_fd& dir, const std::string& cwd) {
 std::vector<int> fds_to_keep(const ChildContext& ctx) {
     // Every fd field of ChildContext: a new one must be added here too.
     std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.exec_gate_fd, ctx.join_netns_fd, ctx.tty_socket,
+                             ctx.overlay_mount_fd,
                              ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
     keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
     return keep;

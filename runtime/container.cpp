@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <utility>
 
 #include "common/error.h"
@@ -137,6 +138,9 @@ int run_container(const ContainerSpec& spec) {
     ctx.overlay = overlay_options(spec.lower_dirs, init_layer, spec.upper_dir, spec.work_dir, spec.short_links_dir,
                                   spec.rootless, spec.volatile_overlay);
     clear_volatile_marker(spec.work_dir);
+    // Rootless, the overlay must be made inside the container's user namespace: the child's.
+    std::optional<OverlayAhead> overlay_ahead;
+    if (!spec.rootless) overlay_ahead.emplace(ctx.overlay);
     ctx.capabilities = default_capability_mask();
     ctx.last_capability = last_capability();
     ctx.seccomp = &default_seccomp_program();
@@ -190,6 +194,9 @@ int run_container(const ContainerSpec& spec) {
     SignalForwarding signals(spec.forward_signals);
     io.signal_fd = signals.fd();
 
+    unique_fd overlay_mount = overlay_ahead ? overlay_ahead->take() : unique_fd();
+    ctx.overlay_mount_fd = overlay_mount.get();
+
     // ---- clone
     int pidfd_raw = -1;
     pid_t pid = clone_child(flags, &pidfd_raw, cgroup ? cgroup->clone_into_fd() : -1);
@@ -199,6 +206,7 @@ int run_container(const ContainerSpec& spec) {
     tty.child.reset();
     net_sync.child.reset();
     procs.clear();
+    overlay_mount.reset();
     if (out_pipe) {
         out_pipe->write.reset();
         err_pipe->write.reset();

@@ -2,33 +2,24 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/helper_thread.h"
 #include "runtime/namespaces.h"
 
 namespace imgbuild::runtime {
 
 NetworkAhead::NetworkAhead() {
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);  // inherited by the new thread
-    try {
-        thread_ = std::thread([this] {
-            try {
-                if (::unshare(CLONE_NEWNET) != 0) throw_errno("unshare", "a network namespace (CLONE_NEWNET)");
-                bring_up_loopback();
-                netns_ = open_or_throw("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-            } catch (...) {
-                error_ = std::current_exception();
-            }
-        });
-    } catch (...) {
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        throw;
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    thread_ = start_helper_thread([this] {
+        try {
+            if (::unshare(CLONE_NEWNET) != 0) throw_errno("unshare", "a network namespace (CLONE_NEWNET)");
+            bring_up_loopback();
+            netns_ = open_or_throw("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        } catch (...) {
+            error_ = std::current_exception();
+        }
+    });
 }
 
 NetworkAhead::~NetworkAhead() { wait(); }

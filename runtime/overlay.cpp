@@ -14,7 +14,9 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/helper_thread.h"
 #include "common/process.h"
+#include "common/strings.h"
 #include "common/unique_fd.h"
 #include "runtime/network_private.h"
 
@@ -168,6 +170,65 @@ void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target) {
     int status = wait_for_child(pid, "overlay mount helper");
     if (job.err != 0) fail(job.err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(EIO);
+}
+
+namespace {
+
+// fsconfig(2) takes a string value of 255 bytes at most.
+constexpr size_t kFsconfigValueMax = 255;
+
+bool set_string(int fd, const std::string& key, const std::string& value) {
+    return value.size() <= kFsconfigValueMax && ::fsconfig(fd, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) == 0;
+}
+
+// The mount(2) option string `data` as fsconfig calls: "key=value" a string, "key" a flag;
+// a lowerdir list too long for one value goes one layer at a time ("lowerdir+", top first).
+bool configure(int fd, const std::string& data) {
+    for (std::string_view part : split(data, ',')) {
+        const std::string option(part);
+        auto eq = option.find('=');
+        if (eq == std::string::npos) {
+            if (::fsconfig(fd, FSCONFIG_SET_FLAG, option.c_str(), nullptr, 0) != 0) return false;
+            continue;
+        }
+        std::string key = option.substr(0, eq), value = option.substr(eq + 1);
+        if (key == "lowerdir" && value.size() > kFsconfigValueMax) {
+            for (std::string_view layer : split(value, ':'))
+                if (!set_string(fd, "lowerdir+", std::string(layer))) return false;
+            continue;
+        }
+        if (!set_string(fd, key, value)) return false;
+    }
+    return true;
+}
+
+unique_fd make_detached_overlay(const OverlayMount& m) {
+    if (!m.chdir_to.empty() && (::unshare(CLONE_FS) != 0 || ::chdir(m.chdir_to.c_str()) != 0)) return {};
+    unique_fd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+    if (!context || !configure(context.get(), m.data) ||
+        ::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        return {};
+    return unique_fd(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV));
+}
+
+}  // namespace
+
+OverlayAhead::OverlayAhead(OverlayMount m) : m_(std::move(m)) {
+    thread_ = start_helper_thread([this] { mount_ = make_detached_overlay(m_); });
+}
+
+OverlayAhead::~OverlayAhead() {
+    if (thread_.joinable()) thread_.join();
+}
+
+unique_fd OverlayAhead::take() {
+    if (thread_.joinable()) thread_.join();
+    return std::move(mount_);
+}
+
+void attach_overlay(int mount_fd, const fs::path& merged) {
+    if (::move_mount(mount_fd, "", AT_FDCWD, merged.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        throw_errno("move_mount (attach the overlay) onto", merged.string());
 }
 
 void clear_volatile_marker(const fs::path& work) {

@@ -67,6 +67,64 @@ ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd unto
                          SystemError);
 }
 
+ROOT_TEST_CASE("OverlayAhead: made on its thread, attached in another mount namespace; 150 layers one by one; empty when it cannot be made") {
+    TempDir tmp(fs::temp_directory_path(), "overlay-ahead-test");
+    std::vector<fs::path> all;
+    for (int i = 0; i < 150; ++i) {
+        fs::path d = tmp.path() / "layers" / (std::string(64, 'a' + static_cast<char>(i % 26)) + std::to_string(i)) / "diff";
+        make_dirs(d);
+        unique_fd f = open_or_throw(d / ("f" + std::to_string(i)), O_WRONLY | O_CREAT, 0644);
+        all.push_back(d);
+    }
+    fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
+             upper = tmp.path() / "upper", work = tmp.path() / "work";
+    for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
+    ensure_short_links(all, empty, links);
+    OverlayMount m = overlay_options(all, empty, upper, work, links, false, true);
+    REQUIRE(m.data.find("lowerdir=") != std::string::npos);
+    CHECK(m.data.substr(0, m.data.find(',')).size() > 255);  // one fsconfig value cannot hold it
+    char cwd_before[PATH_MAX];
+    REQUIRE(::getcwd(cwd_before, sizeof cwd_before) != nullptr);
+    OverlayAhead ahead(m);
+    unique_fd mount = ahead.take();
+    char cwd_after[PATH_MAX];
+    REQUIRE(::getcwd(cwd_after, sizeof cwd_after) != nullptr);
+    CHECK(std::string(cwd_before) == cwd_after);  // the thread's chdir was its own
+    if (!mount) {
+        MESSAGE("skipped the attach: this kernel's fsconfig has no lowerdir+ (before 6.8)");
+    } else {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(2);
+            try {
+                attach_overlay(mount.get(), merged);
+            } catch (const Error&) {
+                ::_exit(3);
+            }
+            if (::access((merged / "f0").c_str(), F_OK) != 0 || ::access((merged / "f149").c_str(), F_OK) != 0) ::_exit(4);
+            int fd = ::open((merged / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);  // into the upper dir
+            if (fd < 0) ::_exit(5);
+            ::close(fd);
+            // nodev, as mount_overlay gives it
+            std::string info = read_file("/proc/self/mountinfo");
+            if (info.find(merged.string() + " rw,nodev") == std::string::npos) ::_exit(6);
+            ::_exit(0);
+        }
+        CHECK(describe_wait_status(wait_for_child(pid, "overlay attach child")) == "exit 0");
+        CHECK(fs::exists(upper / "new"));
+        CHECK_FALSE(fs::exists(merged / "f0"));  // attached in the child's namespace only
+    }
+    // A lower that is missing: no mount ahead; the child's mount(2) then reports the error.
+    mount.reset();
+    fs::path upper2 = tmp.path() / "upper2", work2 = tmp.path() / "work2";
+    make_dirs(upper2);
+    make_dirs(work2);
+    OverlayMount bad = overlay_options({tmp.path() / "missing"}, empty, upper2, work2, "", false);
+    OverlayAhead failing(bad);
+    CHECK_FALSE(failing.take());
+}
+
 TEST_CASE("the shared init layer: made whole once, kept, and the staging dir left empty") {
     TempDir tmp(fs::temp_directory_path(), "init-layer-test");
     fs::path staging = tmp.path() / "tmp", layer = tmp.path() / "init-layer";
