@@ -18,6 +18,10 @@
 #include "layerstore/store.h"
 #include "parser/dockerfile.h"
 
+namespace imgbuild::runtime {
+class Cgroup;
+}
+
 namespace imgbuild::builder {
 
 class BuildContext;
@@ -69,6 +73,10 @@ struct StepEnv {
     std::map<std::string, std::filesystem::path>* verified_lowers = nullptr;
     // The stage's shared RUN dir (run_dir.h), made by its first plain RUN; null: one per RUN.
     std::optional<TempDir>* run_dir = nullptr;
+    // The stage's cgroup, made by its first RUN and joined by the next ones (they run one after
+    // another with the same default limits): two cgroup dirs made, limited and removed less
+    // per step. null: one per RUN (and always in a helper process, container_in_subprocess).
+    std::unique_ptr<runtime::Cgroup>* run_cgroup = nullptr;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

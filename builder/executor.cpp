@@ -35,6 +35,7 @@
 #include "layerstore/archives.h"
 #include "oci/image.h"
 #include "registry/pull.h"
+#include "runtime/cgroup.h"
 
 namespace imgbuild::builder {
 
@@ -111,6 +112,7 @@ private:
         StageNetworks networks = {};             // what its RUN steps join, made on this thread
         std::map<std::string, fs::path> verified_lowers = {};  // StepEnv::verified_lowers
         std::optional<TempDir> run_dir = {};                    // StepEnv::run_dir
+        std::unique_ptr<runtime::Cgroup> run_cgroup = {};       // StepEnv::run_cgroup
     };
 
     // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
@@ -162,6 +164,7 @@ private:
         env.networks = &r.networks;
         env.verified_lowers = &r.verified_lowers;
         env.run_dir = &r.run_dir;
+        env.run_cgroup = &r.run_cgroup;
         return env;
     }
 

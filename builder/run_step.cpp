@@ -14,6 +14,7 @@
 #include "builder/container_spec.h"
 #include "builder/image_config.h"
 #include "builder/run_dir.h"
+#include "runtime/cgroup.h"
 #include "builder/run_mounts.h"
 #include "builder/run_network.h"
 #include "builder/stage_networks.h"
@@ -141,6 +142,10 @@ std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::Reso
         spec.shared_init_staging_dir = env.store.tmp_dir();
     }
     if (env.networks) spec.join_netns_fd = env.networks->join_fd(spec.network, env.store);
+    if (env.run_cgroup && !env.container_in_subprocess) {
+        if (!*env.run_cgroup) *env.run_cgroup = runtime::create_container_cgroup(spec);
+        spec.cgroup = env.run_cgroup->get();
+    }
     unique_fd devnull = open_or_throw("/dev/null", O_RDONLY);
     spec.stdin_fd = devnull.get();
     int step_no = env.step;

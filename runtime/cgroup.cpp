@@ -49,6 +49,12 @@ Limits effective_limits(const Limits& limits, bool rootless, CgroupVersion versi
     return out;
 }
 
+std::unique_ptr<Cgroup> create_container_cgroup(const ContainerSpec& spec) {
+    const Limits limits = effective_limits(spec.limits, spec.rootless, detect_cgroup_version());
+    const std::string name = spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name;
+    return spec.rootless ? create_rootless_cgroup(name, limits) : create_cgroup(name, limits, true);
+}
+
 std::vector<CgroupSetting> cgroup_settings(const Limits& limits, CgroupVersion version) {
     std::vector<CgroupSetting> out;
     const bool v2 = version == CgroupVersion::v2;

@@ -74,6 +74,12 @@ public:
 // delegated subtree (<delegated>/imgbuild/<name>), or the refusal above.
 [[nodiscard]] std::unique_ptr<Cgroup> create_rootless_cgroup(const std::string& name, const Limits& limits);
 
+// The cgroup run_container makes for `spec` when it is given none: spec.cgroup_name (or a
+// random "imgbuild-" name), the spec's limits with the default pids limit, the device filter;
+// rootless, create_rootless_cgroup's (null when no limit is asked for). For a caller that
+// runs several containers in one (ContainerSpec::cgroup).
+[[nodiscard]] std::unique_ptr<Cgroup> create_container_cgroup(const ContainerSpec& spec);
+
 // Internals shared by the two implementations.
 namespace cgroup_detail {
 // Throws Error unless `name` is one path component.

@@ -127,7 +127,6 @@ int run_container(const ContainerSpec& spec) {
     validate(spec);
     const CgroupVersion version = detect_cgroup_version();
     const bool cgroup2 = version == CgroupVersion::v2;
-    const Limits limits = effective_limits(spec.limits, spec.rootless, version);
 
     // ---- everything the child needs, prepared while errors are still plain exceptions
     fs::path init_layer = prepare_init_dir(spec);
@@ -145,9 +144,12 @@ int run_container(const ContainerSpec& spec) {
     ctx.last_capability = last_capability();
     ctx.seccomp = &default_seccomp_program();
 
-    std::unique_ptr<Cgroup> cgroup;
-    const std::string cgroup_name = spec.cgroup_name.empty() ? "imgbuild-" + random_hex(8) : spec.cgroup_name;
-    cgroup = spec.rootless ? create_rootless_cgroup(cgroup_name, limits) : create_cgroup(cgroup_name, limits, true);
+    std::unique_ptr<Cgroup> own_cgroup;  // removed (after the container) when it was made here
+    const Cgroup* cgroup = spec.cgroup;
+    if (!cgroup) {
+        own_cgroup = create_container_cgroup(spec);
+        cgroup = own_cgroup.get();
+    }
     std::vector<unique_fd> procs = cgroup ? cgroup->open_procs() : std::vector<unique_fd>{};
     for (const auto& fd : procs) ctx.cgroup_procs_fds.push_back(fd.get());
 

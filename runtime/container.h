@@ -35,6 +35,8 @@
 
 namespace imgbuild::runtime {
 
+class Cgroup;
+
 namespace fs = std::filesystem;
 
 enum class NetworkMode {
@@ -141,6 +143,11 @@ struct ContainerSpec {
 
     // Name of the container's cgroup (a leaf under an "imgbuild" parent); random when empty.
     std::string cgroup_name;
+    // A cgroup the caller made for this spec (create_container_cgroup, cgroup.h) and keeps,
+    // joined instead of one made and removed for this container alone: containers run one
+    // after another with the same limits (a build stage's RUN steps). It must be empty when
+    // the container starts. Not carried by builder::run_container_in_subprocess.
+    const Cgroup* cgroup = nullptr;
 
     // Called once the command has been exec'ed, with its pid as seen from the host (for
     // state.json; later `exec`, `stop`, `kill` use it).

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/capabilities.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/network_ahead.h"
 #include "tests/skip_unless.h"
@@ -175,6 +176,34 @@ CONTAINER_TEST_CASE("container: network none in a namespace made ahead (NetworkA
     // IFF_UP (0x1) and IFF_LOOPBACK (0x8) set: 0x9
     CHECK(r.out == made + "\nlo\n0x9\n");
     CHECK(host_ns("net") != made);  // this process never entered it
+}
+
+CONTAINER_TEST_CASE("container: containers run one after another in a cgroup the caller keeps (ContainerSpec::cgroup)") {
+    Container c;
+    c.spec.network = NetworkMode::none;
+    c.spec.cgroup_name = "imgbuild-test-kept-" + random_hex(4);
+    std::unique_ptr<Cgroup> kept = create_container_cgroup(c.spec);
+    REQUIRE(kept);
+    c.spec.cgroup = kept.get();
+    // The host's view of the command's cgroups, read while it runs.
+    std::string seen;
+    c.spec.on_started = [&](pid_t pid) { seen = read_file("/proc/" + std::to_string(pid) + "/cgroup"); };
+    for (int i = 0; i < 2; ++i) {
+        seen.clear();
+        auto r = c.run({"true"});
+        CHECK(r.status == 0);
+        CHECK_MESSAGE(seen.find("/" + c.spec.cgroup_name) != std::string::npos, seen);
+        // Kept: the next container joins it again.
+        CHECK(std::string(read_file("/proc/self/cgroup")).find(c.spec.cgroup_name) == std::string::npos);
+    }
+    auto dir_exists = [&] {
+        for (const char* root : {"/sys/fs/cgroup/pids/imgbuild", "/sys/fs/cgroup/unified/imgbuild", "/sys/fs/cgroup/imgbuild"})
+            if (fs::exists(fs::path(root) / c.spec.cgroup_name)) return true;
+        return false;
+    };
+    CHECK(dir_exists());
+    kept.reset();
+    CHECK_FALSE(dir_exists());
 }
 
 CONTAINER_TEST_CASE("container: binds are resolved in the root, ro binds are read-only") {
