@@ -89,13 +89,29 @@ std::vector<CgroupHierarchy> cgroup_hierarchies_from(const std::string& proc_cgr
     return out;
 }
 
-std::vector<CgroupHierarchy> cgroup_hierarchies_of(pid_t pid) {
+namespace {
+
+std::vector<CgroupHierarchy> read_hierarchies_of(pid_t pid) {
     try {
         std::string cgroup = read_file(pid == 0 ? std::string("/proc/self/cgroup") : "/proc/" + std::to_string(pid) + "/cgroup");
         return cgroup_hierarchies_from(cgroup, read_file("/proc/self/mountinfo"));
     } catch (const SystemError&) {
         return {};
     }
+}
+
+}  // namespace
+
+std::vector<CgroupHierarchy> cgroup_hierarchies_of(pid_t pid) {
+    // This process's own are read once: a start asked two or three times (the record's planned
+    // dirs, the cgroup, every RUN of a build), ~0.1 ms each for mountinfo, and neither the
+    // cgroup mounts nor this process's place in them change under it (imgbuild never moves
+    // itself; exec's joiner is a child).
+    if (pid == 0) {
+        static const std::vector<CgroupHierarchy> own = read_hierarchies_of(0);
+        return own;
+    }
+    return read_hierarchies_of(pid);
 }
 
 const CgroupHierarchy* find_hierarchy(const std::vector<CgroupHierarchy>& hierarchies, std::string_view controller) {

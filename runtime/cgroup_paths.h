@@ -32,6 +32,7 @@ struct CgroupHierarchy {
 [[nodiscard]] std::vector<CgroupHierarchy> cgroup_hierarchies_from(const std::string& proc_cgroup,
                                                                    const std::string& mountinfo);
 // The same for a live process (/proc/<pid>/cgroup, /proc/self/mountinfo); {} when unreadable.
+// pid 0 is this process, read once per process.
 [[nodiscard]] std::vector<CgroupHierarchy> cgroup_hierarchies_of(pid_t pid);
 
 // The hierarchy that carries `controller` ("memory"; "" for the unified one), or null.
