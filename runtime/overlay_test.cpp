@@ -23,6 +23,19 @@
 using namespace imgbuild;
 using namespace imgbuild::runtime;
 
+// `n` layer dirs under `dir`/layers with long names (a lowerdir list of them is far over one
+// page), each holding one file f<i>.
+std::vector<fs::path> make_layers(const fs::path& dir, int n) {
+    std::vector<fs::path> all;
+    for (int i = 0; i < n; ++i) {
+        fs::path d = dir / "layers" / (std::string(64, 'a' + static_cast<char>(i % 26)) + std::to_string(i)) / "diff";
+        make_dirs(d);
+        unique_fd f = open_or_throw(d / ("f" + std::to_string(i)), O_WRONLY | O_CREAT, 0644);
+        all.push_back(d);
+    }
+    return all;
+}
+
 TEST_CASE("overlay options: read-only without an upper dir") {
     auto m = overlay_options({"/s/a", "/s/b"}, "/s/empty", "", "", "", false);
     CHECK(m.data == "lowerdir=/s/b:/s/a:/s/empty,redirect_dir=off,metacopy=off,index=off");
@@ -30,13 +43,7 @@ TEST_CASE("overlay options: read-only without an upper dir") {
 
 ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd untouched") {
     TempDir tmp(fs::temp_directory_path(), "overlay-test");
-    std::vector<fs::path> all;
-    for (int i = 0; i < 150; ++i) {
-        fs::path d = tmp.path() / "layers" / (std::string(64, 'a' + static_cast<char>(i % 26)) + std::to_string(i)) / "diff";
-        make_dirs(d);
-        unique_fd f = open_or_throw(d / ("f" + std::to_string(i)), O_WRONLY | O_CREAT, 0644);
-        all.push_back(d);
-    }
+    std::vector<fs::path> all = make_layers(tmp.path(), 150);
     fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged";
     make_dirs(empty);
     make_dirs(merged);
@@ -69,13 +76,7 @@ ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd unto
 
 ROOT_TEST_CASE("OverlayAhead: made on its thread, attached in another mount namespace; 150 layers one by one; empty when it cannot be made") {
     TempDir tmp(fs::temp_directory_path(), "overlay-ahead-test");
-    std::vector<fs::path> all;
-    for (int i = 0; i < 150; ++i) {
-        fs::path d = tmp.path() / "layers" / (std::string(64, 'a' + static_cast<char>(i % 26)) + std::to_string(i)) / "diff";
-        make_dirs(d);
-        unique_fd f = open_or_throw(d / ("f" + std::to_string(i)), O_WRONLY | O_CREAT, 0644);
-        all.push_back(d);
-    }
+    std::vector<fs::path> all = make_layers(tmp.path(), 150);
     fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
              upper = tmp.path() / "upper", work = tmp.path() / "work";
     for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
