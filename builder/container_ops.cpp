@@ -22,7 +22,7 @@
 #include "runtime/detached.h"
 #include "common/user_namespace.h"
 #include "runtime/freezer.h"
-#include "runtime/network_ahead.h"
+#include "runtime/start_ahead.h"
 #include "runtime/overlay.h"
 #include "runtime/port_forward.h"
 
@@ -238,8 +238,22 @@ StartOutcome start_detached_container(const layerstore::Store& store, const std:
     return {r.started, r.status, r.error};
 }
 
+namespace {
+
+// What `run` made before the record (runtime/start_ahead.h), when it is what the spec asks for.
+void use_made_ahead(runtime::StartAhead& ahead, runtime::ContainerSpec& spec) {
+    if (spec.network == runtime::NetworkMode::none && ahead.request().network) spec.join_netns_fd = ahead.network_fd();
+    const runtime::Limits& made = ahead.request().limits;
+    if (ahead.request().cgroup_name == spec.cgroup_name && made.cpu_period_us == spec.limits.cpu_period_us &&
+        made.cpu_quota_us == spec.limits.cpu_quota_us && made.memory_bytes == spec.limits.memory_bytes &&
+        made.pids == spec.limits.pids)
+        spec.cgroup = ahead.cgroup();
+}
+
+}  // namespace
+
 int run_foreground_container(const layerstore::Store& store, const std::string& id, bool log, bool attach_stdout,
-                             bool attach_stderr, runtime::NetworkAhead* network_ahead) {
+                             bool attach_stderr, runtime::StartAhead* ahead) {
     Containers containers(store);
     check_startable(containers, id);
     ContainerConfig config = containers.config(id);
@@ -248,8 +262,6 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
     // again over lowers verified (re-hashed, repaired, or a CorruptError) the slow way.
     std::vector<layerstore::LayerInfo> unchecked;
     runtime::ContainerSpec spec = spec_from_record(store, config, &unchecked);
-    if (network_ahead && spec.network == runtime::NetworkMode::none && !spec.rootless)
-        spec.join_netns_fd = network_ahead->fd();
     struct LowersChanged {};
     spec.before_exec = [&unchecked] {
         for (const auto& layer : unchecked)
@@ -282,6 +294,12 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
     };
     int status;
     try {
+        // Inside the try: a namespace or cgroup that could not be made ends the start as its
+        // making inside run_container would have (recorded, and the record gone with --rm).
+        if (ahead) {
+            ahead->join();
+            if (!spec.rootless) use_made_ahead(*ahead, spec);
+        }
         try {
             status = runtime::run_container(spec);
         } catch (const LowersChanged&) {

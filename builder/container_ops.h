@@ -18,7 +18,7 @@
 #include "layerstore/volumes.h"
 
 namespace imgbuild::runtime {
-class NetworkAhead;
+class StartAhead;
 }
 
 namespace imgbuild::builder {
@@ -49,11 +49,12 @@ struct StartOutcome {
 
 // Runs a container in the foreground of the calling process (which is then its monitor):
 // output goes to the caller's stdout/stderr, and to the log unless `log` is false.
-// Returns the exit status. `network_ahead`, when given, is the network namespace of a container
-// whose network is none (runtime/network_ahead.h); ignored for other networks and rootless.
+// Returns the exit status. `ahead`, when given, holds what was made for this container before
+// its record (runtime/start_ahead.h): its network namespace (used when its network is none)
+// and its cgroup (used when its name and limits are the record's); not used rootless.
 [[nodiscard]] int run_foreground_container(const layerstore::Store& store, const std::string& id, bool log,
                                            bool attach_stdout = true, bool attach_stderr = true,
-                                           runtime::NetworkAhead* network_ahead = nullptr);
+                                           runtime::StartAhead* ahead = nullptr);
 
 // Signal names and numbers: "KILL", "SIGKILL", "9".
 [[nodiscard]] int parse_signal(std::string_view text);

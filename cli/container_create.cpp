@@ -25,8 +25,6 @@ namespace imgbuild::cli {
 
 using nlohmann::json;
 
-namespace {
-
 runtime::Limits parse_limits(const CreateArgs& a) {
     runtime::Limits l;
     if (!a.cpus.empty()) {
@@ -42,6 +40,8 @@ runtime::Limits parse_limits(const CreateArgs& a) {
     l.pids = a.pids_limit;
     return l;
 }
+
+namespace {
 
 std::vector<std::string> split_words(const std::string& s) {
     std::vector<std::string> out;
@@ -115,7 +115,7 @@ void check_no_unknown_option(const std::vector<std::string>& rest, const std::st
 }
 
 std::string create_container(layerstore::Store& store, const CreateArgs& a, const std::vector<std::string>& rest,
-                             bool owned) {
+                             bool owned, const std::string& given_id) {
     check_no_unknown_option(rest, "run");
     if (rest.empty()) throw UsageError("IMAGE is required");
     if (!a.name.empty() && !layerstore::valid_container_name(a.name))
@@ -129,7 +129,7 @@ std::string create_container(layerstore::Store& store, const CreateArgs& a, cons
     auto image = store.resolve_image(rest[0]);
     const json& cfg = image.config.contains("config") && image.config["config"].is_object() ? image.config["config"]
                                                                                               : json::object();
-    std::string id = random_hex(32);
+    std::string id = given_id.empty() ? random_hex(32) : given_id;
 
     builder::RunOptions o;
     if (a.entrypoint_set) o.entrypoint = split_words(a.entrypoint);

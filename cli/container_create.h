@@ -10,6 +10,7 @@
 #include "cli/verb.h"
 #include "common/error.h"
 #include "layerstore/store.h"
+#include "runtime/container.h"
 
 namespace imgbuild::cli {
 
@@ -41,9 +42,14 @@ void add_create_flags(CLI::App& cmd, CreateArgs& a);
 // option (UsageError naming it, exit 2), never an image name.
 void check_no_unknown_option(const std::vector<std::string>& rest, const std::string& verb);
 
-// Creates the container record; returns its id. `owned`: this process runs it in the
-// foreground, and is recorded as its owner from the start (run_command.cpp).
+// Creates the container record; returns its id (`id` when given: 64 hex digits, else a new
+// random one). `owned`: this process runs it in the foreground, and is recorded as its owner
+// from the start (run_command.cpp).
 [[nodiscard]] std::string create_container(layerstore::Store& store, const CreateArgs& a,
-                                           const std::vector<std::string>& rest, bool owned = false);
+                                           const std::vector<std::string>& rest, bool owned = false,
+                                           const std::string& id = "");
+
+// The limits the flags ask for (UsageError for a bad value), as the record will hold them.
+[[nodiscard]] runtime::Limits parse_limits(const CreateArgs& a);
 
 }  // namespace imgbuild::cli

@@ -13,11 +13,12 @@
 #include "cli/container_create.h"
 #include "cli/store_access.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/process.h"
 #include "common/user_namespace.h"
 #include "layerstore/containers.h"
 #include "runtime/container.h"
-#include "runtime/network_ahead.h"
+#include "runtime/start_ahead.h"
 
 namespace imgbuild::cli {
 namespace {
@@ -26,17 +27,25 @@ struct RunArgs : CreateArgs {
     bool detach = false;
 };
 
-// `run --network none` in the foreground, as root: the container's network namespace is made
-// on another thread while the store is opened and the record written (runtime/network_ahead.h).
-std::unique_ptr<runtime::NetworkAhead> network_ahead_for(const RunArgs& a) {
-    if (a.detach || a.network != "none" || ::geteuid() != 0 || in_user_namespace()) return nullptr;
-    return std::make_unique<runtime::NetworkAhead>();
+// `run` in the foreground, as root: the container's cgroup (and with --network none its network
+// namespace) is made on another thread while the store is opened and the record written
+// (runtime/start_ahead.h). Flags that do not parse make nothing: create_container says why.
+std::unique_ptr<runtime::StartAhead> start_ahead_for(const RunArgs& a, const std::string& id) {
+    if (a.detach || ::geteuid() != 0 || in_user_namespace()) return nullptr;
+    runtime::StartAheadRequest request;
+    request.network = a.network == "none";
+    try {
+        request.limits = parse_limits(a);
+        request.cgroup_name = builder::cgroup_name(id);
+    } catch (const UsageError&) {
+    }
+    return std::make_unique<runtime::StartAhead>(std::move(request));
 }
 
-int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest,
-        runtime::NetworkAhead* network_ahead) {
+int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::string>& rest, const std::string& id,
+        runtime::StartAhead* ahead) {
     if (a.detach && !a.attach.empty()) throw UsageError("conflicting options: -a and -d");
-    std::string id = create_container(store, a, rest, !a.detach);
+    (void)create_container(store, a, rest, !a.detach, id);  // id: the one given
     if (a.detach) {
         auto r = builder::start_detached_container(store, id);
         if (!r.started) {
@@ -52,7 +61,7 @@ int run(layerstore::Store& store, const RunArgs& a, const std::vector<std::strin
         err = err || s == "stderr";
     }
     // --rm: the record goes at the end, so its log is not worth writing.
-    return builder::run_foreground_container(store, id, !a.rm, out, err, network_ahead);
+    return builder::run_foreground_container(store, id, !a.rm, out, err, ahead);
 }
 
 VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App& cmd, const GlobalOptions& g) {
@@ -61,9 +70,10 @@ VerbRegistration run_verb{"run", "Run a command in a new container", [](CLI::App
     add_create_flags(cmd, *a);
     return [a, &g, &cmd] {
         return with_container_exit_codes([&] {
-            auto network_ahead = network_ahead_for(*a);
+            const std::string id = random_hex(32);
+            auto ahead = start_ahead_for(*a, id);
             auto store = open_store(g);
-            return run(*store, *a, cmd.remaining(), network_ahead.get());
+            return run(*store, *a, cmd.remaining(), id, ahead.get());
         });
     };
 }};

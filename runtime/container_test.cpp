@@ -14,7 +14,7 @@
 #include "runtime/capabilities.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
-#include "runtime/network_ahead.h"
+#include "runtime/start_ahead.h"
 #include "tests/skip_unless.h"
 
 using namespace imgbuild;
@@ -162,20 +162,39 @@ CONTAINER_TEST_CASE("container: network none has only lo, up; /etc files come fr
     CHECK(fs::is_empty(c.spec.upper_dir));
 }
 
-CONTAINER_TEST_CASE("container: network none in a namespace made ahead (NetworkAhead): joined, only lo, up, not the host's") {
-    NetworkAhead ahead;
-    struct stat ns {};
-    REQUIRE(::fstat(ahead.fd(), &ns) == 0);
-    const std::string made = "net:[" + std::to_string(ns.st_ino) + "]";
-    CHECK(made != host_ns("net"));
+CONTAINER_TEST_CASE("container: network none and the cgroup made ahead (StartAhead): joined, only lo, up, not the host's") {
     Container c;
     c.spec.network = NetworkMode::none;
-    c.spec.join_netns_fd = ahead.fd();
-    auto r = c.run({"sh", "-c", "readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags"});
-    CHECK(r.status == 0);
-    // IFF_UP (0x1) and IFF_LOOPBACK (0x8) set: 0x9
-    CHECK(r.out == made + "\nlo\n0x9\n");
-    CHECK(host_ns("net") != made);  // this process never entered it
+    c.spec.cgroup_name = "imgbuild-test-ahead-" + random_hex(4);
+    auto dir_exists = [&] {
+        for (const char* root : {"/sys/fs/cgroup/pids/imgbuild", "/sys/fs/cgroup/unified/imgbuild", "/sys/fs/cgroup/imgbuild"})
+            if (fs::exists(fs::path(root) / c.spec.cgroup_name)) return true;
+        return false;
+    };
+    {
+        StartAhead ahead({true, c.spec.cgroup_name, c.spec.limits});
+        struct stat ns {};
+        REQUIRE(::fstat(ahead.network_fd(), &ns) == 0);
+        const std::string made = "net:[" + std::to_string(ns.st_ino) + "]";
+        CHECK(made != host_ns("net"));
+        REQUIRE(ahead.cgroup() != nullptr);
+        CHECK(dir_exists());
+        c.spec.join_netns_fd = ahead.network_fd();
+        c.spec.cgroup = ahead.cgroup();
+        std::string seen;
+        c.spec.on_started = [&](pid_t pid) { seen = read_file("/proc/" + std::to_string(pid) + "/cgroup"); };
+        auto r = c.run({"sh", "-c", "readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/flags"});
+        CHECK(r.status == 0);
+        // IFF_UP (0x1) and IFF_LOOPBACK (0x8) set: 0x9
+        CHECK(r.out == made + "\nlo\n0x9\n");
+        CHECK_MESSAGE(seen.find("/" + c.spec.cgroup_name) != std::string::npos, seen);
+        CHECK(host_ns("net") != made);  // this process never entered it
+        CHECK(dir_exists());            // the container is gone, the cgroup is the holder's
+    }
+    CHECK_FALSE(dir_exists());  // removed with the StartAhead
+    StartAhead nothing({false, "", {}});
+    CHECK(nothing.network_fd() == -1);
+    CHECK(nothing.cgroup() == nullptr);
 }
 
 CONTAINER_TEST_CASE("container: containers run one after another in a cgroup the caller keeps (ContainerSpec::cgroup)") {
@@ -299,6 +318,10 @@ CONTAINER_TEST_CASE("container: before_exec runs while the child sets up; the co
         c.spec.argv = {"touch", "/shared/ran"};
         CHECK_THROWS_AS((void)run_container(c.spec), Refused);
         CHECK_FALSE(fs::exists(shared.path() / "ran"));
-        CHECK(fs::is_empty(c.spec.upper_dir));
+        // Killed before the exec: at most the bind's mount point, if the child had got that far.
+        for (const auto& e : fs::directory_iterator(c.spec.upper_dir)) {
+            CHECK(e.path().filename() == "shared");
+            CHECK(fs::is_empty(e.path()));
+        }
     }
 }
