@@ -889,6 +889,18 @@ ROOT_TEST_CASE("extract: GNU tar long names and sparse-less big entries") {
 }
 
 namespace {
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Peak RSS (VmHWM) in KiB; reset_peak_rss() starts a new peak from the current RSS, so
 // earlier tests do not hide what this one uses.
 long status_kib(const char* key) {
@@ -938,7 +950,13 @@ TEST_CASE("memory stays bounded: 256 MiB file, written, compressed and extracted
     }
     long growth_kib = max_rss_kib() - before;
     MESSAGE("max RSS growth over write(none) + write(zstd) + extract of 256 MiB: " << growth_kib << " KiB");
-    CHECK(growth_kib < 32 * 1024);
+    // Under ASan the growth is mostly its allocator's quarantine (freed blocks are kept, not
+    // reused, up to 256 MiB: 37-59 MiB here, 20 MiB with quarantine_size_mb=0), whatever this
+    // code holds: the bound is the plain build's to check, where it measures the code (~9 MiB).
+    if (kAddressSanitizer)
+        MESSAGE("skipped: the 32 MiB bound under ASan (the quarantine's size, not this code's)");
+    else
+        CHECK(growth_kib < 32 * 1024);
     CHECK(stdfs::file_size(x / "big") == (256u << 20));
 }
 
