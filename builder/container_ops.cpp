@@ -243,10 +243,7 @@ namespace {
 // What `run` made before the record (runtime/start_ahead.h), when it is what the spec asks for.
 void use_made_ahead(runtime::StartAhead& ahead, runtime::ContainerSpec& spec) {
     if (spec.network == runtime::NetworkMode::none && ahead.request().network) spec.join_netns_fd = ahead.network_fd();
-    const runtime::Limits& made = ahead.request().limits;
-    if (ahead.request().cgroup_name == spec.cgroup_name && made.cpu_period_us == spec.limits.cpu_period_us &&
-        made.cpu_quota_us == spec.limits.cpu_quota_us && made.memory_bytes == spec.limits.memory_bytes &&
-        made.pids == spec.limits.pids)
+    if (ahead.request().cgroup_name == spec.cgroup_name && ahead.request().limits == spec.limits)
         spec.cgroup = ahead.cgroup();
 }
 

@@ -5,26 +5,25 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace imgbuild::layerstore {
 namespace {
 
 constexpr size_t kIdBytes = 32, kHexLength = 64, kBase64urlLength = 43;
-constexpr char kHex[] = "0123456789abcdef";
 
 bool is_hex_id(std::string_view s) {
     return s.size() == kHexLength &&
            std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
-
 }  // namespace
 
 std::string name_link_target(const std::string& id) {
-    unsigned char bytes[kIdBytes];
-    for (size_t i = 0; i < kIdBytes; ++i) bytes[i] = static_cast<unsigned char>(hex_value(id[2 * i]) * 16 + hex_value(id[2 * i + 1]));
+    const std::string bytes = hex_decode(id).value_or(std::string(kIdBytes, '\0'));
     char out[4 * ((kIdBytes + 2) / 3) + 1];
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), bytes, kIdBytes);
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), reinterpret_cast<const unsigned char*>(bytes.data()),
+                            static_cast<int>(bytes.size()));
     std::string s(out, static_cast<size_t>(n));
     s.resize(kBase64urlLength);  // drops the one '=' of padding
     for (char& c : s) c = c == '+' ? '-' : c == '/' ? '_' : c;
@@ -44,12 +43,7 @@ std::string id_of_name_link_target(std::string_view target) {
     unsigned char bytes[kIdBytes + 3];
     if (EVP_DecodeBlock(bytes, reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size())) != 33)
         return "";  // EVP_DecodeBlock counts the padding's zero byte too; -1 on a bad character
-    std::string id;
-    id.reserve(kHexLength);
-    for (size_t i = 0; i < kIdBytes; ++i) {
-        id += kHex[bytes[i] >> 4];
-        id += kHex[bytes[i] & 15];
-    }
+    const std::string id = hex_encode(bytes, kIdBytes);
     // One id, one spelling: a target whose last character has bits the id lacks is not ours.
     return name_link_target(id) == target ? id : "";
 }

@@ -71,6 +71,7 @@ struct Limits {
     // unlimited (docker's --pids-limit -1 / 0).
     std::optional<int64_t> pids;
     [[nodiscard]] bool any() const { return cpu_quota_us || cpu_period_us || memory_bytes || pids; }
+    friend bool operator==(const Limits&, const Limits&) = default;
 };
 
 inline constexpr int64_t kDefaultPidsLimit = 2048;
