@@ -148,8 +148,10 @@ Reference parse_reference(std::string_view text) {
                                              "\": use a-z 0-9 separated by . _ __ or -");
     }
     if (name.size() > 255) invalid(text, "name longer than 255 characters");
-    // Docker's rule: a bare 64-hex name would be read back as an image id.
-    if (path.size() == 64 && path == name && path.find_first_not_of("0123456789abcdef") == std::string_view::npos)
+    // Docker's rule (ParseNormalizedNamed): the whole text as 64 hex would be read back as an
+    // image id. With a tag or a digest it is a name ("<64 hex>:v1", which local_name() gives
+    // for "library/<64 hex>:v1"; found by reference_fuzz).
+    if (text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos)
         invalid(text, "a repository name cannot be a 64-character hex string (that is an image id)");
     r.repository = std::string(path);
     if (r.registry == kDockerHub && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;

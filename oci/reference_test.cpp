@@ -54,6 +54,16 @@ TEST_CASE("digests pin a reference") {
     CHECK(both.manifest_ref() == "sha256:" + kHex);  // the digest wins
 }
 
+TEST_CASE("a 64-hex name is refused alone, as Docker does, and taken with a tag or a path") {
+    CHECK_THROWS_WITH_AS((void)parse_reference(kHex), doctest::Contains("64-character hex"), UsageError);
+    // reference_fuzz's find: "library/<64 hex>:t" parsed, its local name "<64 hex>:t" did not.
+    Reference hub = parse_reference("library/" + kHex + ":_1fd");
+    CHECK(hub.local_name() == kHex + ":_1fd");
+    CHECK(parse_reference(hub.local_name()).repository == "library/" + kHex);
+    CHECK(parse_reference(kHex + "@sha256:" + kHex).digest->hex() == kHex);
+    CHECK(parse_reference("me/" + kHex).local_name() == "me/" + kHex + ":latest");
+}
+
 TEST_CASE("control bytes in a refused reference are shown escaped") {
     CHECK_THROWS_WITH_AS((void)parse_reference(std::string("bu\0sy", 5)),
                          "invalid reference \"bu\\x00sy\": path component \"bu\\x00sy\": use a-z 0-9 separated by . _ __ or -",
