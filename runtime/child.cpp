@@ -19,6 +19,7 @@
 #include "common/path_resolve.h"
 #include "runtime/capabilities.h"
 #include "runtime/exec.h"
+#include "runtime/fd_passing.h"
 #include "runtime/fd_hygiene.h"
 #include "runtime/init.h"
 #include "runtime/mounts_apply.h"
@@ -83,9 +84,14 @@ void join_kept_network(const ChildContext& ctx) {
 void set_up_root(const ChildContext& ctx) {
     const ContainerSpec& spec = *ctx.spec;
     make_mounts_private();
-    if (ctx.overlay_mount_fd >= 0) {
-        attach_overlay(ctx.overlay_mount_fd, spec.merged_dir);
-        ::close(ctx.overlay_mount_fd);
+    // Made by the parent meanwhile (container.cpp), unless it could not be: then here.
+    unique_fd made;
+    if (ctx.overlay_socket >= 0) {
+        made = receive_fd(ctx.overlay_socket, "overlay mount from the parent");
+        ::close(ctx.overlay_socket);
+    }
+    if (made) {
+        attach_overlay(made.get(), spec.merged_dir);
     } else {
         mount_overlay(ctx.overlay, spec.merged_dir);
     }
@@ -116,7 +122,7 @@ void enter_cwd(const unique_fd& dir, const std::string& cwd) {
 std::vector<int> fds_to_keep(const ChildContext& ctx) {
     // Every fd field of ChildContext: a new one must be added here too.
     std::vector<int> keep = {0, 1, 2, ctx.report_fd, ctx.sync_fd, ctx.net_sync_fd, ctx.exec_gate_fd, ctx.join_netns_fd, ctx.tty_socket,
-                             ctx.overlay_mount_fd,
+                             ctx.overlay_socket,
                              ctx.stdin_fd, ctx.stdout_fd, ctx.stderr_fd};
     keep.insert(keep.end(), ctx.cgroup_procs_fds.begin(), ctx.cgroup_procs_fds.end());
     return keep;
@@ -192,7 +198,7 @@ void start(const ChildContext& ctx) {
     set_up_root(ctx);
     if (spec.tty) {
         unique_fd master = open_container_pty();
-        send_fd(ctx.tty_socket, master.get());
+        send_pty_master(ctx.tty_socket, master.get());
     }
     ResolvedUser user = resolve_user_in_current_root(spec.user);
     unique_fd cwd = open_cwd(spec.cwd);

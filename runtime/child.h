@@ -27,7 +27,7 @@ struct ChildContext {
     const ContainerSpec* spec = nullptr;
     std::vector<MountOp> plan;
     OverlayMount overlay;
-    int overlay_mount_fd = -1; // `overlay` made ahead (OverlayAhead): attached, not mounted
+    int overlay_socket = -1;   // the parent sends `overlay` made (or a "mount it yourself") here
     std::vector<int> cgroup_procs_fds;  // v1 "tasks" files to write "0" into
     int report_fd = -1;        // write end of the report pipe
     int sync_fd = -1;          // read end: the parent's "uid/gid maps written" byte (rootless)

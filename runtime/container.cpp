@@ -29,6 +29,7 @@
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
 #include "runtime/network_private.h"
+#include "runtime/fd_passing.h"
 #include "runtime/overlay.h"
 #include "runtime/pty.h"
 #include "runtime/seccomp.h"
@@ -137,9 +138,13 @@ int run_container(const ContainerSpec& spec) {
     ctx.overlay = overlay_options(spec.lower_dirs, init_layer, spec.upper_dir, spec.work_dir, spec.short_links_dir,
                                   spec.rootless, spec.volatile_overlay);
     clear_volatile_marker(spec.work_dir);
-    // Rootless, the overlay must be made inside the container's user namespace: the child's.
-    std::optional<OverlayAhead> overlay_ahead;
-    if (!spec.rootless) overlay_ahead.emplace(ctx.overlay);
+    // As root the overlay is made here after the clone, beside the child's first steps, and
+    // sent to it; rootless it must be made inside the container's user namespace: the child's.
+    SocketPair overlay_handoff;
+    if (!spec.rootless) {
+        overlay_handoff = make_socket_pair("overlay handoff");
+        ctx.overlay_socket = overlay_handoff.child.get();
+    }
     ctx.capabilities = default_capability_mask();
     ctx.last_capability = last_capability();
     ctx.seccomp = &default_seccomp_program();
@@ -196,9 +201,6 @@ int run_container(const ContainerSpec& spec) {
     SignalForwarding signals(spec.forward_signals);
     io.signal_fd = signals.fd();
 
-    unique_fd overlay_mount = overlay_ahead ? overlay_ahead->take() : unique_fd();
-    ctx.overlay_mount_fd = overlay_mount.get();
-
     // ---- clone
     int pidfd_raw = -1;
     pid_t pid = clone_child(flags, &pidfd_raw, cgroup ? cgroup->clone_into_fd() : -1);
@@ -208,7 +210,7 @@ int run_container(const ContainerSpec& spec) {
     tty.child.reset();
     net_sync.child.reset();
     procs.clear();
-    overlay_mount.reset();
+    overlay_handoff.child.reset();
     if (out_pipe) {
         out_pipe->write.reset();
         err_pipe->write.reset();
@@ -222,6 +224,13 @@ int run_container(const ContainerSpec& spec) {
         (void)reap(pidfd.get());
     });
 
+    if (overlay_handoff.parent) {
+        // No mount made: the child mounts and reports why not. A failed send: the child is
+        // gone, its report says why.
+        unique_fd overlay = make_detached_overlay(ctx.overlay);
+        (void)send_fd(overlay_handoff.parent.get(), overlay.get());
+        overlay_handoff.parent.reset();
+    }
     if (sync) {
         write_id_maps(pid, spec);
         if (::write(sync->write.get(), "1", 1) != 1) throw_errno("write", "uid/gid map sync");

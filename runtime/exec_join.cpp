@@ -136,7 +136,7 @@ void child(const ChildArgs& a) {
     if (::chroot(".") != 0) throw_errno("chroot", "container root");
     if (spec.tty) {
         unique_fd master = open_container_pty();
-        send_fd(a.tty_socket, master.get());
+        send_pty_master(a.tty_socket, master.get());
     }
     ResolvedUser user = resolve_user_in_current_root(spec.user);
     // The working dir resolved inside the container's root (symlinks stay in it, /proc magic

@@ -103,7 +103,7 @@ int monitor_container(MonitorIo& io) {
 
 void connect_terminal(MonitorIo& io, int tty_socket, int stdin_fd, int stdout_fd, bool interactive,
                       std::optional<RawTerminal>& raw) {
-    io.tty_master = receive_fd(tty_socket);
+    io.tty_master = receive_pty_master(tty_socket);
     io.tty_out = stdout_fd;
     io.tty_size_from = stdin_fd >= 0 && ::isatty(stdin_fd) ? stdin_fd : stdout_fd;
     copy_window_size(io.tty_size_from, io.tty_master.get());

@@ -14,7 +14,6 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/fs.h"
-#include "common/helper_thread.h"
 #include "common/process.h"
 #include "common/strings.h"
 #include "common/unique_fd.h"
@@ -181,9 +180,17 @@ bool set_string(int fd, const std::string& key, const std::string& value) {
     return value.size() <= kFsconfigValueMax && ::fsconfig(fd, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) == 0;
 }
 
+// `layer` of a lowerdir list as a path that needs no cwd: relative ones (short links) are
+// relative to `base`.
+std::string absolute_layer(std::string_view layer, const fs::path& base) {
+    if (base.empty() || (!layer.empty() && layer.front() == '/')) return std::string(layer);
+    return (base / layer).string();
+}
+
 // The mount(2) option string `data` as fsconfig calls: "key=value" a string, "key" a flag;
-// a lowerdir list too long for one value goes one layer at a time ("lowerdir+", top first).
-bool configure(int fd, const std::string& data) {
+// the lowerdir list with its layers absolute (from `base`), one value when it fits, else one
+// layer at a time ("lowerdir+", top first).
+bool configure(int fd, const std::string& data, const fs::path& base) {
     for (std::string_view part : split(data, ',')) {
         const std::string option(part);
         auto eq = option.find('=');
@@ -192,9 +199,19 @@ bool configure(int fd, const std::string& data) {
             continue;
         }
         std::string key = option.substr(0, eq), value = option.substr(eq + 1);
-        if (key == "lowerdir" && value.size() > kFsconfigValueMax) {
-            for (std::string_view layer : split(value, ':'))
-                if (!set_string(fd, "lowerdir+", std::string(layer))) return false;
+        if (key == "lowerdir") {
+            std::vector<std::string> layers;
+            std::string joined;
+            for (std::string_view layer : split(value, ':')) {
+                layers.push_back(absolute_layer(layer, base));
+                joined += (joined.empty() ? "" : ":") + layers.back();
+            }
+            if (joined.size() <= kFsconfigValueMax) {
+                if (!set_string(fd, key, joined)) return false;
+                continue;
+            }
+            for (const auto& layer : layers)
+                if (!set_string(fd, "lowerdir+", layer)) return false;
             continue;
         }
         if (!set_string(fd, key, value)) return false;
@@ -202,28 +219,14 @@ bool configure(int fd, const std::string& data) {
     return true;
 }
 
+}  // namespace
+
 unique_fd make_detached_overlay(const OverlayMount& m) {
-    if (!m.chdir_to.empty() && (::unshare(CLONE_FS) != 0 || ::chdir(m.chdir_to.c_str()) != 0)) return {};
     unique_fd context(::fsopen("overlay", FSOPEN_CLOEXEC));
-    if (!context || !configure(context.get(), m.data) ||
+    if (!context || !configure(context.get(), m.data, m.chdir_to) ||
         ::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
         return {};
     return unique_fd(::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV));
-}
-
-}  // namespace
-
-OverlayAhead::OverlayAhead(OverlayMount m) : m_(std::move(m)) {
-    thread_ = start_helper_thread([this] { mount_ = make_detached_overlay(m_); });
-}
-
-OverlayAhead::~OverlayAhead() {
-    if (thread_.joinable()) thread_.join();
-}
-
-unique_fd OverlayAhead::take() {
-    if (thread_.joinable()) thread_.join();
-    return std::move(mount_);
 }
 
 void attach_overlay(int mount_fd, const fs::path& merged) {

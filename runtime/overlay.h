@@ -2,7 +2,6 @@
 // The overlay root filesystem: option string (short lowerdir links, DESIGN.md §4 options)
 // and the init layer that provides mount points the image lacks.
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/unique_fd.h"
@@ -35,31 +34,20 @@ struct OverlayMount {
 // child's: it may chdir, the child is about to chdir into the root anyway.)
 void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target);
 
-// The overlay `m` made ahead as a detached mount, with the new mount API (fsopen, fsconfig
-// of the same options, FSCONFIG_CMD_CREATE, fsmount with nodev as mount_overlay gives it),
-// on a thread of its own started by the constructor: the superblock, the costly part of the
-// mount (~0.3 ms: overlayfs makes and checks its work dir, on ext4 inode creations), is made
-// while the parent prepares the rest of a start, not in the child. The thread unshares its
-// cwd (CLONE_FS) to resolve relative lowerdirs (short links) from m.chdir_to.
-// take() waits and returns the mount, or an empty fd where the API cannot take `m` (no
-// fsopen; a value of 256 bytes or more and no "lowerdir+", kernels before 6.8) or the mount
-// failed: the child then mounts `m` itself as before (mount_overlay) and reports any error
-// in the same words. The work dir must be ready (clear_volatile_marker) before construction.
-class OverlayAhead {
-public:
-    explicit OverlayAhead(OverlayMount m);
-    ~OverlayAhead();
-    OverlayAhead(const OverlayAhead&) = delete;
-    OverlayAhead& operator=(const OverlayAhead&) = delete;
-    [[nodiscard]] unique_fd take();
+// The overlay `m` as a detached mount, made with the new mount API (fsopen, fsconfig of the
+// same options, FSCONFIG_CMD_CREATE, fsmount with nodev as mount_overlay gives it), for a
+// process in another mount namespace to attach (attach_overlay). The runtime makes it in the
+// parent right after the clone and passes it to the child (fd_passing.h), so the superblock,
+// the costly part of the mount (~0.3 ms: overlayfs makes and checks its work dir, on ext4
+// inode creations), is made while the child closes its fds, resets its signals and joins its
+// namespaces, not after. Relative lowerdirs (short links) are given as m.chdir_to/<link>: no
+// chdir, the caller's cwd is the process's. Returns an empty fd where the API cannot take `m`
+// (no fsopen; a lowerdir list over 255 bytes and no "lowerdir+", kernels before 6.8) or the
+// mount failed: the child then mounts `m` itself (mount_overlay) and reports any error in the
+// same words. The work dir must be ready (clear_volatile_marker).
+[[nodiscard]] unique_fd make_detached_overlay(const OverlayMount& m);
 
-private:
-    OverlayMount m_;
-    unique_fd mount_;
-    std::thread thread_;
-};
-
-// Attaches a detached overlay (OverlayAhead::take) at `merged` in the caller's mount
+// Attaches a detached overlay (make_detached_overlay) at `merged` in the caller's mount
 // namespace (move_mount). Throws SystemError naming the target.
 void attach_overlay(int mount_fd, const fs::path& merged);
 

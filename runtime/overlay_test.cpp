@@ -74,8 +74,47 @@ ROOT_TEST_CASE("mount_overlay_no_chdir: 150 layers through short links, cwd unto
                          SystemError);
 }
 
-ROOT_TEST_CASE("OverlayAhead: made on its thread, attached in another mount namespace; 150 layers one by one; empty when it cannot be made") {
-    TempDir tmp(fs::temp_directory_path(), "overlay-ahead-test");
+// Attaches `mount_fd` at `merged` in a child's own mount namespace and checks there that f0
+// and `last` show and a new file can be made (into the upper dir), nodev as mount_overlay
+// gives it. Returns the child's wait status ("exit 0": all held).
+std::string attach_in_another_namespace(int mount_fd, const fs::path& merged, const std::string& last) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(2);
+        try {
+            attach_overlay(mount_fd, merged);
+        } catch (const Error&) {
+            ::_exit(3);
+        }
+        if (::access((merged / "f0").c_str(), F_OK) != 0 || ::access((merged / last).c_str(), F_OK) != 0) ::_exit(4);
+        int fd = ::open((merged / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) ::_exit(5);
+        ::close(fd);
+        std::string info = read_file("/proc/self/mountinfo");
+        if (info.find(merged.string() + " rw,nodev") == std::string::npos) ::_exit(6);
+        ::_exit(0);
+    }
+    return describe_wait_status(wait_for_child(pid, "overlay attach child"));
+}
+
+ROOT_TEST_CASE("make_detached_overlay: two layers through short links, one lowerdir value of whole paths") {
+    TempDir tmp(fs::temp_directory_path(), "overlay-detached-test");
+    std::vector<fs::path> two = make_layers(tmp.path(), 2);
+    fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
+             upper = tmp.path() / "upper", work = tmp.path() / "work";
+    for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
+    ensure_short_links(two, empty, links);
+    OverlayMount m = overlay_options(two, empty, upper, work, links, false);
+    REQUIRE(m.data.rfind("lowerdir=l/", 0) == 0);  // relative to m.chdir_to
+    unique_fd mount = make_detached_overlay(m);
+    REQUIRE(mount);
+    CHECK(attach_in_another_namespace(mount.get(), merged, "f1") == "exit 0");
+    CHECK(fs::exists(upper / "new"));
+}
+
+ROOT_TEST_CASE("make_detached_overlay: made here without a chdir, attached in another mount namespace; 150 layers one by one; empty when it cannot be made") {
+    TempDir tmp(fs::temp_directory_path(), "overlay-detached-test");
     std::vector<fs::path> all = make_layers(tmp.path(), 150);
     fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
              upper = tmp.path() / "upper", work = tmp.path() / "work";
@@ -86,44 +125,24 @@ ROOT_TEST_CASE("OverlayAhead: made on its thread, attached in another mount name
     CHECK(m.data.substr(0, m.data.find(',')).size() > 255);  // one fsconfig value cannot hold it
     char cwd_before[PATH_MAX];
     REQUIRE(::getcwd(cwd_before, sizeof cwd_before) != nullptr);
-    OverlayAhead ahead(m);
-    unique_fd mount = ahead.take();
+    unique_fd mount = make_detached_overlay(m);
     char cwd_after[PATH_MAX];
     REQUIRE(::getcwd(cwd_after, sizeof cwd_after) != nullptr);
-    CHECK(std::string(cwd_before) == cwd_after);  // the thread's chdir was its own
+    CHECK(std::string(cwd_before) == cwd_after);  // the short links were given whole, no chdir
     if (!mount) {
         MESSAGE("skipped the attach: this kernel's fsconfig has no lowerdir+ (before 6.8)");
     } else {
-        pid_t pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(2);
-            try {
-                attach_overlay(mount.get(), merged);
-            } catch (const Error&) {
-                ::_exit(3);
-            }
-            if (::access((merged / "f0").c_str(), F_OK) != 0 || ::access((merged / "f149").c_str(), F_OK) != 0) ::_exit(4);
-            int fd = ::open((merged / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);  // into the upper dir
-            if (fd < 0) ::_exit(5);
-            ::close(fd);
-            // nodev, as mount_overlay gives it
-            std::string info = read_file("/proc/self/mountinfo");
-            if (info.find(merged.string() + " rw,nodev") == std::string::npos) ::_exit(6);
-            ::_exit(0);
-        }
-        CHECK(describe_wait_status(wait_for_child(pid, "overlay attach child")) == "exit 0");
+        CHECK(attach_in_another_namespace(mount.get(), merged, "f149") == "exit 0");
         CHECK(fs::exists(upper / "new"));
         CHECK_FALSE(fs::exists(merged / "f0"));  // attached in the child's namespace only
     }
-    // A lower that is missing: no mount ahead; the child's mount(2) then reports the error.
+    // A lower that is missing: no mount made; the child's mount(2) then reports the error.
     mount.reset();
     fs::path upper2 = tmp.path() / "upper2", work2 = tmp.path() / "work2";
     make_dirs(upper2);
     make_dirs(work2);
     OverlayMount bad = overlay_options({tmp.path() / "missing"}, empty, upper2, work2, "", false);
-    OverlayAhead failing(bad);
-    CHECK_FALSE(failing.take());
+    CHECK_FALSE(make_detached_overlay(bad));
 }
 
 TEST_CASE("the shared init layer: made whole once, kept, and the staging dir left empty") {

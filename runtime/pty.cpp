@@ -3,12 +3,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include "common/error.h"
+#include "runtime/fd_passing.h"
 
 namespace imgbuild::runtime {
 
@@ -28,38 +26,14 @@ unique_fd open_container_pty() {
     return m;
 }
 
-void send_fd(int socket, int fd) {
-    char byte = 'F';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (::sendmsg(socket, &msg, MSG_NOSIGNAL) != 1) throw_errno("sendmsg", "pty master");
+void send_pty_master(int socket, int master) {
+    if (!send_fd(socket, master)) throw_errno("sendmsg", "pty master");
 }
 
-unique_fd receive_fd(int socket) {
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC) != 1) throw_errno("recvmsg", "pty master");
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) throw Error("recvmsg pty master: no file descriptor received");
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return unique_fd(fd);
+unique_fd receive_pty_master(int socket) {
+    unique_fd master = receive_fd(socket, "pty master");
+    if (!master) throw Error("recvmsg pty master: no file descriptor received");
+    return master;
 }
 
 void copy_window_size(int from, int to) {

@@ -1,6 +1,6 @@
 #pragma once
 // Terminals: the container's pty comes from its own devpts (opened inside, after
-// pivot_root), its master is passed to the parent over a socket (SCM_RIGHTS) and the
+// pivot_root), its master is passed to the parent over a socket (fd_passing.h) and the
 // parent copies bytes between it and the caller's stdin/stdout.
 #include <termios.h>
 
@@ -14,8 +14,9 @@ namespace imgbuild::runtime {
 // terminal and fds 0, 1, 2 (the caller has already called setsid). Returns the master.
 [[nodiscard]] unique_fd open_container_pty();
 
-void send_fd(int socket, int fd);
-[[nodiscard]] unique_fd receive_fd(int socket);
+// The master's way to the monitor (fd_passing.h); both throw naming it.
+void send_pty_master(int socket, int master);
+[[nodiscard]] unique_fd receive_pty_master(int socket);
 
 // Copies the window size of `from` (a terminal) to `to`; a non-terminal `from` is ignored.
 void copy_window_size(int from, int to);
