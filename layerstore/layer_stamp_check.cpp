@@ -21,13 +21,26 @@ BackgroundStampCheck::BackgroundStampCheck(std::vector<LayerInfo> layers) : laye
     thread_ = start_helper_thread([this] {
         for (const auto& l : layers_)
             if (!stamp_matches(l)) changed_.push_back(l);
+        // The container is cloned meanwhile (clone3, not fork(): glibc's malloc locks are not
+        // taken around it) and its child allocates. A thread that ends gives its malloc cache
+        // back, under the main arena's lock; ending at the clone's instant, that lock would
+        // stay held in the child forever. So it ends only when asked for its answer: after the
+        // container.
+        std::unique_lock<std::mutex> lock(mutex_);
+        released_cv_.wait(lock, [this] { return released_; });
     });
 }
 
 BackgroundStampCheck::~BackgroundStampCheck() { wait(); }
 
 void BackgroundStampCheck::wait() {
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        released_ = true;
+    }
+    released_cv_.notify_one();
+    thread_.join();
 }
 
 const std::vector<LayerInfo>& BackgroundStampCheck::changed() {

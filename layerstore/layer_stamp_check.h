@@ -5,7 +5,9 @@
 // committed or cached, so the walk (one fstatat per entry: ~20 ms for a 10k-file base)
 // costs no wall time beside the container. Only reads: a layer whose stamp does not match
 // is handed back for the caller to verify (re-hash, re-stamp or reinstall) on its own thread.
+#include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -35,6 +37,9 @@ private:
     void wait();
     std::vector<LayerInfo> layers_;
     std::vector<LayerInfo> changed_;
+    std::mutex mutex_;
+    std::condition_variable released_cv_;
+    bool released_ = false;  // the walk's thread may end (wait())
     std::thread thread_;
 };
 
