@@ -54,19 +54,14 @@ void do_mount(Syscalls& sys, const char* source, int target_fd, const char* fsty
                 op.target);
 }
 
+// Optional ops skip a target that does not exist in this kernel's /proc or /sys (most of the
+// masked paths on a given kernel): an errno check, not an exception thrown and caught in the
+// child for each (defined below, beside resolve_in_root).
+std::optional<unique_fd> resolve_optional(int root, const MountOp& op);
+
 bool is_dir(int fd) {
     struct stat st {};
     return ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Optional ops skip a target that does not exist in this kernel's /proc or /sys.
-std::optional<unique_fd> resolve_optional(int root, const MountOp& op) {
-    try {
-        return resolve_in_root(root, op.target);
-    } catch (const SystemError& e) {
-        if (op.optional && e.error_number() == ENOENT) return std::nullopt;
-        throw;
-    }
 }
 
 void remount_read_only(const Target& t, const MountOp& op) {
@@ -206,6 +201,19 @@ unique_fd resolve_in_root(int root_fd, const std::string& path, bool no_symlinks
         throw in_root_error(e, path, no_symlinks);
     }
 }
+
+namespace {
+
+std::optional<unique_fd> resolve_optional(int root, const MountOp& op) {
+    if (!op.optional) return resolve_in_root(root, op.target);
+    try {
+        return open_in_root_if_exists(root, op.target, O_PATH);
+    } catch (const SystemError& e) {
+        throw in_root_error(e, op.target, false);
+    }
+}
+
+}  // namespace
 
 unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no_symlinks) {
     const Symlinks symlinks = symlinks_for(no_symlinks);
