@@ -13,8 +13,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // The last step's upper dir as make_container_spec made it: empty, with no xattr but the
-// overlay's own uuid, and the mode and owner of merged/, made beside it the same way. The next step can use it as it is;
-// anything else (a chmod or chown of /, an xattr overlayfs set) could reach its layer.
+// overlay's own uuid, and the mode and owner of merged/, made beside it the same way. The
+// next step can use it as it is; anything else (a chmod or chown of /, an xattr overlayfs
+// set) could reach its layer.
 bool upper_as_made(const fs::path& dir) {
     struct stat upper {}, merged {};
     if (::lstat((dir / "upper").c_str(), &upper) != 0 || ::lstat((dir / "merged").c_str(), &merged) != 0) return false;

@@ -17,8 +17,8 @@ namespace imgbuild::builder {
 // mount's volatile marker. upper/ becomes the step's layer (moved into the store); an upper
 // left behind by a step that changed nothing is used again only when it is still as it was
 // made (empty, no xattr but overlayfs's uuid, merged/'s mode and owner): a chmod of / that
-// is_empty does not see must not reach the next layer. A RUN with --mount gets a dir of its own (its
-// stubs go into init/rootfs), as does a caller without a stage dir.
+// is_empty does not see must not reach the next layer. A RUN with --mount gets a dir of its
+// own (its stubs go into init/rootfs), as does a caller without a stage dir.
 class RunDir {
 public:
     RunDir(layerstore::Store& store, std::optional<TempDir>* stage_dir, bool shareable);

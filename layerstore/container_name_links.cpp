@@ -3,8 +3,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include <algorithm>
-
+#include "common/digest.h"
 #include "common/strings.h"
 
 namespace imgbuild::layerstore {
@@ -12,12 +11,9 @@ namespace {
 
 constexpr size_t kIdBytes = 32, kHexLength = 64, kBase64urlLength = 43;
 
-bool is_hex_id(std::string_view s) {
-    return s.size() == kHexLength &&
-           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 }  // namespace
+
+bool is_container_id(std::string_view s) { return s.size() == kHexLength && is_lower_hex(s); }
 
 std::string name_link_target(const std::string& id) {
     const std::string bytes = hex_decode(id).value_or(std::string(kIdBytes, '\0'));
@@ -31,7 +27,7 @@ std::string name_link_target(const std::string& id) {
 }
 
 std::string id_of_name_link_target(std::string_view target) {
-    if (is_hex_id(target)) return std::string(target);
+    if (is_container_id(target)) return std::string(target);
     if (target.size() != kBase64urlLength) return "";
     std::string b64(target);
     for (char& c : b64) {

@@ -12,6 +12,8 @@
 
 namespace imgbuild::layerstore {
 
+// Whether `s` is a container id: 64 lowercase hex digits.
+[[nodiscard]] bool is_container_id(std::string_view s);
 // `id`: 64 lowercase hex digits (the caller checked).
 [[nodiscard]] std::string name_link_target(const std::string& id);
 // The id a target names (64 lowercase hex digits), or "" when it names none.

@@ -74,10 +74,6 @@ std::vector<std::string> strings(const json& j, const char* key) {
     return it->get<std::vector<std::string>>();
 }
 
-bool is_hex_id(const std::string& s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 }  // namespace
 
 const char* to_string(ContainerStatus s) {
@@ -204,7 +200,7 @@ std::vector<std::string> Containers::ids() const {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(root_, ec)) {
         std::string name = e.path().filename().string();
-        if (is_hex_id(name) && fs::exists(e.path() / "config.json")) out.push_back(name);
+        if (is_container_id(name) && fs::exists(e.path() / "config.json")) out.push_back(name);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -236,7 +232,7 @@ bool Containers::reserve_name(const std::string& name, const std::string& id) co
 }
 
 void Containers::create(ContainerConfig& config, const ContainerState& initial) {
-    if (!is_hex_id(config.id)) throw Error("container id must be 64 hex digits: " + config.id);
+    if (!is_container_id(config.id)) throw Error("container id must be 64 hex digits: " + config.id);
     if (!config.name.empty() && !valid_container_name(config.name))
         throw UsageError("invalid container name \"" + config.name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
     make_dirs(root_ / "names");

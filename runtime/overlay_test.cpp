@@ -98,29 +98,32 @@ std::string attach_in_another_namespace(int mount_fd, const fs::path& merged, co
     return describe_wait_status(wait_for_child(pid, "overlay attach child"));
 }
 
-ROOT_TEST_CASE("make_detached_overlay: two layers through short links, one lowerdir value of whole paths") {
-    TempDir tmp(fs::temp_directory_path(), "overlay-detached-test");
-    std::vector<fs::path> two = make_layers(tmp.path(), 2);
+// `n` layers (make_layers) with their short links in tmp/l, and the empty init layer, the
+// merged, upper and work dirs of an overlay of them.
+struct DetachedOverlayDirs {
+    explicit DetachedOverlayDirs(int n) : layers(make_layers(tmp.path(), n)) {
+        for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
+        ensure_short_links(layers, empty, links);
+    }
+    TempDir tmp{fs::temp_directory_path(), "overlay-detached-test"};
+    std::vector<fs::path> layers;
     fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
              upper = tmp.path() / "upper", work = tmp.path() / "work";
-    for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
-    ensure_short_links(two, empty, links);
-    OverlayMount m = overlay_options(two, empty, upper, work, links, false);
+};
+
+ROOT_TEST_CASE("make_detached_overlay: two layers through short links, one lowerdir value of whole paths") {
+    DetachedOverlayDirs d(2);
+    OverlayMount m = overlay_options(d.layers, d.empty, d.upper, d.work, d.links, false);
     REQUIRE(m.data.rfind("lowerdir=l/", 0) == 0);  // relative to m.chdir_to
     unique_fd mount = make_detached_overlay(m);
     REQUIRE(mount);
-    CHECK(attach_in_another_namespace(mount.get(), merged, "f1") == "exit 0");
-    CHECK(fs::exists(upper / "new"));
+    CHECK(attach_in_another_namespace(mount.get(), d.merged, "f1") == "exit 0");
+    CHECK(fs::exists(d.upper / "new"));
 }
 
 ROOT_TEST_CASE("make_detached_overlay: made here without a chdir, attached in another mount namespace; 150 layers one by one; empty when it cannot be made") {
-    TempDir tmp(fs::temp_directory_path(), "overlay-detached-test");
-    std::vector<fs::path> all = make_layers(tmp.path(), 150);
-    fs::path links = tmp.path() / "l", empty = tmp.path() / "empty", merged = tmp.path() / "merged",
-             upper = tmp.path() / "upper", work = tmp.path() / "work";
-    for (const auto& d : {empty, merged, upper, work}) make_dirs(d);
-    ensure_short_links(all, empty, links);
-    OverlayMount m = overlay_options(all, empty, upper, work, links, false, true);
+    DetachedOverlayDirs d(150);
+    OverlayMount m = overlay_options(d.layers, d.empty, d.upper, d.work, d.links, false, true);
     REQUIRE(m.data.find("lowerdir=") != std::string::npos);
     CHECK(m.data.substr(0, m.data.find(',')).size() > 255);  // one fsconfig value cannot hold it
     char cwd_before[PATH_MAX];
@@ -132,16 +135,16 @@ ROOT_TEST_CASE("make_detached_overlay: made here without a chdir, attached in an
     if (!mount) {
         MESSAGE("skipped the attach: this kernel's fsconfig has no lowerdir+ (before 6.8)");
     } else {
-        CHECK(attach_in_another_namespace(mount.get(), merged, "f149") == "exit 0");
-        CHECK(fs::exists(upper / "new"));
-        CHECK_FALSE(fs::exists(merged / "f0"));  // attached in the child's namespace only
+        CHECK(attach_in_another_namespace(mount.get(), d.merged, "f149") == "exit 0");
+        CHECK(fs::exists(d.upper / "new"));
+        CHECK_FALSE(fs::exists(d.merged / "f0"));  // attached in the child's namespace only
     }
     // A lower that is missing: no mount made; the child's mount(2) then reports the error.
     mount.reset();
-    fs::path upper2 = tmp.path() / "upper2", work2 = tmp.path() / "work2";
+    fs::path upper2 = d.tmp.path() / "upper2", work2 = d.tmp.path() / "work2";
     make_dirs(upper2);
     make_dirs(work2);
-    OverlayMount bad = overlay_options({tmp.path() / "missing"}, empty, upper2, work2, "", false);
+    OverlayMount bad = overlay_options({d.tmp.path() / "missing"}, d.empty, upper2, work2, "", false);
     CHECK_FALSE(make_detached_overlay(bad));
 }
 

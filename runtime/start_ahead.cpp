@@ -35,20 +35,20 @@ StartAhead::StartAhead(StartAheadRequest request) : request_(std::move(request))
     });
 }
 
-StartAhead::~StartAhead() { wait(); }
+StartAhead::~StartAhead() { join(); }
 
-void StartAhead::wait() {
+void StartAhead::join() {
     if (thread_.joinable()) thread_.join();
 }
 
 int StartAhead::network_fd() {
-    wait();
+    join();
     if (network_error_) std::rethrow_exception(network_error_);
     return netns_ ? netns_.get() : -1;
 }
 
 const Cgroup* StartAhead::cgroup() {
-    wait();
+    join();
     if (cgroup_error_) std::rethrow_exception(cgroup_error_);
     return cgroup_.get();
 }

@@ -50,14 +50,13 @@ public:
     [[nodiscard]] const StartAheadRequest& request() const { return request_; }
     // Waits for the thread (whatever it made is then used or not): before a clone, so that
     // the child is never forked while the thread runs.
-    void join() { wait(); }
+    void join();
     // The namespace (O_RDONLY|O_CLOEXEC), owned by this object; -1 when not asked for.
     [[nodiscard]] int network_fd();
     // The cgroup, owned by this object; null when not asked for (or none is needed).
     [[nodiscard]] const Cgroup* cgroup();
 
 private:
-    void wait();
     StartAheadRequest request_;
     unique_fd netns_;
     std::unique_ptr<Cgroup> cgroup_;
