@@ -67,7 +67,8 @@ bool wait_exit(int fd, int timeout_ms) {
 // (a v1 freezer cgroup), and the whole container with --rm. With `store` (a foreground
 // run), the record's tree is deleted by a background remover once it is out of sight.
 void finish(const Containers& containers, const layerstore::Volumes& volumes, const ContainerConfig& config,
-            int status, const std::string& error, const layerstore::Store* store = nullptr) {
+            int status, const std::string& error, const layerstore::Store* store = nullptr,
+            unique_fd mount_ns = {}) {
     auto record_end = [&] {
         return containers.update_state(config.id, [&](ContainerState& s) {
             s.status = ContainerStatus::exited;
@@ -78,8 +79,10 @@ void finish(const Containers& containers, const layerstore::Volumes& volumes, co
         });
     };
     // A record set aside at once (--rm in the foreground, below) is not rewritten first:
-    // the end is recorded only if setting it aside fails.
+    // the end is recorded only if setting it aside fails. Its mount namespace (with `store`)
+    // goes with it to the remover; otherwise its mounts go here, before anything is removed.
     const bool goes_now = config.auto_remove && store;
+    if (!goes_now) mount_ns.reset();
     ContainerState st = goes_now ? containers.state(config.id) : record_end();
     try {
         runtime::remove_cgroup_dirs(st.cgroup_dirs);
@@ -95,7 +98,7 @@ void finish(const Containers& containers, const layerstore::Volumes& volumes, co
             (void)record_end();
             throw;
         }
-        layerstore::remove_tree_in_background(*store, doomed);
+        layerstore::remove_tree_in_background(*store, doomed, std::move(mount_ns));
     } else {
         containers.remove(config.id);
     }
@@ -289,6 +292,8 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
         record_started(containers, config, pid, ::getpid(), bound);
         runtime::start_port_forwarding(pid, std::move(forwards));
     };
+    unique_fd mount_ns;  // its unmounts are left to the --rm remover (runtime/container.h)
+    if (config.auto_remove) spec.keep_mount_namespace = &mount_ns;
     int status;
     try {
         // Inside the try: a namespace or cgroup that could not be made ends the start as its
@@ -308,7 +313,7 @@ int run_foreground_container(const layerstore::Store& store, const std::string& 
         finish(containers, volumes, config, runtime::exit_runtime_failure, e.what());
         throw;
     }
-    finish(containers, volumes, config, status, "", &store);
+    finish(containers, volumes, config, status, "", &store, std::move(mount_ns));
     return status;
 }
 

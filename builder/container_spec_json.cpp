@@ -13,8 +13,9 @@ namespace {
 
 // A field added to ContainerSpec must be added here too, or a parallel build's RUN would
 // silently run without it: this size check fails the build until it is.
-// (ContainerSpec::cgroup is not carried: the helper process makes the container's own.)
-static_assert(sizeof(void*) != 8 || sizeof(ContainerSpec) == 784,
+// (ContainerSpec::cgroup is not carried: the helper process makes the container's own; nor
+// is keep_mount_namespace: the helper's container unmounts at its exit.)
+static_assert(sizeof(void*) != 8 || sizeof(ContainerSpec) == 792,
               "ContainerSpec changed: serialize the new field in container_spec_json.cpp, then update the size");
 
 template <class T>

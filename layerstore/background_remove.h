@@ -10,12 +10,20 @@
 // store open empties tmp/ under it (store.h: tmp/ is cleaned only by an opener that gets
 // the lock exclusively). Killed halfway, it leaves part of `doomed` in tmp/, which the
 // next such open removes. When no process can be made, the tree is removed here.
+//
+// `mount_ns`, when given, is the ended container's mount namespace (runtime's
+// ContainerSpec::keep_mount_namespace), still holding its overlay of `doomed`'s upper dir and
+// its other mounts: the remover's close of it is the last one, so their unmount is paid there,
+// before the tree goes, not by the caller. (This process closes its copy first, then a pipe's
+// write end that the remover waits for.)
 #include <filesystem>
+
+#include "common/unique_fd.h"
 
 namespace imgbuild::layerstore {
 
 class Store;
 
-void remove_tree_in_background(const Store& store, const std::filesystem::path& doomed);
+void remove_tree_in_background(const Store& store, const std::filesystem::path& doomed, unique_fd mount_ns = {});
 
 }  // namespace imgbuild::layerstore

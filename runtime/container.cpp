@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "common/error.h"
@@ -206,6 +207,11 @@ int run_container(const ContainerSpec& spec) {
     pid_t pid = clone_child(flags, &pidfd_raw, cgroup ? cgroup->clone_into_fd() : -1);
     if (pid == 0) child_main(ctx);
     unique_fd pidfd(pidfd_raw);
+    // Opened at once, while the child sets up its root; none when it is gone already (its
+    // exit has unmounted then, as without a holder).
+    unique_fd mount_ns;
+    if (spec.keep_mount_namespace && !spec.rootless)
+        mount_ns.reset(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
     report.write.reset();
     tty.child.reset();
     net_sync.child.reset();
@@ -259,6 +265,7 @@ int run_container(const ContainerSpec& spec) {
     if (spec.on_started) spec.on_started(pid);
     int status = monitor_container(io);
     kill_child.dismiss();
+    if (spec.keep_mount_namespace) *spec.keep_mount_namespace = std::move(mount_ns);
     return status;
 }
 

@@ -1,7 +1,9 @@
 // Real containers over a busybox rootfs (root only; skipped with a message otherwise).
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -324,4 +326,32 @@ CONTAINER_TEST_CASE("container: before_exec runs while the child sets up; the co
             CHECK(fs::is_empty(e.path()));
         }
     }
+}
+
+CONTAINER_TEST_CASE("container: keep_mount_namespace leaves the ended container's mounts to the holder") {
+    Container c;
+    c.spec.network = NetworkMode::none;
+    unique_fd held;
+    c.spec.keep_mount_namespace = &held;
+    auto r = c.run({"sh", "-c", "echo kept > /marker"});
+    REQUIRE(r.status == 0);
+    REQUIRE(held);
+    const std::string ns = fs::read_symlink("/proc/self/fd/" + std::to_string(held.get())).string();
+    CHECK(ns.rfind("mnt:[", 0) == 0);
+    CHECK(ns != host_ns("mnt"));
+    // Its command has exited, yet its root (the overlay) is still mounted in it: a process that
+    // joins it finds the container's files at / (setns of a mount namespace sets the root).
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (::setns(held.get(), CLONE_NEWNS) != 0) ::_exit(2);
+        std::ifstream in("/marker");
+        std::string word;
+        in >> word;
+        ::_exit(word == "kept" && fs::exists("/bin/busybox") ? 0 : 3);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
