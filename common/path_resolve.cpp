@@ -228,21 +228,36 @@ unique_fd open_in_root(int root_fd, const std::filesystem::path& path, int flags
     return unique_fd(fd);
 }
 
-std::optional<unique_fd> open_in_root_if_exists(int root_fd, const std::filesystem::path& path, int flags, mode_t mode,
-                                                Symlinks symlinks) {
+namespace {
+
+// open_in_root, but nullopt when it fails with `expected` or `also_expected`.
+std::optional<unique_fd> open_in_root_unless(int root_fd, const std::filesystem::path& path, int flags, mode_t mode,
+                                             Symlinks symlinks, int expected, int also_expected) {
     if (!detail::have_openat2()) {
         try {
             return detail::open_in_root_walk(root_fd, path, flags, mode, symlinks);
         } catch (const SystemError& e) {
-            if (e.error_number() == ENOENT) return std::nullopt;
+            if (e.error_number() == expected || e.error_number() == also_expected) return std::nullopt;
             throw;
         }
     }
     const std::string p = path.empty() ? std::string(".") : path.string();
     int fd = openat2_in_root(root_fd, p, flags, mode, symlinks);
-    if (fd == -ENOENT) return std::nullopt;
+    if (fd == -expected || fd == -also_expected) return std::nullopt;
     if (fd < 0) throw_errno(-fd, "open in root", p);
     return unique_fd(fd);
+}
+
+}  // namespace
+
+std::optional<unique_fd> open_in_root_if_exists(int root_fd, const std::filesystem::path& path, int flags, mode_t mode,
+                                                Symlinks symlinks) {
+    return open_in_root_unless(root_fd, path, flags, mode, symlinks, ENOENT, ENOENT);
+}
+
+std::optional<unique_fd> create_new_in_root(int root_fd, const std::filesystem::path& path, mode_t mode,
+                                            Symlinks symlinks) {
+    return open_in_root_unless(root_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode, symlinks, EEXIST, ENOENT);
 }
 
 unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {

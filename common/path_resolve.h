@@ -40,6 +40,12 @@ enum class Symlinks { follow, refuse };
 // not exist (ENOENT); other errors throw as open_in_root does.
 [[nodiscard]] std::optional<unique_fd> open_in_root_if_exists(int root_fd, const std::filesystem::path& path, int flags,
                                                               mode_t mode = 0, Symlinks symlinks = Symlinks::follow);
+// Makes the file `path` (O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, `mode`) in the tree at
+// root_fd, resolved as open_in_root does, and returns it; nullopt (no exception) when
+// something is there already (EEXIST, a symlink included) or a directory on the way is
+// missing (ENOENT). Other errors throw as open_in_root does.
+[[nodiscard]] std::optional<unique_fd> create_new_in_root(int root_fd, const std::filesystem::path& path, mode_t mode,
+                                                          Symlinks symlinks = Symlinks::follow);
 
 // Creates the directory `path` and any missing parents in the tree at root_fd, resolving
 // symlinks as open_in_root does (an image's /var/run -> /run creates under the image's

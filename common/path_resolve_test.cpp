@@ -36,6 +36,8 @@ void put(const stdfs::path& p, const std::string& s) {
     write_all(fd.get(), s, p);
 }
 
+bool write_all_ok(int fd) { return ::write(fd, "x", 1) == 1; }
+
 int open_errno(const Opener& open, int root, const std::string& path, int flags) {
     try {
         (void)open(root, path, flags, 0644);
@@ -148,6 +150,33 @@ TEST_CASE("open_in_root: openat2 and the walk resolve alike, inside the root") {
         CHECK_FALSE(stdfs::exists(t.tmp.path() / "x" / "run"));
         CHECK_FALSE(stdfs::exists(t.tmp.path() / "run"));
     }
+}
+
+TEST_CASE("create_new_in_root: a new file inside the root, nullopt for what is there or has no parent") {
+    Tree t;
+    int r = t.root_fd.get();
+    auto made = create_new_in_root(r, "/run/new", 0600);
+    REQUIRE(made);
+    CHECK(write_all_ok(made->get()));
+    CHECK(read_file(t.root / "run" / "new") == "x");
+    CHECK((stdfs::status(t.root / "run" / "new").permissions() & stdfs::perms::group_read) == stdfs::perms::none);
+    // Something there already: a file, a dir, a symlink (dangling or not) is never followed.
+    CHECK_FALSE(create_new_in_root(r, "/plainfile", 0644));
+    CHECK(read_file(t.root / "plainfile") == "p");
+    CHECK_FALSE(create_new_in_root(r, "/run", 0644));
+    CHECK_FALSE(create_new_in_root(r, "/dang", 0644));
+    CHECK_FALSE(stdfs::exists(t.root / "newfile"));
+    CHECK_FALSE(create_new_in_root(r, "/esc", 0644));
+    // A missing parent: nullopt, nothing made (the caller makes the parents the slow way).
+    CHECK_FALSE(create_new_in_root(r, "/missing/x", 0644));
+    CHECK_FALSE(stdfs::exists(t.root / "missing"));
+    // Through an absolute symlink on the way: inside the root, as open_in_root resolves.
+    REQUIRE(create_new_in_root(r, "/var/run/other", 0644));
+    CHECK(stdfs::exists(t.root / "run" / "other"));
+    // Refusing symlinks: one on the way is an error, not a file made elsewhere.
+    CHECK_THROWS_AS((void)create_new_in_root(r, "/var/run/third", 0644, Symlinks::refuse), SystemError);
+    CHECK_FALSE(stdfs::exists(t.root / "run" / "third"));
+    CHECK(read_file(t.tmp.path() / "outside" / "secret") == "SECRET");
 }
 
 TEST_CASE("mkdirs_in_root") {

@@ -95,6 +95,7 @@ void add_dev(std::vector<MountOp>& plan, bool rootless) {
         op.flags = MS_BIND;
         op.device = makedev(d.major, d.minor);  // checked against the host node when applied
         op.no_symlinks = true;
+        op.target_new = true;
         plan.push_back(op);
     }
     // gid=5 (tty) only exists when host gids map 1:1.

@@ -35,6 +35,10 @@ struct MountOp {
     // image reached without any symlink; an image whose /proc is a symlink is refused.
     bool no_symlinks = false;
     bool optional = false;     // a missing target is skipped (masked paths, ro paths)
+    // The target is a name the plan's own fresh mount holds nothing under yet (a device node
+    // on the new /dev tmpfs): made with one exclusive create instead of looked up first (the
+    // usual way is still taken when something is there after all).
+    bool target_new = false;
 };
 
 // What the plan depends on besides the spec (host facts found at run time).

@@ -85,13 +85,14 @@ void apply_bind(const Target& t, const MountOp& op) {
             throw Error("bind mount " + op.source + ": not the expected character device " + std::to_string(major(op.device)) +
                         ":" + std::to_string(minor(op.device)));
     }
-    auto fd = create_in_root(t.root, op.target, is_dir(src.get()), op.no_symlinks);
+    const bool src_is_dir = is_dir(src.get());
+    auto fd = create_in_root(t.root, op.target, src_is_dir, op.no_symlinks, op.target_new);
     // An image symlink such as /etc/hosts -> /proc/sys/kernel/hostname must not turn our
     // bind into a mount on the container's procfs or sysfs (runc CVE-2025-52881).
     struct statfs where {};
     if (t.sys.fstatfs(fd.get(), &where) == 0 && (where.f_type == PROC_SUPER_MAGIC || where.f_type == SYSFS_MAGIC))
         throw Error("bind mount " + op.source + " on " + op.target + ": the target resolves into /proc or /sys; refusing");
-    if (is_dir(src.get()) != is_dir(fd.get()))
+    if (src_is_dir != is_dir(fd.get()))
         throw Error("bind mount " + op.source + " on " + op.target + ": one is a directory and the other is not");
     do_mount(t.sys, fd_path(src.get()).c_str(), fd.get(), nullptr, op.flags, "", op);
 }
@@ -215,10 +216,12 @@ std::optional<unique_fd> resolve_optional(int root, const MountOp& op) {
 
 }  // namespace
 
-unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no_symlinks) {
+unique_fd create_in_root(int root_fd, const std::string& path, bool dir, bool no_symlinks, bool expect_new) {
     const Symlinks symlinks = symlinks_for(no_symlinks);
     try {
         if (dir) return mkdirs_in_root(root_fd, path, 0755, symlinks);
+        if (expect_new)
+            if (auto made = create_new_in_root(root_fd, path, 0644, symlinks)) return std::move(*made);
         // A missing target is the common case (a bind onto /etc/hosts of an image without
         // one, /dev/null on the fresh /dev): an errno check, not an exception to unwind.
         if (auto existing = open_in_root_if_exists(root_fd, path, O_PATH, 0, symlinks)) return std::move(*existing);

@@ -27,8 +27,10 @@ void mount_overlay(const OverlayMount& m, const fs::path& merged, Syscalls& sys 
 [[nodiscard]] unique_fd resolve_in_root(int root_fd, const std::string& path, bool no_symlinks = false);
 
 // As resolve_in_root, creating missing components (dirs, and the last one as a dir or an
-// empty file) inside the root.
-[[nodiscard]] unique_fd create_in_root(int root_fd, const std::string& path, bool is_dir, bool no_symlinks = false);
+// empty file) inside the root. With `expect_new` (a file only), the file is first made with
+// one exclusive create; the fd is then O_WRONLY rather than O_PATH.
+[[nodiscard]] unique_fd create_in_root(int root_fd, const std::string& path, bool is_dir, bool no_symlinks = false,
+                                       bool expect_new = false);
 
 // Applies every op in order; the first failure throws (naming the op and its target) and
 // stops the plan. An op kind outside MountOpKind is an error, never skipped.

@@ -175,6 +175,27 @@ TEST_CASE("apply mount plan: a typical container's plan, call by call") {
     CHECK_FALSE(fs::exists(fs::symlink_status(c.root / "dev/ptmx")));
 }
 
+TEST_CASE("apply mount plan: a device node's target made at once, or, when something is there, found the usual way") {
+    Container c;
+    RecordingSyscalls sys(c.root);
+    // The recorder mounts no tmpfs on /dev: the image's own /dev is what the binds meet here.
+    make_dirs(c.root / "dev");
+    touch(c.root / "dev/null");  // there already: the exclusive create fails, the lookup finds it
+    apply_mount_plan(build_mount_plan(c.input()), c.root, sys);
+    CHECK(find_call(sys.calls(), "/dev/null", false).source == "host:/dev/null");
+    CHECK(find_call(sys.calls(), "/dev/zero", false).source == "host:/dev/zero");
+    CHECK(is_real_file(c.root / "dev/null"));
+    CHECK(is_real_file(c.root / "dev/zero"));
+
+    // A symlink in the way is never followed to a file outside, nor replaced: refused.
+    Container d;
+    RecordingSyscalls sys2(d.root);
+    make_dirs(d.root / "dev");
+    fs::create_symlink(d.host / "outside", d.root / "dev/zero");
+    CHECK(apply_error(build_mount_plan(d.input()), d.root, sys2).find("/dev/zero") != std::string::npos);
+    CHECK_FALSE(fs::exists(d.host / "outside"));
+}
+
 TEST_CASE("apply mount plan: remounts repeat the locked flags of the mount below") {
     Container c;
     auto in = c.input();
