@@ -261,6 +261,13 @@ std::optional<unique_fd> create_new_in_root(int root_fd, const std::filesystem::
 }
 
 unique_fd mkdirs_in_root(int root_fd, const std::filesystem::path& path, mode_t mode, Symlinks symlinks) {
+    // Most calls find the whole path there (an image's /proc and /etc, the new /dev once a
+    // symlink or mount point is made in it): one openat2 then, resolved as the walk would
+    // (open_in_root's contract). Whatever it cannot open, the walk makes or names the error of.
+    if (detail::have_openat2()) {
+        int fd = openat2_in_root(root_fd, path.empty() ? std::string(".") : path.string(), O_PATH | O_DIRECTORY, 0, symlinks);
+        if (fd >= 0) return unique_fd(fd);
+    }
     return walk_in_root(root_fd, path.string(), 0, mode, true, symlinks);
 }
 

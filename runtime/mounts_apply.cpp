@@ -78,14 +78,12 @@ void apply_mount_fs(const Target& t, const MountOp& op) {
 
 void apply_bind(const Target& t, const MountOp& op) {
     auto src = open_or_throw(op.source, O_PATH);
-    if (op.device != 0) {
-        struct stat st {};
-        if (::fstat(src.get(), &st) != 0) throw_errno("stat", op.source);
-        if (!S_ISCHR(st.st_mode) || st.st_rdev != op.device)
-            throw Error("bind mount " + op.source + ": not the expected character device " + std::to_string(major(op.device)) +
-                        ":" + std::to_string(minor(op.device)));
-    }
-    const bool src_is_dir = is_dir(src.get());
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0) throw_errno("stat", op.source);
+    if (op.device != 0 && (!S_ISCHR(st.st_mode) || st.st_rdev != op.device))
+        throw Error("bind mount " + op.source + ": not the expected character device " + std::to_string(major(op.device)) +
+                    ":" + std::to_string(minor(op.device)));
+    const bool src_is_dir = S_ISDIR(st.st_mode);
     auto fd = create_in_root(t.root, op.target, src_is_dir, op.no_symlinks, op.target_new);
     // An image symlink such as /etc/hosts -> /proc/sys/kernel/hostname must not turn our
     // bind into a mount on the container's procfs or sysfs (runc CVE-2025-52881).
