@@ -29,6 +29,7 @@ class FileHashCache;
 class ContextListing;
 class StageCacheLog;
 class StageNetworks;
+class DeferredRemoval;
 
 // An ADD <url> downloaded once per build: the cache key needs its content, the step its file.
 struct FetchedUrl {
@@ -77,6 +78,9 @@ struct StepEnv {
     // another with the same default limits): two cgroup dirs made, limited and removed less
     // per step. null: one per RUN (and always in a helper process, container_in_subprocess).
     std::unique_ptr<runtime::Cgroup>* run_cgroup = nullptr;
+    // Removes the last plain RUN's volatile marker from the shared run dir beside its commit
+    // (deferred_removal.h). null: the next mount removes it.
+    DeferredRemoval* run_dir_removal = nullptr;
     // "step 3/7 COPY . /app" for messages.
     [[nodiscard]] std::string step_label(const parser::Instruction& instr) const {
         return "step " + std::to_string(step) + "/" + std::to_string(total) + " " + instr.original;

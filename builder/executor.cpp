@@ -20,6 +20,7 @@
 #include "builder/build_state.h"
 #include "builder/cache_explain.h"
 #include "builder/copy_link.h"
+#include "builder/deferred_removal.h"
 #include "builder/file_hash_cache.h"
 #include "builder/image_config.h"
 #include "builder/remote_cache.h"
@@ -113,6 +114,7 @@ private:
         std::map<std::string, fs::path> verified_lowers = {};  // StepEnv::verified_lowers
         std::optional<TempDir> run_dir = {};                    // StepEnv::run_dir
         std::unique_ptr<runtime::Cgroup> run_cgroup = {};       // StepEnv::run_cgroup
+        DeferredRemoval run_dir_removal = {};  // StepEnv::run_dir_removal; done before run_dir goes
     };
 
     // Step numbers in Dockerfile order whatever the scheduling: stage i's FROM is step
@@ -165,6 +167,7 @@ private:
         env.verified_lowers = &r.verified_lowers;
         env.run_dir = &r.run_dir;
         env.run_cgroup = &r.run_cgroup;
+        env.run_dir_removal = &r.run_dir_removal;
         return env;
     }
 

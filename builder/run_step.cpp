@@ -12,6 +12,7 @@
 #include "builder/build_state.h"
 #include "builder/container_process.h"
 #include "builder/container_spec.h"
+#include "builder/deferred_removal.h"
 #include "builder/image_config.h"
 #include "builder/run_dir.h"
 #include "runtime/cgroup.h"
@@ -22,6 +23,7 @@
 #include "common/log.h"
 #include "layerstore/layer_stamp_check.h"
 #include "runtime/container.h"
+#include "runtime/overlay.h"
 
 namespace imgbuild::builder {
 
@@ -126,6 +128,7 @@ std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::Reso
     const nlohmann::json& cfg = s.config["config"];
     std::string network = run_network(env.opts, run, step.instruction, env.parsed.filename);
 
+    if (env.run_dir_removal) env.run_dir_removal->wait();  // the last RUN's marker is gone
     RunDir dir(env.store, env.run_dir, run.mounts.empty());
     RunOptions options;
     options.argv = run_argv(run, s.config);
@@ -159,6 +162,9 @@ std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::Reso
         if ((env.cancelled && *env.cancelled) || lowers_held(env, lowers, step.instruction)) throw;
         return std::nullopt;
     }
+    // The shared run dir's next mount needs the marker gone: removed beside the commit.
+    if (env.run_dir_removal && env.run_dir && run.mounts.empty() && !env.container_in_subprocess)
+        env.run_dir_removal->remove_later(runtime::volatile_marker(spec.work_dir));
     if (!lowers_held(env, lowers, step.instruction)) return std::nullopt;
     if (status != 0) throw Error(env.step_label(step.instruction) + ": exit code " + std::to_string(status));
     return commit_upper(env, s, spec.upper_dir);

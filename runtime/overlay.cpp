@@ -234,8 +234,10 @@ void attach_overlay(int mount_fd, const fs::path& merged) {
         throw_errno("move_mount (attach the overlay) onto", merged.string());
 }
 
+fs::path volatile_marker(const fs::path& work) { return work / "work" / "incompat" / "volatile"; }
+
 void clear_volatile_marker(const fs::path& work) {
-    fs::path marker = work / "work" / "incompat" / "volatile";
+    fs::path marker = volatile_marker(work);
     if (::access(marker.c_str(), F_OK) == 0) remove_tree(marker);
 }
 

@@ -52,8 +52,11 @@ void mount_overlay_no_chdir(const OverlayMount& m, const fs::path& target);
 void attach_overlay(int mount_fd, const fs::path& merged);
 
 // A volatile overlay leaves work/work/incompat/volatile behind; the kernel refuses to mount
-// the same upper/work again until it is gone. Removes it (for a restarted container).
+// the same upper/work again until it is gone. Removes it (for a restarted container, a
+// build stage's next RUN in the same run dir).
 void clear_volatile_marker(const fs::path& work);
+// Where that marker is, for a caller that removes it earlier (builder/deferred_removal.h).
+[[nodiscard]] fs::path volatile_marker(const fs::path& work);
 
 // Creates (idempotently, race-safe) links_dir/<short> -> lower for each lower dir.
 void ensure_short_links(const std::vector<fs::path>& lowers, const fs::path& init_layer, const fs::path& links_dir);
