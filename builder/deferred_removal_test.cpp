@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include "common/fs.h"
+#include "runtime/overlay.h"
 
 using namespace imgbuild;
 using namespace imgbuild::builder;
@@ -15,7 +16,7 @@ namespace {
 
 // A marker as a volatile overlay leaves it: work/work/incompat/volatile, with a file inside.
 fs::path make_marker(const fs::path& work) {
-    fs::path marker = work / "work" / "incompat" / "volatile";
+    fs::path marker = runtime::volatile_marker(work);
     make_dirs(marker);
     unique_fd f = open_or_throw(marker / "f", O_WRONLY | O_CREAT, 0644);
     write_all(f.get(), "x", marker / "f");

@@ -23,6 +23,8 @@ class RunDir {
 public:
     RunDir(layerstore::Store& store, std::optional<TempDir>* stage_dir, bool shareable);
     [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    // The stage's dir, used again by its next plain RUN (not one of this step's own).
+    [[nodiscard]] bool shared() const { return !own_; }
 
 private:
     std::optional<TempDir> own_;

@@ -162,8 +162,9 @@ std::optional<uint64_t> run_over(StepEnv& env, StageState& s, const parser::Reso
         if ((env.cancelled && *env.cancelled) || lowers_held(env, lowers, step.instruction)) throw;
         return std::nullopt;
     }
-    // The shared run dir's next mount needs the marker gone: removed beside the commit.
-    if (env.run_dir_removal && env.run_dir && run.mounts.empty() && !env.container_in_subprocess)
+    // The shared run dir's next mount needs the marker gone: removed beside the commit (in a
+    // helper process's build, parallel stages, its own start removes it as before).
+    if (env.run_dir_removal && dir.shared() && !env.container_in_subprocess)
         env.run_dir_removal->remove_later(runtime::volatile_marker(spec.work_dir));
     if (!lowers_held(env, lowers, step.instruction)) return std::nullopt;
     if (status != 0) throw Error(env.step_label(step.instruction) + ": exit code " + std::to_string(status));
